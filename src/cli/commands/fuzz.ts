@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+
+export function register(program: Command): void {
+  program
+    .command('fuzz')
+    .description('(not yet implemented)')
+    .allowUnknownOption(true)
+    .argument('[args...]')
+    .action(() => {
+      throw new CliError('fuzz: not implemented yet');
+    });
+}

@@ -1,0 +1,110 @@
+/**
+ * A descriptor chain as the device sees it after walking it (split or packed, NEXT and INDIRECT followed): an ordered
+ * list of segments, the device-readable ones first, then the device-writable ones (§2.7.4.2: a driver must not put a
+ * readable descriptor after a writable one).
+ *
+ * Chains are reused: a device pops into a caller-owned DescriptorChain, so the hot path allocates nothing.
+ * Segment i is writable iff i >= readable.
+ */
+import { VirtioError, VirtioErrorCode } from './errors.js';
+import { hex, type PhysicalMemory } from './memory.js';
+
+export class DescriptorChain {
+  /** Buffer id to return on the used ring (split: head descriptor index; packed: the id field). */
+  head = 0;
+  /** Number of segments. */
+  count = 0;
+  /** Number of device-readable segments (they come first). */
+  readable = 0;
+  readableBytes = 0;
+  writableBytes = 0;
+  /** Ring slots the chain occupies (packed: how far the device's ring position moved; split: descriptors in the table). */
+  ringDescs = 0;
+  /** Whether the chain went through an indirect table. */
+  indirect = false;
+  readonly addr: Float64Array;
+  readonly len: Uint32Array;
+  readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.addr = new Float64Array(capacity);
+    this.len = new Uint32Array(capacity);
+  }
+
+  get writable(): number {
+    return this.count - this.readable;
+  }
+
+  clear(head: number): void {
+    this.head = head;
+    this.count = 0;
+    this.readable = 0;
+    this.readableBytes = 0;
+    this.writableBytes = 0;
+    this.ringDescs = 0;
+    this.indirect = false;
+  }
+
+  /**
+   * Appends one segment after checking the rules that apply to any segment: the chain's length bound, readable
+   * before writable, and the buffer lying wholly inside the memory given to the device.
+   */
+  push(memory: PhysicalMemory, addr: number, len: number, writable: boolean): void {
+    if (this.count >= this.capacity) {
+      throw new VirtioError(VirtioErrorCode.CHAIN_TOO_LONG, `chain of head ${this.head} has more than ${this.capacity} descriptors`, { head: this.head });
+    }
+    if (!writable && this.readable !== this.count) {
+      throw new VirtioError(VirtioErrorCode.READABLE_AFTER_WRITABLE, `chain of head ${this.head}: readable descriptor after a writable one`, { head: this.head, index: this.count });
+    }
+    if (addr < 0 || !memory.contains(addr, len)) {
+      throw new VirtioError(VirtioErrorCode.BUFFER_OUT_OF_RANGE, `chain of head ${this.head}: buffer ${hex(addr)}+${len} is outside the device's memory`, { head: this.head, addr, len });
+    }
+    const i = this.count++;
+    this.addr[i] = addr;
+    this.len[i] = len;
+    if (writable) this.writableBytes += len;
+    else {
+      this.readable++;
+      this.readableBytes += len;
+    }
+  }
+
+  isWritable(i: number): boolean {
+    return i >= this.readable;
+  }
+
+  /** Zero-copy view of segment i. */
+  segment(memory: PhysicalMemory, i: number): Uint8Array {
+    return memory.bytes(this.addr[i]!, this.len[i]!);
+  }
+
+  /** Copies up to dst.length readable bytes into dst; returns how many were copied. */
+  readInto(memory: PhysicalMemory, dst: Uint8Array): number {
+    let off = 0;
+    for (let i = 0; i < this.readable && off < dst.length; i++) {
+      const n = Math.min(this.len[i]!, dst.length - off);
+      dst.set(memory.bytes(this.addr[i]!, n), off);
+      off += n;
+    }
+    return off;
+  }
+
+  /** Copies src into the writable segments in order; returns how many bytes fit (the length to report as used.len). */
+  writeFrom(memory: PhysicalMemory, src: Uint8Array): number {
+    let off = 0;
+    for (let i = this.readable; i < this.count && off < src.length; i++) {
+      const n = Math.min(this.len[i]!, src.length - off);
+      memory.bytes(this.addr[i]!, n).set(src.subarray(off, off + n));
+      off += n;
+    }
+    return off;
+  }
+
+  /** A plain-object copy for reports and tests. */
+  toJSON(): { head: number; segments: { addr: string; len: number; write: boolean }[] } {
+    const segments = [];
+    for (let i = 0; i < this.count; i++) segments.push({ addr: hex(this.addr[i]!), len: this.len[i]!, write: i >= this.readable });
+    return { head: this.head, segments };
+  }
+}
