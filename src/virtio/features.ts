@@ -77,7 +77,58 @@ export function checkAccepted(offered: bigint, accepted: bigint): bigint {
   return accepted;
 }
 
-/** The features a driver that wants `wanted` ends up with: the intersection, validated. */
+/**
+ * The features a driver that wants `wanted` ends up with: the intersection, validated. VERSION_1 is always accepted
+ * when offered (§6.1: a driver MUST accept VIRTIO_F_VERSION_1 if it is offered).
+ */
 export function negotiate(offered: bigint, wanted: bigint): bigint {
-  return checkAccepted(offered, offered & wanted);
+  return checkAccepted(offered, offered & (wanted | bit(VirtioFeature.VERSION_1)));
+}
+
+/** Feature bits a transport does not support (§6: SR_IOV is PCI-only; a driver must neither offer nor accept it elsewhere). */
+export const MMIO_UNSUPPORTED_FEATURES = features(VirtioFeature.SR_IOV);
+
+export interface FeatureRules {
+  /** bit -> bits it requires (device-type rules, e.g. virtio-net's CTRL_RX requires CTRL_VQ). Default: none. */
+  readonly requires?: Readonly<Record<number, readonly number[]>>;
+  /** Bits the transport does not support (must not be accepted). Default: none. */
+  readonly unsupported?: bigint;
+  /**
+   * The device is non-transitional (modern only): it refuses a driver that does not accept VERSION_1 when offered
+   * (§6.2: a device MAY fail to operate further if VERSION_1 is not accepted). Default true.
+   */
+  readonly modernOnly?: boolean;
+}
+
+/**
+ * The device-side check behind FEATURES_OK (§2.2.2: the device SHOULD accept any valid subset, otherwise it MUST fail
+ * to set FEATURES_OK): every accepted bit was offered, no accepted bit lacks one it requires (§2.2.1), no transport-
+ * unsupported bit, and VERSION_1 accepted when offered by a modern-only device. Throws the first broken rule.
+ */
+export function checkFeatureSet(offered: bigint, accepted: bigint, rules: FeatureRules = {}): bigint {
+  checkAccepted(offered, accepted);
+  const unsupported = accepted & (rules.unsupported ?? 0n);
+  if (unsupported !== 0n) {
+    throw new VirtioError(VirtioErrorCode.FEATURE_NOT_OFFERED, `features not supported by this transport: ${featureNames(unsupported).join(', ')}`, {
+      extra: '0x' + unsupported.toString(16),
+    });
+  }
+  if ((rules.modernOnly ?? true) && hasFeature(offered, VirtioFeature.VERSION_1) && !hasFeature(accepted, VirtioFeature.VERSION_1)) {
+    throw new VirtioError(VirtioErrorCode.FEATURE_DEPENDENCY, 'the driver did not accept VERSION_1 (a modern-only device refuses legacy drivers)', {
+      missing: VirtioFeature.VERSION_1,
+    });
+  }
+  for (const [k, needs] of Object.entries(rules.requires ?? {})) {
+    const b = Number(k);
+    if (!hasFeature(accepted, b)) continue;
+    for (const n of needs) {
+      if (!hasFeature(accepted, n)) {
+        throw new VirtioError(VirtioErrorCode.FEATURE_DEPENDENCY, `feature ${featureNames(bit(b))[0]} requires ${featureNames(bit(n))[0]}, which was not accepted`, {
+          feature: b,
+          missing: n,
+        });
+      }
+    }
+  }
+  return accepted;
 }

@@ -5,8 +5,12 @@
  *                       any state -> +FAILED (driver gave up)     device -> +DEVICE_NEEDS_RESET
  *                       any state -> 0 (reset)
  *
- * Each write of the status register must keep the bits already set (the driver ORs in one new bit at a time);
- * clearing a bit other than by reset, or skipping a step, is refused.
+ * Each write of the status register must keep the bits already set (§2.1.1: the driver MUST NOT clear a bit); a write
+ * may add one or more steps as long as the initialisation bits stay a prefix of the order above (drivers such as
+ * rust's virtio-drivers write ACKNOWLEDGE|DRIVER at once). Clearing a bit other than by reset, skipping a step, adding
+ * a step after FAILED (§2.1.1: the driver must reset first) or while DEVICE_NEEDS_RESET is set, and setting
+ * DEVICE_NEEDS_RESET (the device's bit) are refused. SUSPEND (16, VIRTIO_F_SUSPEND) is not supported here and counts as
+ * reserved, like bit 5.
  */
 import { VirtioError, VirtioErrorCode } from './errors.js';
 
@@ -46,8 +50,16 @@ export function checkStatusWrite(cur: number, next: number): number {
   if ((next & DeviceStatus.DEVICE_NEEDS_RESET) !== 0 && (cur & DeviceStatus.DEVICE_NEEDS_RESET) === 0) {
     throw new VirtioError(VirtioErrorCode.BAD_STATUS_TRANSITION, 'only the device sets DEVICE_NEEDS_RESET', { cur, next });
   }
-  if ((next & DeviceStatus.FAILED) !== 0) return next;
-  // Initialisation bits must form a prefix of INIT_ORDER, and only one new step at a time.
+  // DEVICE_NEEDS_RESET stays until a reset even if the driver's write does not repeat it.
+  const keep = cur & DeviceStatus.DEVICE_NEEDS_RESET;
+  const added = next & ~cur & (DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
+  if (added !== 0 && ((cur | next) & DeviceStatus.FAILED) !== 0) {
+    throw new VirtioError(VirtioErrorCode.BAD_STATUS_TRANSITION, `status write 0x${next.toString(16)} continues initialisation after FAILED without a reset`, { cur, next });
+  }
+  if (added !== 0 && keep !== 0) {
+    throw new VirtioError(VirtioErrorCode.DEVICE_NEEDS_RESET, `status write 0x${next.toString(16)} continues initialisation while DEVICE_NEEDS_RESET is set`, { cur, next });
+  }
+  // Initialisation bits must form a prefix of INIT_ORDER (FAILED may sit on top of any prefix).
   let seenGap = false;
   for (const b of INIT_ORDER) {
     const set = (next & b) !== 0;
@@ -56,7 +68,7 @@ export function checkStatusWrite(cur: number, next: number): number {
     }
     if (!set) seenGap = true;
   }
-  return next;
+  return next | keep;
 }
 
 /** A small state holder used by devices: status, plus the DEVICE_NEEDS_RESET path. */
@@ -78,9 +90,12 @@ export class StatusRegister {
     this.value |= DeviceStatus.DEVICE_NEEDS_RESET;
   }
 
-  /** The device refuses the driver's features: FEATURES_OK does not stick (§3.1.1 step 6). */
+  /**
+   * The device refuses the driver's features: FEATURES_OK does not stick (§3.1.1 step 6), nor does a DRIVER_OK written
+   * in the same write (it would otherwise stand without FEATURES_OK below it).
+   */
   refuseFeatures(): void {
-    this.value &= ~DeviceStatus.FEATURES_OK;
+    this.value &= ~(DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
   }
 
   has(bitv: number): boolean {
