@@ -5,3 +5,4 @@ export * from './status.js';
 export * from './event.js';
 export * from './chain.js';
 export * from './virtqueue.js';
+export * from './split/index.js';
