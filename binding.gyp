@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tz_shm",
+      "sources": ["native/shm.cc"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
+    }
+  ]
+}

@@ -1,0 +1,6 @@
+/** OS facilities for cross-process operation: mapped shared files, futex wake-ups, socket kicks. */
+export * from './errors.js';
+export { loadNative, nativeAvailable, REBUILD_HINT, type NativeShm } from './native.js';
+export * from './shm.js';
+export * from './futex.js';
+export * from './kick-socket.js';

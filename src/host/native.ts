@@ -1,0 +1,90 @@
+/**
+ * Lazy loader of the tz_shm addon (native/shm.cc, built by scripts/build-native.mjs during `npm install`).
+ *
+ * Nothing loads it until a process feature asks, so the in-process modes never depend on it. When it is missing or
+ * does not load, `loadNative()` throws HostError(NATIVE_UNAVAILABLE) with the reason recorded by the build script
+ * (or the loader's own error) and the command that rebuilds it.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HostError, HostErrorCode } from './errors.js';
+
+/** The addon's functions, exactly as native/shm.cc exports them. */
+export interface NativeShm {
+  /** Maps `path` MAP_SHARED; size 0 = the whole existing file. flags: 1 create, 2 grow with ftruncate, 4 exclusive. */
+  map(path: string, size: number, flags: number): SharedArrayBuffer;
+  /** 0 woken, 1 value differed, 2 timed out, 3 interrupted by a signal. timeoutMs < 0 = no limit. */
+  futexWait(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): 0 | 1 | 2 | 3;
+  futexWake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
+  unlink(path: string): void;
+  readonly abiVersion: number;
+}
+
+export const NATIVE_ABI_VERSION = 1;
+export const REBUILD_HINT = 'rebuild it with `node scripts/build-native.mjs` (needs Linux, g++, make, python3, Node headers)';
+
+let cached: NativeShm | undefined;
+let failure: HostError | undefined;
+
+/** The package root, found by walking up from this file (src/host or dist/src/host) to package.json. */
+function packageRoot(): URL {
+  let dir = new URL('./', import.meta.url);
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(fileURLToPath(new URL('package.json', dir)))) return dir;
+    dir = new URL('../', dir);
+  }
+  return new URL('../../', import.meta.url);
+}
+
+function buildReason(root: URL): string | undefined {
+  try {
+    const s = JSON.parse(readFileSync(fileURLToPath(new URL('build/tz_shm.status.json', root)), 'utf8')) as { ok?: boolean; reason?: string };
+    return s.ok === false && typeof s.reason === 'string' ? s.reason : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loads the addon once; throws HostError(NATIVE_UNAVAILABLE) saying why when it cannot. */
+export function loadNative(): NativeShm {
+  if (cached !== undefined) return cached;
+  if (failure !== undefined) throw failure;
+  const root = packageRoot();
+  const file = fileURLToPath(new URL('build/Release/tz_shm.node', root));
+  let reason: string;
+  if (process.platform !== 'linux') {
+    reason = `platform ${process.platform} is not supported (the addon is Linux-only)`;
+  } else if (!existsSync(file)) {
+    const why = buildReason(root);
+    reason = `${file} is missing${why !== undefined ? ` (the build failed: ${why})` : ' (it was never built)'}`;
+  } else {
+    try {
+      const mod = createRequire(import.meta.url)(file) as NativeShm;
+      if (mod.abiVersion !== NATIVE_ABI_VERSION) {
+        reason = `${file} has ABI version ${String(mod.abiVersion)}, expected ${NATIVE_ABI_VERSION}`;
+      } else {
+        cached = mod;
+        return mod;
+      }
+    } catch (e) {
+      reason = `${file} does not load: ${(e as Error).message}`;
+    }
+  }
+  failure = new HostError(
+    HostErrorCode.NATIVE_UNAVAILABLE,
+    `the native shared-memory addon is unavailable: ${reason}; ${REBUILD_HINT}`,
+    { file, reason },
+  );
+  throw failure;
+}
+
+/** True when the addon loads (never throws). */
+export function nativeAvailable(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
+}

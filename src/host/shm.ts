@@ -1,0 +1,58 @@
+/**
+ * Files mapped MAP_SHARED into this process, exposed as real SharedArrayBuffers: usable with Atomics, passable to
+ * worker_threads, and shared byte for byte with any other process (C or Node) that maps the same file. The
+ * mapping lives as long as the SharedArrayBuffer does (munmap runs when V8 frees the last reference).
+ *
+ * On Linux, a path under /dev/shm is a POSIX shared-memory object: `shm_open("openamp.shm")` in C is the file
+ * /dev/shm/openamp.shm here.
+ */
+import { HostError, HostErrorCode } from './errors.js';
+import { loadNative } from './native.js';
+
+export interface MapOptions {
+  /** Bytes to map. Default: the file's current size (which must then be > 0). */
+  readonly size?: number;
+  /** Create the file (mode 0600) when it does not exist. Default true. */
+  readonly create?: boolean;
+  /** Fail when the file already exists. Default false. */
+  readonly exclusive?: boolean;
+  /** Grow a smaller file to `size` with ftruncate (new bytes read as zero; never shrinks). Default true. */
+  readonly grow?: boolean;
+}
+
+const FLAG_CREATE = 1;
+const FLAG_GROW = 2;
+const FLAG_EXCLUSIVE = 4;
+
+/** Maps `path` MAP_SHARED, read-write; throws HostError(MAP_FAILED) with the OS reason, or NATIVE_UNAVAILABLE. */
+export function mapSharedFile(path: string, options: MapOptions = {}): SharedArrayBuffer {
+  const size = options.size ?? 0;
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+    throw new HostError(HostErrorCode.BAD_ARGUMENT, `bad shared file path ${JSON.stringify(path)}`);
+  }
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new HostError(HostErrorCode.BAD_ARGUMENT, `bad map size ${size}`, { size });
+  }
+  const native = loadNative();
+  let flags = 0;
+  if (options.create ?? true) flags |= FLAG_CREATE;
+  if (options.grow ?? true) flags |= FLAG_GROW;
+  if (options.exclusive ?? false) flags |= FLAG_EXCLUSIVE;
+  try {
+    return native.map(path, size, flags);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    throw new HostError(HostErrorCode.MAP_FAILED, `cannot map ${path}: ${err.message}`, { path, size, cause: err.code });
+  }
+}
+
+/** Removes a shared file; a missing file is not an error. Existing mappings stay valid. */
+export function unlinkSharedFile(path: string): void {
+  try {
+    loadNative().unlink(path);
+  } catch (e) {
+    if (e instanceof HostError) throw e;
+    const err = e as Error & { code?: string };
+    throw new HostError(HostErrorCode.MAP_FAILED, `cannot unlink ${path}: ${err.message}`, { path, cause: err.code });
+  }
+}
