@@ -6,3 +6,5 @@ export * from './event.js';
 export * from './chain.js';
 export * from './virtqueue.js';
 export * from './split/index.js';
+export * from './mmio/index.js';
+export * from './packed/index.js';

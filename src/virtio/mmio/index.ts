@@ -1,0 +1,3 @@
+export * from './registers.js';
+export * from './device.js';
+export * from './driver.js';
