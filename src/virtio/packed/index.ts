@@ -1,0 +1,5 @@
+export * from './layout.js';
+export * from './event.js';
+export * from './walk.js';
+export * from './driver.js';
+export * from './device.js';
