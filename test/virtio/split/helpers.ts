@@ -27,3 +27,30 @@ export function makePair<T = number>(size: number, drv: DriverQueueOptions = {},
 export function hexBytes(u8: Uint8Array): string {
   return Buffer.from(u8).toString('hex');
 }
+
+/** 16 descriptor bytes as hex, encoded independently of the code under test (Buffer LE writers). */
+export function descHex(addr: number | bigint, len: number, flags: number, next: number): string {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(BigInt(addr), 0);
+  b.writeUInt32LE(len >>> 0, 8);
+  b.writeUInt16LE(flags, 12);
+  b.writeUInt16LE(next, 14);
+  return b.toString('hex');
+}
+
+/** Writes hex bytes (spaces ignored) at a physical address. */
+export function writeHex(memory: import('../../../src/virtio/index.js').PhysicalMemory, addr: number, hex: string): void {
+  memory.write(addr, Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
+}
+
+export function u16Hex(...v: number[]): string {
+  const b = Buffer.alloc(2 * v.length);
+  v.forEach((x, i) => b.writeUInt16LE(x, 2 * i));
+  return b.toString('hex');
+}
+
+export function u32Hex(...v: number[]): string {
+  const b = Buffer.alloc(4 * v.length);
+  v.forEach((x, i) => b.writeUInt32LE(x >>> 0, 4 * i));
+  return b.toString('hex');
+}
