@@ -8,3 +8,4 @@ export * from './virtqueue.js';
 export * from './split/index.js';
 export * from './mmio/index.js';
 export * from './packed/index.js';
+export * from './inspect/index.js';
