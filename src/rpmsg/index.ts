@@ -1,0 +1,52 @@
+/**
+ * RPMsg over VirtIO, wire-compatible with Linux virtio_rpmsg_bus and OpenAMP.
+ *
+ * ## Shared region
+ * `planRpmsgRegion({ base, size?, numBuffers = 512 (total, half per direction = vring num), bufferSize = 512,
+ * align = 4096, features = NS | EVENT_IDX })` returns an `RpmsgLayout` (plain data: resource table, vring0, vring1,
+ * buffer pool addresses); `writeResourceTable(memory, plan)` writes its table (vdev id 7 with two vrings, carveout
+ * "vdev0buffer" for the pool). `layoutFromResourceTable(memory, addr)` reads a layout back from a table.
+ *
+ * ## Roles (single-threaded, transport-agnostic)
+ *   const host = new RpmsgHost(memory, layout, { transport: { notify(vq) {...} } });  host.start();
+ *   const remote = new RpmsgRemote(memory, layout.rscTable, { transport });           // attaches in poll()
+ * - The embedding code calls `poll()` (or `onInterrupt(vq)`) when the other side notified it, or whenever it wants;
+ *   everything (receiving, reclaiming TX buffers, waking waiting senders, remote attach at DRIVER_OK) happens in
+ *   there. `transport.notify(vq)` is called only when the virtqueue says the peer wants it (EVENT_IDX or flags).
+ *   vq 0 = vring0 (host RX / remote TX), vq 1 = vring1 (host TX / remote RX).
+ * - `host.cork()` / `uncork()` (and the same on the remote) publish a burst with one index update.
+ * - State: `ready`, `needsReset`, `lastError`, `stats` (counters: drops, malformed, notifications, ...).
+ *   Remote: hostile input never escapes poll(); a broken ring sets DEVICE_NEEDS_RESET in the vdev status. Host:
+ *   sees it in poll() (`needsReset`), then `host.reset(); host.start()`; the remote re-attaches by itself.
+ *
+ * ## Endpoints
+ *   const ep = role.createEndpoint({ name?, addr?, dst?, announce?, onMessage?(msg, ep), onUnbind?, queueLimit? })
+ * - Named endpoints are announced (name service, address 53) when VIRTIO_RPMSG_F_NS is negotiated; the peer binds a
+ *   same-named endpoint or gets `onNameService({type, name, addr})` and `role.services` (name -> address).
+ * - Dynamic addresses from 1024; RPMSG_ADDR_ANY = unbound (learns dst from the first message received).
+ * - Send (copy): `trySend(data) / trySendTo(dst, data)` -> boolean (false: no TX buffer);
+ *   `send(data, { timeoutMs }) / sendTo(...)` -> Promise (waits for a buffer freed by a later poll(), TX_TIMEOUT);
+ *   `sendBlocking(data, timeoutMs) / sendToBlocking(...)` (waits through options.waitForNotification, then polls).
+ *   A payload above the buffer's payload area throws PAYLOAD_TOO_LARGE.
+ * - Zero-copy TX: `const b = ep.getTxBuffer()` (or `role.waitTxBuffer(ms)` / `role.waitTxBufferBlocking(ms)`),
+ *   write `b.data` (capacity `b.capacity`), `ep.sendNoCopy(b, len, dst?)`, or `role.releaseTxBuffer(b)`.
+ * - Receive: `onMessage(msg)` gets a zero-copy view (`msg.data`, valid during the callback); `msg.hold()` keeps the
+ *   buffer out of the ring until `msg.release()`. Without a callback, copies are queued for `await ep.receive(ms)`
+ *   and `for await (const m of ep)`.
+ * - Errors: RpmsgError with stable `code` (RpmsgErrorCode).
+ *
+ * ## Tools
+ * `dumpRegion(memory, layout, path)` writes the region and path.json; `inspectRpmsgImage(image, { rscTable, base,
+ * json })` decodes a dumped region (tz-virtio inspect --rpmsg).
+ */
+export * from './errors.js';
+export * from './constants.js';
+export * from './header.js';
+export * from './name-service.js';
+export * from './resource-table.js';
+export * from './layout.js';
+export * from './buffers.js';
+export * from './endpoint.js';
+export * from './core.js';
+export * from './host.js';
+export * from './remote.js';
