@@ -130,9 +130,10 @@ export class RpmsgRemote extends RpmsgCore {
       this.winHi = Number.MAX_SAFE_INTEGER;
     }
     const qf = (gfeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0 ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
-    const o = { features: qf, maxChainSegments: MAX_SEGMENTS };
-    this.txq = new SplitVirtqueueDevice(this.memory, L.vring0.num, splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align), o);
-    this.rxq = new SplitVirtqueueDevice(this.memory, L.vring1.num, splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align), o);
+    const o0 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring0.num) };
+    const o1 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring1.num) };
+    this.txq = new SplitVirtqueueDevice(this.memory, L.vring0.num, splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align), o0);
+    this.rxq = new SplitVirtqueueDevice(this.memory, L.vring1.num, splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align), o1);
     this.txq.disableNotifications();
     this.generation++;
     if (this.tx.length !== L.vring0.num) {
