@@ -119,6 +119,24 @@ describe('used-buffer notifications (driver area)', () => {
     expect(dev.publishUsed()).toBe(true);
   });
 
+  it('with EVENT_IDX and callbacks on, each popUsed moves the driver’s event to its next used slot (like Linux)', () => {
+    const { mem, addrs, drv, dev, chain } = pair(4, [EVENT_IDX]);
+    drv.enableCallbacks();
+    for (let i = 0; i < 6; i++) {
+      drv.add([{ addr: DATA, len: 1 }], [{ addr: DATA, len: 1 }], i); // 2 slots each
+      drv.kick();
+      dev.pop(chain);
+      dev.pushUsed(chain.head, 1);
+      expect(dev.publishUsed()).toBe(true); // the driver asked for exactly this slot
+      expect(drv.popUsed()).toBe(i);
+      const slot = ((i + 1) * 2) % 4;
+      const wrap = Math.floor(((i + 1) * 2) / 4) % 2 === 0;
+      expect(decodePackedEvent(mem.read32(addrs.driverEvent))).toEqual({ flags: 2, off: slot, wrap });
+    }
+    drv.disableCallbacks();
+    expect(decodePackedEvent(mem.read32(addrs.driverEvent)).flags).toBe(1);
+  });
+
   it('with EVENT_IDX: the driver’s event follows its used position; one interrupt per wake-up across wraps', () => {
     const { mem, addrs, drv, dev, chain } = pair(7, [EVENT_IDX]);
     expect(drv.enableCallbacks()).toBe(true);
