@@ -136,10 +136,8 @@ export function packedReport(image: Uint8Array, opts: PackedReportOptions): Pack
     const prevSameRun = i === 0 ? prev === 1 - lap : prev === lap;
     if (!prevSameRun) starts.push(i);
   }
-  if (starts.length === 0 && laps.some((l) => l >= 0)) {
-    errors.push({ code: VirtioErrorCode.PACKED_BAD_FLAGS, message: 'every descriptor is available: the start of the available run is ambiguous, decoding from slot 0' });
-    starts.push(0);
-  }
+  // (There is always a start when anything is available: a run cannot close on itself, since going once round the
+  // ring flips the lap at slot 0.)
   if (starts.length > 1) {
     errors.push({
       code: VirtioErrorCode.PACKED_BAD_FLAGS,
