@@ -1,0 +1,26 @@
+/** Typed errors of the benchmark layer, with stable codes. */
+export const BenchErrorCode = {
+  BAD_OPTION: 'BENCH_ERR_BAD_OPTION',
+  UNKNOWN_CONTENDER: 'BENCH_ERR_UNKNOWN_CONTENDER',
+  UNAVAILABLE: 'BENCH_ERR_UNAVAILABLE',
+  UNSUPPORTED: 'BENCH_ERR_UNSUPPORTED',
+  VERIFY_FAILED: 'BENCH_ERR_VERIFY_FAILED',
+  WORKER_FAILED: 'BENCH_ERR_WORKER_FAILED',
+  TIMEOUT: 'BENCH_ERR_TIMEOUT',
+} as const;
+export type BenchErrorCode = (typeof BenchErrorCode)[keyof typeof BenchErrorCode];
+
+export class BenchError extends Error {
+  readonly code: BenchErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+  constructor(code: BenchErrorCode, message: string, details: Readonly<Record<string, unknown>> = {}) {
+    super(message);
+    this.name = 'BenchError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function verifyFailed(contender: string, seq: number, what = 'sequence stamp'): BenchError {
+  return new BenchError(BenchErrorCode.VERIFY_FAILED, `${contender}: message ${seq} failed its ${what} check`, { contender, seq });
+}

@@ -1,0 +1,77 @@
+/** The tables of a report, as text (terminal) or Markdown (docs). */
+import type { BenchReport, HeapResult, JitterResult, MicroResult, RttResult, SkippedResult, ThroughputResult } from '../types.js';
+import { fmtSi, fmtSize, fmtUs, markdownTable, textTable } from './format.js';
+
+export interface Table {
+  readonly title: string;
+  readonly head: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
+
+function cpu(c: Readonly<Record<string, number>>): string {
+  return Object.values(c)
+    .map((v) => v.toFixed(2))
+    .join('/');
+}
+
+export function buildTables(report: BenchReport): Table[] {
+  const res = report.results;
+  const tp = res.filter((r): r is ThroughputResult => r.experiment === 'throughput' && 'bytesPerSec' in r);
+  const rtt = res.filter((r): r is RttResult => r.experiment === 'rtt' && 'p50Us' in r);
+  const jit = res.filter((r): r is JitterResult => r.experiment === 'jitter');
+  const heap = res.filter((r): r is HeapResult => r.experiment === 'heap');
+  const micro = res.filter((r): r is MicroResult => r.experiment === 'micro');
+  const skipped = res.filter((r): r is SkippedResult => 'skipped' in r);
+  const tables: Table[] = [];
+  if (tp.length) {
+    const sizes = [...new Set(tp.map((r) => r.size))].sort((a, b) => a - b);
+    const series = [...new Set(tp.map((r) => `${r.contender}|${r.mode}`))];
+    const cell = (k: string, s: number, f: (r: ThroughputResult) => string): string => {
+      const r = tp.find((x) => `${x.contender}|${x.mode}` === k && x.size === s);
+      return r ? f(r) + (r.verified ? '' : ' !') : '-';
+    };
+    const label = (k: string): string => {
+      const [c, m] = k.split('|');
+      return m === 'n/a' ? c! : `${c} (${m})`;
+    };
+    tables.push({ title: `Throughput: bandwidth, one way (policy ${tp[0]!.policy}, window ${tp[0]!.window}; "!" = not every message verified)`, head: ['contender', ...sizes.map(fmtSize)], rows: series.map((k) => [label(k), ...sizes.map((s) => cell(k, s, (r) => fmtSi(r.bytesPerSec, 'B/s')))]) });
+    tables.push({ title: 'Throughput: message rate, one way', head: ['contender', ...sizes.map(fmtSize)], rows: series.map((k) => [label(k), ...sizes.map((s) => cell(k, s, (r) => fmtSi(r.msgsPerSec, 'msg/s')))]) });
+    tables.push({ title: 'Throughput: CPU per side (sender/receiver, fraction of one core over the wall time)', head: ['contender', ...sizes.map(fmtSize)], rows: series.map((k) => [label(k), ...sizes.map((s) => cell(k, s, (r) => cpu(r.cpu)))]) });
+  }
+  if (rtt.length) {
+    tables.push({
+      title: `Round-trip latency (${rtt[0]!.size} B ping-pong)`,
+      head: ['contender', 'policy', 'p50', 'p99', 'p99.9', 'p50 min..max', 'cpu client/server', 'samples'],
+      rows: rtt.map((r) => [r.contender, r.policy, fmtUs(r.p50Us), fmtUs(r.p99Us), fmtUs(r.p999Us), `${fmtUs(r.p50UsSpread.min)}..${fmtUs(r.p50UsSpread.max)}`, cpu(r.cpu), String(r.samples) + (r.verified ? '' : ' !')]),
+    });
+  }
+  if (jit.length) {
+    tables.push({
+      title: `Secure periodic task: release jitter and deadline misses (period ${jit[0]!.periodUs} µs, work ${jit[0]!.workUs} µs, deadline ${jit[0]!.deadlineUs} µs)`,
+      head: ['mode', 'non-secure load', 'jitter p50', 'p99', 'max', 'misses', 'periods', 'msgs streamed', 'world switches'],
+      rows: jit.map((r) => [r.mode, r.load, fmtUs(r.jitterP50Us), fmtUs(r.jitterP99Us), fmtUs(r.jitterMaxUs), String(r.deadlineMisses), String(r.periods), String(r.messagesStreamed), String(r.worldSwitches)]),
+    });
+  }
+  if (heap.length) {
+    tables.push({
+      title: 'Heap growth over many messages (after GC, same worker)',
+      head: ['contender', 'messages', 'heap before', 'heap after', 'growth', 'bytes/message'],
+      rows: heap.map((r) => [r.contender, String(r.messages), fmtSi(r.heapBeforeBytes, 'B'), fmtSi(r.heapAfterBytes, 'B'), fmtSi(r.growthBytes, 'B'), r.bytesPerMessage.toFixed(4)]),
+    });
+  }
+  if (micro.length) {
+    tables.push({ title: 'Micro benchmarks (median of rounds)', head: ['name', 'ns/op', 'min..max'], rows: micro.map((r) => [r.name, r.nsPerOp.toFixed(1), `${r.nsPerOpSpread.min.toFixed(1)}..${r.nsPerOpSpread.max.toFixed(1)}`]) });
+  }
+  if (skipped.length) {
+    tables.push({ title: 'Skipped', head: ['experiment', 'contender', 'why'], rows: skipped.map((r) => [r.experiment, `${r.contender ?? ''}${r.mode ? ` (${r.mode})` : ''}${r.size ? ` ${fmtSize(r.size)}` : ''}`, r.skipped]) });
+  }
+  return tables;
+}
+
+export function renderText(tables: readonly Table[]): string {
+  return tables.map((t) => `${t.title}\n${textTable(t.head, t.rows)}`).join('\n\n');
+}
+
+export function renderMarkdown(tables: readonly Table[]): string {
+  return tables.map((t) => `**${t.title}**\n\n${markdownTable(t.head, t.rows)}`).join('\n\n');
+}

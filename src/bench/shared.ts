@@ -1,0 +1,94 @@
+/**
+ * The control block every shared-memory trial gets (one Int32Array over a SharedArrayBuffer), the sequence stamps
+ * every receiver checks, and the notifier that turns "notify the peer" into a doorbell ring (multi-core) or a world
+ * switch (single-core).
+ *
+ *   word  0..1   sender's doorbell      (rung by the receiver: acknowledgements / used buffers)
+ *   word  2..3   receiver's doorbell    (rung by the sender: new messages)
+ *   word  4..8   core token (single-core mode; world 0 = sender = non-secure, world 1 = receiver = secure)
+ *   word  9      acknowledged count (contenders without a used ring publish it here)
+ *   word 10..31  free for contenders
+ */
+import { CoreToken, CORE_TOKEN_WORDS } from './coretoken.js';
+import { Doorbell } from './doorbell.js';
+import type { CoreMode } from './types.js';
+
+export const CTL_SENDER_BELL = 0;
+export const CTL_RECEIVER_BELL = 2;
+export const CTL_TOKEN = 4;
+export const CTL_ACK = 4 + CORE_TOKEN_WORDS;
+export const CTL_FREE = CTL_ACK + 1;
+export const CTL_WORDS = 32;
+
+/** The secure world (receiver) holds the core first, as LTZVisor boots the secure guest first. */
+export const SENDER_WORLD = 0;
+export const RECEIVER_WORLD = 1;
+
+export function newControl(): Int32Array {
+  const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
+  CoreToken.init(ctl, CTL_TOKEN, RECEIVER_WORLD);
+  return ctl;
+}
+
+export interface Endpoints {
+  readonly myBell: Doorbell;
+  readonly peerBell: Doorbell;
+  readonly token: CoreToken;
+  /** Notify the peer: a doorbell ring, or in single-core mode a world switch when the peer is the secure world. */
+  readonly notify: () => void;
+  /** Notifications sent. */
+  notifications(): number;
+}
+
+export function endpoints(ctl: Int32Array, role: 'sender' | 'receiver', mode: CoreMode): Endpoints {
+  const sender = role === 'sender';
+  const myBell = new Doorbell(ctl, sender ? CTL_SENDER_BELL : CTL_RECEIVER_BELL);
+  const peerBell = new Doorbell(ctl, sender ? CTL_RECEIVER_BELL : CTL_SENDER_BELL);
+  const token = new CoreToken(ctl, CTL_TOKEN, sender ? SENDER_WORLD : RECEIVER_WORLD);
+  let count = 0;
+  let notify: () => void;
+  if (mode === 'multi-core') {
+    notify = () => {
+      count++;
+      peerBell.ring();
+    };
+  } else if (sender) {
+    // non-secure -> secure: an SMC, the secure world takes the core now
+    notify = () => {
+      count++;
+      token.switchToOther();
+    };
+  } else {
+    // secure -> non-secure: an IRQ left pending until the secure world is idle
+    notify = () => {
+      count++;
+    };
+  }
+  return { myBell, peerBell, token, notify, notifications: () => count };
+}
+
+/** Tail stamp = seq XOR this, so a message whose tail is stale or torn fails the check. */
+export const TAIL_MAGIC = 0x9e3779b9;
+
+/** Checks a message size: a multiple of 4, at least 8 bytes (room for the head and tail stamps). */
+export function validSize(size: number): boolean {
+  return Number.isInteger(size) && size >= 8 && size % 4 === 0;
+}
+
+/** Writes the sequence stamps of a message of `size` bytes starting at u32 word `word`. */
+export function stamp(u32: Uint32Array, word: number, size: number, seq: number): void {
+  u32[word] = seq;
+  u32[word + (size >>> 2) - 1] = (seq ^ TAIL_MAGIC) >>> 0;
+}
+
+/** True when the message at word `word` carries sequence number `seq` at its head and tail. */
+export function checkStamp(u32: Uint32Array, word: number, size: number, seq: number): boolean {
+  return u32[word] === seq >>> 0 && u32[word + (size >>> 2) - 1] === (seq ^ TAIL_MAGIC) >>> 0;
+}
+
+/** A private, pre-filled application buffer (the message source), with a u32 view for stamping. */
+export function appBuffer(size: number): { u8: Uint8Array; u32: Uint32Array } {
+  const u8 = new Uint8Array(size);
+  for (let i = 0; i < size; i++) u8[i] = (i * 131 + 7) & 0xff;
+  return { u8, u32: new Uint32Array(u8.buffer) };
+}

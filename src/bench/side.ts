@@ -1,0 +1,148 @@
+/**
+ * The generic driving loops of a benchmark side. A contender implements `Side` (one non-blocking step plus the
+ * arm/disarm pair of its notification scheme); the loops add the wait policy (multi-core) or the core token
+ * (single-core), the warm-up cut and the timing, so every shared-memory contender waits in exactly the same way.
+ */
+import { CoreToken } from './coretoken.js';
+import { threadCpuNs } from './cpu.js';
+import { Doorbell, SPIN_BUDGET_MS } from './doorbell.js';
+import type { CoreMode, WaitPolicy } from './types.js';
+
+export interface Side {
+  /** One non-blocking step: send what the window allows and reap acknowledgements, or receive and verify. True when anything moved. */
+  work(): boolean;
+  /**
+   * Asks the peer for a notification before sleeping (enable callbacks / notifications). Returns false when work
+   * is already pending, in which case the loop works again instead of sleeping.
+   */
+  arm(): boolean;
+  /** After waking: notifications off again (the side is running and will see new work by itself). */
+  disarm(): void;
+  /** Acknowledged (sender) or received (receiver) messages so far, warm-up included. */
+  readonly progress: number;
+  /** Messages verified so far (sequence stamps checked). */
+  readonly verified: number;
+  counters(): Record<string, number>;
+}
+
+export interface LoopOptions {
+  readonly mode: CoreMode;
+  readonly policy: WaitPolicy;
+  /** This side's doorbell (multi-core). */
+  readonly bell: Doorbell;
+  /** The core token (single-core). */
+  readonly token?: CoreToken;
+  /** Total messages, warm-up included. */
+  readonly total: number;
+  readonly warmup: number;
+}
+
+export interface LoopResult {
+  readonly messages: number;
+  readonly elapsedNs: number;
+  readonly cpuNs: number;
+}
+
+/** Runs `side` until its progress reaches `total`; the measured part starts when progress first reaches `warmup`. */
+export function driveSide(side: Side, o: LoopOptions): LoopResult {
+  let t0 = -1;
+  let c0 = 0;
+  let p0 = 0;
+  const mark = (): void => {
+    p0 = side.progress;
+    c0 = threadCpuNs();
+    t0 = performance.now();
+  };
+  if (o.warmup <= 0) mark();
+  if (o.mode === 'single-core') {
+    const token = o.token!;
+    token.acquire();
+    while (side.progress < o.total) {
+      if (side.work()) {
+        if (t0 < 0 && side.progress >= o.warmup) mark();
+        continue;
+      }
+      token.switchToOther(); // idle: SMC yield, the other world runs (no-op once it has finished)
+    }
+    token.finish();
+  } else {
+    const bell = o.bell;
+    const policy = o.policy;
+    let spinUntil = -1;
+    while (side.progress < o.total) {
+      const seen = bell.seq();
+      if (side.work()) {
+        spinUntil = -1;
+        if (t0 < 0 && side.progress >= o.warmup) mark();
+        continue;
+      }
+      if (policy === 'poll') continue;
+      if (policy === 'spin-then-block') {
+        const now = performance.now();
+        if (spinUntil < 0) spinUntil = now + SPIN_BUDGET_MS;
+        if (now < spinUntil) continue;
+      }
+      spinUntil = -1;
+      if (!side.arm()) continue;
+      bell.sleep(seen);
+      side.disarm();
+    }
+  }
+  const t1 = performance.now();
+  const c1 = threadCpuNs();
+  if (t0 < 0) mark();
+  return { messages: side.progress - p0, elapsedNs: (t1 - t0) * 1e6, cpuNs: c1 - c0 };
+}
+
+/**
+ * Waits for one condition with a wait policy (rtt clients): `ready()` is polled; before sleeping `arm()` must
+ * return true (false = already ready).
+ */
+export function waitUntil(ready: () => boolean, arm: () => boolean, disarm: () => void, bell: Doorbell, policy: WaitPolicy): void {
+  let spinUntil = -1;
+  for (;;) {
+    const seen = bell.seq();
+    if (ready()) return;
+    if (policy === 'poll') continue;
+    if (policy === 'spin-then-block') {
+      const now = performance.now();
+      if (spinUntil < 0) spinUntil = now + SPIN_BUDGET_MS;
+      if (now < spinUntil) continue;
+    }
+    spinUntil = -1;
+    if (!arm()) continue;
+    bell.sleep(seen);
+    disarm();
+  }
+}
+
+/** The client half of a ping-pong: sends one request, then polls for its reply. */
+export interface RttClient {
+  ping(seq: number): void;
+  /** True once the reply to the last ping has arrived and checked out. */
+  poll(): boolean;
+  arm(): boolean;
+  disarm(): void;
+}
+
+/** Runs `warmup + count` round trips, recording the last `count` in ns. */
+export function driveRttClient(client: RttClient, bell: Doorbell, policy: WaitPolicy, warmup: number, count: number): LoopResult & { samples: Float64Array } {
+  const samples = new Float64Array(count);
+  const ready = (): boolean => client.poll();
+  const arm = (): boolean => client.arm();
+  const disarm = (): void => client.disarm();
+  for (let i = 0; i < warmup; i++) {
+    client.ping(i);
+    waitUntil(ready, arm, disarm, bell, policy);
+  }
+  const c0 = threadCpuNs();
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    client.ping(warmup + i);
+    waitUntil(ready, arm, disarm, bell, policy);
+    samples[i] = (performance.now() - t) * 1e6;
+  }
+  const t1 = performance.now();
+  return { messages: count, elapsedNs: (t1 - t0) * 1e6, cpuNs: threadCpuNs() - c0, samples };
+}
