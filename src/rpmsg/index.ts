@@ -50,3 +50,5 @@ export * from './endpoint.js';
 export * from './core.js';
 export * from './host.js';
 export * from './remote.js';
+export * from './dump.js';
+export * from './inspect.js';
