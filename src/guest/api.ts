@@ -1,0 +1,137 @@
+/**
+ * What a guest module is written against. A partition is a module exporting
+ *
+ *     export default async function main(ctx: GuestContext) { ... }      // or: export async function main(ctx)
+ *
+ * run in its own worker thread. Everything a guest does to the platform goes through `ctx`: checked memory ports,
+ * interrupt handlers, SMC calls, idle/wait-for-interrupt, timers, RPMsg endpoints, logging and counters. In the
+ * single-core model every `ctx` call of the non-secure guest is a preemption point (see docs/partitions.md).
+ */
+import type { MemoryPort } from './memory-port.js';
+import type { MemoryMapDesc, World } from './memory-map.js';
+import type { RtTaskHandle, RtTaskSpec, RtTaskStats } from './rt.js';
+import type { TimerId } from './timers.js';
+
+export type { World } from './memory-map.js';
+
+/** SMC function numbers of the model's secure monitor (our own numbering; LTZVisor's are board-specific). */
+export const SmcCall = {
+  /** Returns the monitor interface version. */
+  VERSION: 0,
+  /** Give the core to the other world (single core); on two cores: wait for an interrupt. */
+  YIELD: 1,
+  /** TZ-VirtIO notify: args [vqIndex]. Raises the peer's virtio interrupt (a world switch on one core, an SGI on two). */
+  NOTIFY: 2,
+  /** Returns the machine time in µs (a shared monotonic clock). */
+  TIME: 3,
+} as const;
+export type SmcCall = (typeof SmcCall)[keyof typeof SmcCall];
+export const SMC_VERSION = 0x0001_0000;
+
+/**
+ * Interrupt lines (GIC numbering: SGI 0-15, PPI 16-31, SPI 32+). Group 0 (secure) lines are delivered as FIQ to the
+ * secure world, group 1 lines as IRQ to the non-secure world.
+ */
+export const IrqLine = {
+  /** Virtio notification towards the secure world (group 0). */
+  VIRTIO_TO_SECURE: 8,
+  /** Virtio notification towards the non-secure world (group 1). */
+  VIRTIO_TO_NONSECURE: 9,
+  /** Cortex-A9 global timer PPI: the non-secure world's timer (group 1). */
+  NS_TIMER: 27,
+  /** Cortex-A9 private timer PPI: the secure tick (group 0). */
+  SECURE_TIMER: 29,
+} as const;
+export const SPURIOUS_INTERRUPT = 1023;
+export const NUM_IRQ_LINES = 64;
+
+export type IrqHandler = (line: number) => void | Promise<void>;
+
+export interface IrqApi {
+  /** Installs a handler and enables the line (only lines of this world's group). */
+  on(line: number, handler: IrqHandler, opts?: { priority?: number }): void;
+  off(line: number): void;
+  /** Lines of this world's group (what `on` accepts). */
+  isOwnLine(line: number): boolean;
+}
+
+export interface TimerApi {
+  setTimeout(fn: () => void | Promise<void>, delayUs: number): TimerId;
+  setInterval(fn: () => void | Promise<void>, periodUs: number): TimerId;
+  clear(id: TimerId): void;
+}
+
+export interface RtApi {
+  task(spec: RtTaskSpec): RtTaskHandle;
+  stats(): RtTaskStats[];
+}
+
+export interface StatsApi {
+  set(name: string, value: number | string | boolean): void;
+  add(name: string, delta?: number): number;
+  get(name: string): number | string | boolean | undefined;
+}
+
+/** An RPMsg endpoint bound in this partition. */
+export interface GuestEndpoint {
+  readonly addr: number;
+  readonly name: string | undefined;
+  /** Sends up to the buffer's payload size to `dst`. Returns false when no buffer is free (try again after idle()). */
+  send(dst: number, data: Uint8Array): boolean;
+  close(): void;
+}
+
+export type EndpointCallback = (data: Uint8Array, src: number, ep: GuestEndpoint) => void;
+
+export interface RpmsgApi {
+  /** Whether an RPMsg link is configured for this machine. */
+  readonly available: boolean;
+  /** 'host' (virtio driver, owns the buffers) or 'remote' (virtio device). */
+  readonly role: 'host' | 'remote' | 'none';
+  /** Largest payload of one message (buffer size - 16). */
+  readonly maxPayload: number;
+  /** Resolves when the link is up (the remote saw DRIVER_OK; the host set it). */
+  ready(timeoutUs?: number): Promise<void>;
+  /**
+   * Creates an endpoint at `addr` (default: a dynamic address from 1024). A named endpoint is announced by name
+   * service (a CREATE message to address 53) unless `announce: false`; the peer finds it with findService(name).
+   */
+  createEndpoint(onMessage: EndpointCallback, opts?: { name?: string; addr?: number; announce?: boolean }): GuestEndpoint;
+  /** Resolves with the address of the first announced service of that name (waiting for the announcement). */
+  findService(name: string, timeoutUs?: number): Promise<number>;
+  /** Negotiated virtio features, as names. */
+  features(): string[];
+  /** Link counters (messages and bytes each way, drops). */
+  stats(): Record<string, number>;
+}
+
+export interface GuestContext {
+  readonly world: World;
+  readonly cores: 1 | 2;
+  /** Free-form arguments from the machine configuration (e.g. the key address, the number of messages). */
+  readonly args: Readonly<Record<string, unknown>>;
+  /** The public memory map. */
+  readonly map: MemoryMapDesc;
+  readonly memory: MemoryPort;
+  readonly irq: IrqApi;
+  /** Calls the secure monitor. Throws GuestError(BAD_ARGUMENT) for an unknown call. */
+  smc(call: number, ...args: number[]): number;
+  /** Runs pending work (interrupts, timers, RT jobs); when there is none, waits for an interrupt (the idle hook). */
+  idle(): Promise<void>;
+  /** Like idle(), but waits at most timeoutUs; resolves true when some interrupt or timer was handled. */
+  waitForInterrupt(timeoutUs?: number): Promise<boolean>;
+  /** A preemption point for long computations that make no other ctx call. */
+  checkpoint(): void;
+  /** True once the machine asked the partition to stop. */
+  readonly stopping: boolean;
+  /** Machine time, µs. */
+  now(): number;
+  readonly timers: TimerApi;
+  readonly rpmsg: RpmsgApi;
+  /** The real-time runtime; present in the secure partition only. */
+  readonly rt: RtApi | null;
+  log(...args: unknown[]): void;
+  readonly stats: StatsApi;
+}
+
+export type GuestMain = (ctx: GuestContext) => void | Promise<void>;

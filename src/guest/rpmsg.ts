@@ -1,0 +1,129 @@
+/**
+ * The guest's RPMsg link: an RpmsgHost (non-secure side by default: the virtio driver that owns the buffers, as
+ * Linux) or an RpmsgRemote (the virtio device, as an OpenAMP remote), over the shared IPC region, wrapped in the
+ * small RpmsgApi a guest module sees.
+ *
+ * The role gets a PhysicalMemory holding the IPC region only — also in the secure partition. Descriptors are written
+ * by the other (possibly hostile) side; a descriptor pointing into secure RAM must find no memory there, or the
+ * secure device would read or write secure memory on the non-secure world's behalf (a confused deputy).
+ *
+ * Notifications: the role calls transport.notify(vq) when the virtqueue says the peer wants one (EVENT_IDX); the
+ * binding turns it into SMC NOTIFY (non-secure) or the secure monitor's notify (secure).
+ */
+import type { PhysicalMemory } from '../virtio/memory.js';
+import { RpmsgHost, RpmsgRemote, type RpmsgCore, type RpmsgLayout, type Endpoint } from '../rpmsg/index.js';
+import { VIRTIO_RPMSG_F_NS, RPMSG_HEADER_SIZE } from '../rpmsg/constants.js';
+import type { EndpointCallback, GuestEndpoint, RpmsgApi } from './api.js';
+import { GuestError, GuestErrorCode } from './errors.js';
+import type { RpmsgBinding } from './runtime.js';
+
+export interface RpmsgBindingOptions {
+  readonly role: 'host' | 'remote';
+  /** Memory holding the IPC region only. */
+  readonly memory: PhysicalMemory;
+  readonly layout: RpmsgLayout;
+  readonly notify: (vq: number) => void;
+  /** Clock in ms for the role's timeouts. */
+  readonly nowMs: () => number;
+  /** Feature bits the role wants/supports (u32); default: the role's default (NS | EVENT_IDX). */
+  readonly features?: number;
+}
+
+const FEATURE_NAMES: Record<number, string> = { [VIRTIO_RPMSG_F_NS]: 'VIRTIO_RPMSG_F_NS', 28: 'VIRTIO_RING_F_INDIRECT_DESC', 29: 'VIRTIO_RING_F_EVENT_IDX' };
+
+export function featureNames(bits: number): string[] {
+  const out: string[] = [];
+  for (let b = 0; b < 32; b++) if (((bits >>> b) & 1) === 1) out.push(FEATURE_NAMES[b] ?? `bit${b}`);
+  return out;
+}
+
+export class GuestRpmsg implements RpmsgBinding {
+  readonly role: RpmsgCore;
+  readonly api: RpmsgApi;
+  private waiter: ((timeoutUs: number) => Promise<boolean>) | undefined;
+  private readonly kind: 'host' | 'remote';
+  private readonly bufSize: number;
+
+  constructor(o: RpmsgBindingOptions) {
+    this.kind = o.role;
+    this.bufSize = o.layout.buffers.size;
+    const common = {
+      transport: { notify: (vq: number) => o.notify(vq) },
+      now: o.nowMs,
+      ...(o.features !== undefined ? { features: o.features } : {}),
+    };
+    if (o.role === 'host') {
+      const host = new RpmsgHost(o.memory, o.layout, common);
+      host.start();
+      this.role = host;
+    } else {
+      this.role = new RpmsgRemote(o.memory, o.layout.rscTable, { ...common, bufferWindow: { base: o.layout.base, size: o.layout.size } });
+    }
+    this.api = this.buildApi();
+  }
+
+  /** The runtime's wait (idle with a timeout), used by ready() and findService(). */
+  setWaiter(w: (timeoutUs: number) => Promise<boolean>): void {
+    this.waiter = w;
+  }
+
+  poll(): number {
+    return this.role.poll();
+  }
+
+  negotiated(): number {
+    const r = this.role as RpmsgHost | RpmsgRemote;
+    return r.negotiatedFeatures;
+  }
+
+  stats(): Record<string, unknown> {
+    return { role: this.kind, ready: this.role.ready, features: featureNames(this.negotiated()), ...this.role.stats };
+  }
+
+  private async waitUntil(cond: () => boolean, timeoutUs: number, what: string): Promise<void> {
+    const w = this.waiter;
+    if (w === undefined) throw new GuestError(GuestErrorCode.NO_RPMSG, 'rpmsg: runtime not attached');
+    const t0 = performance.now();
+    for (;;) {
+      this.role.poll();
+      if (cond()) return;
+      if (this.role.needsReset) throw new GuestError(GuestErrorCode.NO_RPMSG, `rpmsg: link broken (${String(this.role.lastError)})`);
+      const left = timeoutUs - (performance.now() - t0) * 1000;
+      if (left <= 0) throw new GuestError(GuestErrorCode.NO_RPMSG, `rpmsg: timed out waiting for ${what}`);
+      await w(Math.min(left, 100_000));
+    }
+  }
+
+  private buildApi(): RpmsgApi {
+    const role = this.role;
+    const wrap = (ep: Endpoint): GuestEndpoint => ({
+      addr: ep.addr,
+      name: ep.name,
+      send: (dst, data) => role.trySendRaw(ep.addr, dst, data),
+      close: () => ep.destroy(),
+    });
+    return {
+      available: true,
+      role: this.kind,
+      maxPayload: this.bufSize - RPMSG_HEADER_SIZE,
+      ready: (timeoutUs = 10_000_000) => this.waitUntil(() => role.ready, timeoutUs, 'the link'),
+      createEndpoint: (onMessage: EndpointCallback, opts = {}) => {
+        let g: GuestEndpoint | undefined;
+        const ep = role.createEndpoint({
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
+          ...(opts.addr !== undefined ? { addr: opts.addr } : {}),
+          ...(opts.announce !== undefined ? { announce: opts.announce } : {}),
+          onMessage: (msg) => onMessage(msg.data, msg.src, g!),
+        });
+        g = wrap(ep);
+        return g;
+      },
+      findService: async (name, timeoutUs = 10_000_000) => {
+        await this.waitUntil(() => role.services.has(name), timeoutUs, `service "${name}"`);
+        return role.services.get(name)!;
+      },
+      features: () => featureNames(this.negotiated()),
+      stats: () => ({ ...role.stats }),
+    };
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * The runtime a partition's worker runs around its guest module: it builds the GuestContext, dispatches interrupts
+ * (acknowledge → handler → end-of-interrupt), fires timers, runs the secure world's real-time jobs, polls the RPMsg
+ * link, and implements the idle hook on top of the platform's CorePort.
+ *
+ * One pass of poll():  timers/ticks due → raise the timer line;  collect external interrupts;  acknowledge and handle
+ * every pending line, most urgent first;  run ready RT jobs, most urgent first;  poll the RPMsg link.
+ * idle():  poll(); if nothing was done, wait for an event (until the next timer or RT release), then poll() again.
+ */
+import type { PhysicalMemory } from '../virtio/memory.js';
+import {
+  IrqLine,
+  SPURIOUS_INTERRUPT,
+  SmcCall,
+  type GuestContext,
+  type GuestMain,
+  type IrqHandler,
+  type RpmsgApi,
+  type StatsApi,
+} from './api.js';
+import { GuestError, GuestErrorCode, isGuestError } from './errors.js';
+import type { MemoryMapDesc, WindowDesc } from './memory-map.js';
+import { createMemoryPort, type MemoryPort } from './memory-port.js';
+import type { CorePort } from './port.js';
+import { RtScheduler } from './rt.js';
+import { TimerQueue } from './timers.js';
+
+/** The RPMsg link as the runtime drives it (built by guest/rpmsg.ts). */
+export interface RpmsgBinding {
+  readonly api: RpmsgApi;
+  /** Processes whatever the peer made available; returns the number of messages/buffers handled. */
+  poll(): number;
+  stats(): Record<string, unknown>;
+}
+
+export interface RuntimeOptions {
+  readonly port: CorePort;
+  readonly map: MemoryMapDesc;
+  /** The memory this partition holds. */
+  readonly memory: PhysicalMemory;
+  readonly held: readonly WindowDesc[];
+  readonly args?: Readonly<Record<string, unknown>>;
+  readonly rpmsg?: RpmsgBinding;
+}
+
+export interface MainOutcome {
+  readonly status: 'returned' | 'stopped' | 'threw';
+  readonly error?: string;
+}
+
+const NO_RPMSG: RpmsgApi = {
+  available: false,
+  role: 'none',
+  maxPayload: 0,
+  ready: () => Promise.reject(new GuestError(GuestErrorCode.NO_RPMSG, 'no RPMsg link configured')),
+  createEndpoint: () => {
+    throw new GuestError(GuestErrorCode.NO_RPMSG, 'no RPMsg link configured');
+  },
+  findService: () => Promise.reject(new GuestError(GuestErrorCode.NO_RPMSG, 'no RPMsg link configured')),
+  features: () => [],
+  stats: () => ({}),
+};
+
+export class GuestRuntime {
+  readonly ctx: GuestContext;
+  readonly port: CorePort;
+  readonly timers: TimerQueue;
+  readonly rt: RtScheduler | null;
+  readonly memoryPort: MemoryPort;
+  private readonly handlers = new Map<number, IrqHandler[]>();
+  private readonly userStats = new Map<string, number | string | boolean>();
+  private readonly timerLine: number;
+  private readonly virtioLine: number;
+  private readonly rpmsg: RpmsgBinding | undefined;
+  handlerErrors = 0;
+  interruptsHandled = 0;
+  readonly logs: string[] = [];
+
+  constructor(o: RuntimeOptions) {
+    const port = o.port;
+    this.port = port;
+    const now = () => port.now();
+    this.timers = new TimerQueue(now);
+    this.rt = port.world === 'secure' ? new RtScheduler(now, (task, e) => this.reportError(`rt task ${task}`, e)) : null;
+    this.timerLine = port.world === 'secure' ? IrqLine.SECURE_TIMER : IrqLine.NS_TIMER;
+    this.virtioLine = port.world === 'secure' ? IrqLine.VIRTIO_TO_SECURE : IrqLine.VIRTIO_TO_NONSECURE;
+    this.rpmsg = o.rpmsg;
+    this.memoryPort = createMemoryPort({
+      world: port.world,
+      map: o.map,
+      memory: o.memory,
+      held: o.held,
+      onFault: (f) => port.reportFault(f),
+      now,
+      boundary: port.world === 'nonsecure' ? () => port.checkpoint() : undefined,
+    });
+    this.ctx = this.buildContext(o);
+  }
+
+  private reportError(where: string, e: unknown): void {
+    this.handlerErrors++;
+    this.port.log(`error in ${where}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  private buildContext(o: RuntimeOptions): GuestContext {
+    const rt = this.rt;
+    const port = this.port;
+    const userStats = this.userStats;
+    const stats: StatsApi = {
+      set: (name, value) => void userStats.set(String(name), value),
+      add: (name, delta = 1) => {
+        const v = Number(userStats.get(name) ?? 0) + delta;
+        userStats.set(name, v);
+        return v;
+      },
+      get: (name) => userStats.get(name),
+    };
+    const self = this;
+    return {
+      world: port.world,
+      cores: port.cores,
+      args: Object.freeze({ ...(o.args ?? {}) }),
+      map: o.map,
+      memory: this.memoryPort,
+      irq: {
+        on: (line, handler, opts) => {
+          port.checkpoint();
+          if (!port.isOwnLine(line)) {
+            throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `irq ${line} does not belong to the ${port.world} world`, { line });
+          }
+          const list = this.handlers.get(line) ?? [];
+          list.push(handler);
+          this.handlers.set(line, list);
+          port.configureLine(line, true, opts?.priority);
+        },
+        off: (line) => {
+          port.checkpoint();
+          this.handlers.delete(line);
+          if (line !== this.timerLine && line !== this.virtioLine) port.configureLine(line, false);
+        },
+        isOwnLine: (line) => port.isOwnLine(line),
+      },
+      smc: (call, ...args) => this.smc(call, args),
+      idle: async () => {
+        await this.idle(Infinity);
+      },
+      waitForInterrupt: (timeoutUs) => this.idle(timeoutUs ?? Infinity),
+      checkpoint: () => port.checkpoint(),
+      get stopping() {
+        return port.stopping();
+      },
+      now: () => {
+        port.checkpoint();
+        return port.now();
+      },
+      timers: {
+        setTimeout: (fn, us) => (port.checkpoint(), this.timers.setTimeout(fn, us)),
+        setInterval: (fn, us) => (port.checkpoint(), this.timers.setInterval(fn, us)),
+        clear: (id) => (port.checkpoint(), this.timers.clear(id)),
+      },
+      rpmsg: this.rpmsg?.api ?? NO_RPMSG,
+      rt:
+        rt === null
+          ? null
+          : {
+              task: (spec) => rt.add(spec),
+              stats: () => rt.stats(),
+            },
+      log: (...args: unknown[]) => {
+        port.checkpoint();
+        const text = args.map((a) => (typeof a === 'string' ? a : self.format(a))).join(' ');
+        port.log(text);
+      },
+      stats,
+    };
+  }
+
+  private format(a: unknown): string {
+    if (typeof a === 'bigint') return `${a}n`;
+    if (a instanceof Error) return a.message;
+    try {
+      return JSON.stringify(a) ?? String(a);
+    } catch {
+      return String(a);
+    }
+  }
+
+  smc(call: number, args: readonly number[]): number {
+    if (call === SmcCall.YIELD && this.port.world === 'secure') {
+      // the secure idle hook: give the core away until the next tick or FIQ
+      this.port.waitForEvent(this.nextDeadline());
+      return 0;
+    }
+    return this.port.smc(call, args);
+  }
+
+  /** Earliest timer or RT release (µs), Infinity when none. */
+  nextDeadline(): number {
+    return Math.min(this.timers.nextDueUs(), this.rt ? this.rt.nextReleaseUs() : Infinity);
+  }
+
+  /** One pass over everything that may be pending. Returns how many items were handled. */
+  async poll(): Promise<number> {
+    const port = this.port;
+    port.checkpoint();
+    let n = 0;
+    if (this.nextDeadline() <= port.now()) port.raise(this.timerLine);
+    port.collectInterrupts();
+    for (;;) {
+      const line = port.acknowledge();
+      if (line === SPURIOUS_INTERRUPT) break;
+      n++;
+      this.interruptsHandled++;
+      try {
+        await this.handle(line);
+      } catch (e) {
+        if (isGuestError(e, GuestErrorCode.STOPPED)) {
+          port.endOfInterrupt(line);
+          throw e;
+        }
+        this.reportError(`irq ${line} handler`, e);
+      }
+      port.endOfInterrupt(line);
+    }
+    if (this.rt) while (await this.rt.runOne()) n++;
+    if (this.rpmsg) {
+      try {
+        n += this.rpmsg.poll();
+      } catch (e) {
+        this.reportError('rpmsg', e);
+      }
+    }
+    return n;
+  }
+
+  private async handle(line: number): Promise<void> {
+    if (line === this.timerLine) {
+      const now = this.port.now();
+      this.rt?.release(now);
+      for (const fn of this.timers.takeDue(now)) {
+        try {
+          const r = fn();
+          if (r !== undefined) await r;
+        } catch (e) {
+          this.reportError('timer', e);
+        }
+      }
+    }
+    if (line === this.virtioLine && this.rpmsg) this.rpmsg.poll();
+    const list = this.handlers.get(line);
+    if (list) for (const h of list) {
+      const r = h(line);
+      if (r !== undefined) await r;
+    }
+  }
+
+  /** The idle hook. Throws GuestError(STOPPED) once the machine stops, which ends any guest loop. */
+  async idle(timeoutUs: number): Promise<boolean> {
+    if (this.port.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
+    if ((await this.poll()) > 0) return true;
+    const limit = Number.isFinite(timeoutUs) ? this.port.now() + Math.max(0, timeoutUs) : Infinity;
+    this.port.waitForEvent(Math.min(limit, this.nextDeadline()));
+    if (this.port.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
+    return (await this.poll()) > 0;
+  }
+
+  /** Runs the guest's main; errors are caught and reported, never rethrown. */
+  async runMain(main: GuestMain): Promise<MainOutcome> {
+    try {
+      await main(this.ctx);
+      return { status: 'returned' };
+    } catch (e) {
+      if (isGuestError(e, GuestErrorCode.STOPPED)) return { status: 'stopped' };
+      return { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    }
+  }
+
+  /** After main returned: keep serving interrupts, timers, RT jobs and RPMsg until the machine stops. */
+  async serveUntilStop(): Promise<void> {
+    for (;;) {
+      try {
+        await this.idle(Infinity);
+      } catch (e) {
+        if (isGuestError(e, GuestErrorCode.STOPPED)) return;
+        this.reportError('idle', e);
+      }
+    }
+  }
+
+  userStatsObject(): Record<string, number | string | boolean> {
+    return Object.fromEntries(this.userStats);
+  }
+
+  report(): Record<string, unknown> {
+    return {
+      interruptsHandled: this.interruptsHandled,
+      handlerErrors: this.handlerErrors,
+      rt: this.rt ? this.rt.stats() : [],
+      rpmsg: this.rpmsg ? this.rpmsg.stats() : undefined,
+      user: this.userStatsObject(),
+      port: this.port.stats(),
+    };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Control words shared between threads (Int32 words in SharedArrayBuffers; Atomics only).
+ *
+ * Two blocks, so that the trust boundary follows the buffers:
+ *
+ *   shared block  (main, secure worker, non-secure worker) — the non-secure world's mailbox and doorbells:
+ *     word 0  S_DOORBELL   sequence the secure core waits on; anyone who wants it to look (NS request, NS park,
+ *                          stop) increments it and notifies. A spurious increment costs the secure side one look.
+ *     word 1  NS_DOORBELL  sequence the non-secure core waits on (IRQ raised, core given back, stop).
+ *     word 2  GATE         single core: the world the core was given to (0 secure, 1 non-secure). Written by the
+ *                          secure monitor; the non-secure runtime reads it at every API boundary. It is writable by
+ *                          the non-secure worker, and that is harmless: the secure side never reads it to decide
+ *                          anything (its own ownership state is private), so forging it only lets the non-secure
+ *                          guest run in secure time — which a guest that makes no API call does anyway.
+ *     word 3  NS_STATE     written by the non-secure runtime: BOOT, RUNNING, PARKED, WFI, EXITED.
+ *     word 4  NS_REQ       mailbox request bits (NOTIFY, YIELD), set with Atomics.or, taken by the secure side
+ *                          with Atomics.exchange and validated there.
+ *     word 5  NS_REQ_VQ    virtqueue bits of NOTIFY requests.
+ *     word 6,7 NS_IRQ      pending group-1 lines 0..31 / 32..63 for the non-secure GIC (set by trusted code).
+ *     word 8  NS_STOP      main → non-secure: stop.
+ *     word 9  NS_PARKS     number of times the non-secure core parked.
+ *     f64 16  NS_PARK_US   time of the last park (µs).
+ *
+ *   secure block  (main and secure worker only):
+ *     word 0  S_STOP       main → secure: stop.
+ */
+export const SHARED_CTL_BYTES = 256;
+export const SECURE_CTL_BYTES = 64;
+
+export const Ctl = {
+  S_DOORBELL: 0,
+  NS_DOORBELL: 1,
+  GATE: 2,
+  NS_STATE: 3,
+  NS_REQ: 4,
+  NS_REQ_VQ: 5,
+  NS_IRQ0: 6,
+  NS_IRQ1: 7,
+  NS_STOP: 8,
+  NS_PARKS: 9,
+} as const;
+
+/** Float64 indices in the shared block. */
+export const CtlF64 = {
+  NS_PARK_US: 16,
+} as const;
+
+export const SecureCtl = {
+  S_STOP: 0,
+} as const;
+
+export const Gate = { SECURE: 0, NONSECURE: 1 } as const;
+export const NsState = { BOOT: 0, RUNNING: 1, PARKED: 2, WFI: 3, EXITED: 4 } as const;
+export const NsReq = { NOTIFY: 1, YIELD: 2 } as const;
+export const NS_REQ_KNOWN = NsReq.NOTIFY | NsReq.YIELD;
+
+export interface CtlBlocks {
+  readonly shared: SharedArrayBuffer;
+  readonly secure: SharedArrayBuffer;
+}
+
+export function allocateCtl(): CtlBlocks {
+  return { shared: new SharedArrayBuffer(SHARED_CTL_BYTES), secure: new SharedArrayBuffer(SECURE_CTL_BYTES) };
+}
+
+/** Increments a doorbell sequence and wakes its waiter. */
+export function ring(words: Int32Array, index: number): void {
+  Atomics.add(words, index, 1);
+  Atomics.notify(words, index);
+}
+
+/** Machine time in µs: CLOCK_MONOTONIC, the same clock in every worker of the process. */
+export function nowUs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e6 + ns / 1e3;
+}

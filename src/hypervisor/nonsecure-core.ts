@@ -1,0 +1,220 @@
+/**
+ * The non-secure world's core, as its runtime sees it. This code runs in the non-secure worker, so it is *not*
+ * trusted: everything it does is either confined to the non-secure world's own state (its GIC half, its counters) or
+ * a request in its mailbox that the secure side validates. What it holds: the shared control block and the
+ * non-secure memory windows, nothing else.
+ *
+ * Single core: every guest API call starts with checkpoint(): when the secure monitor has taken the core (GATE = 0)
+ * the core parks (NS_STATE = PARKED, park time published, secure doorbell rung) and waits until the core is given
+ * back. An SMC (NOTIFY, YIELD) is a trap into the monitor: the request goes into the mailbox, the core is handed to
+ * the secure world and parks. JavaScript cannot interrupt a running worker, so this is the only place where the
+ * non-secure guest can be preempted; the secure side measures how long it takes.
+ *
+ * Two cores: checkpoint() only counts; NOTIFY = mailbox request + one wake-up of the secure core.
+ */
+import { GuestError, GuestErrorCode } from '../guest/errors.js';
+import { IrqLine, SMC_VERSION, SmcCall } from '../guest/api.js';
+import type { CorePort } from '../guest/port.js';
+import type { FaultRecord } from '../guest/memory-port.js';
+import { Gic } from './gic.js';
+import { smcName } from './monitor.js';
+import { Ctl, CtlF64, Gate, NsReq, NsState, nowUs, ring } from './ctl.js';
+
+export interface NonSecureCoreOptions {
+  readonly cores: 1 | 2;
+  readonly shared: SharedArrayBuffer;
+  readonly numVqs: number;
+  readonly log: (text: string) => void;
+  readonly reportFault: (f: FaultRecord) => void;
+}
+
+export class NonSecureCore implements CorePort {
+  readonly world = 'nonsecure' as const;
+  readonly cores: 1 | 2;
+  readonly gic = new Gic({ lines: 64, cpus: 1 });
+  private readonly ctl: Int32Array;
+  private readonly f64: Float64Array;
+  private apiCalls = 0;
+  private parks = 0;
+  private parkedUs = 0;
+  private wfiUs = 0;
+  private readonly smcCounts: Record<string, number> = {};
+
+  constructor(private readonly o: NonSecureCoreOptions) {
+    this.cores = o.cores;
+    this.ctl = new Int32Array(o.shared);
+    this.f64 = new Float64Array(o.shared);
+    // boot code (before the guest runs): the lines of the non-secure world are group 1
+    this.gic.configure(IrqLine.VIRTIO_TO_NONSECURE, { group: 1, enabled: true, priority: 0xa0 }, 'secure');
+    this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0x80 }, 'secure');
+  }
+
+  /**
+   * Called by the boot code right before the guest's main: from here on the core is the guest's, and the secure side
+   * waits for it at preemption points. (While the module loads, NS_STATE stays BOOT and the secure side does not wait.)
+   */
+  begin(): void {
+    Atomics.store(this.ctl, Ctl.NS_STATE, NsState.RUNNING);
+    this.checkpoint();
+  }
+
+  now(): number {
+    return nowUs();
+  }
+
+  stopping(): boolean {
+    return Atomics.load(this.ctl, Ctl.NS_STOP) !== 0;
+  }
+
+  private gateOpen(): boolean {
+    return this.cores === 2 || Atomics.load(this.ctl, Ctl.GATE) === Gate.NONSECURE;
+  }
+
+  checkpoint(): void {
+    this.apiCalls++;
+    if (this.cores === 1 && Atomics.load(this.ctl, Ctl.GATE) !== Gate.NONSECURE) this.park();
+  }
+
+  /** Parks until the core is given back. Publishes the park (time first, then state, then the doorbell). */
+  private park(): void {
+    const t0 = nowUs();
+    this.parks++;
+    for (;;) {
+      this.f64[CtlF64.NS_PARK_US] = nowUs();
+      Atomics.add(this.ctl, Ctl.NS_PARKS, 1);
+      Atomics.store(this.ctl, Ctl.NS_STATE, NsState.PARKED);
+      ring(this.ctl, Ctl.S_DOORBELL);
+      for (;;) {
+        const seq = Atomics.load(this.ctl, Ctl.NS_DOORBELL);
+        if (Atomics.load(this.ctl, Ctl.GATE) === Gate.NONSECURE) break;
+        if (this.stopping()) {
+          this.parkedUs += nowUs() - t0;
+          throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
+        }
+        Atomics.wait(this.ctl, Ctl.NS_DOORBELL, seq, 200);
+      }
+      // Dekker (see SecureCore.takeCore): store RUNNING, then re-check the gate
+      Atomics.store(this.ctl, Ctl.NS_STATE, NsState.RUNNING);
+      if (Atomics.load(this.ctl, Ctl.GATE) === Gate.NONSECURE) break;
+    }
+    this.parkedUs += nowUs() - t0;
+  }
+
+  private irqPending(): boolean {
+    return Atomics.load(this.ctl, Ctl.NS_IRQ0) !== 0 || Atomics.load(this.ctl, Ctl.NS_IRQ1) !== 0;
+  }
+
+  waitForEvent(untilUs: number): void {
+    const t0 = nowUs();
+    Atomics.store(this.ctl, Ctl.NS_STATE, NsState.WFI);
+    for (;;) {
+      const seq = Atomics.load(this.ctl, Ctl.NS_DOORBELL);
+      if (this.stopping()) break;
+      const open = this.gateOpen();
+      const t = nowUs();
+      if (open && (this.irqPending() || t >= untilUs)) break;
+      const timeoutMs = open && Number.isFinite(untilUs) ? (untilUs - t) / 1000 : 200;
+      Atomics.wait(this.ctl, Ctl.NS_DOORBELL, seq, timeoutMs);
+    }
+    Atomics.store(this.ctl, Ctl.NS_STATE, NsState.RUNNING);
+    this.wfiUs += nowUs() - t0;
+    if (!this.stopping()) this.checkpoint();
+  }
+
+  collectInterrupts(): void {
+    const lo = Atomics.exchange(this.ctl, Ctl.NS_IRQ0, 0);
+    const hi = Atomics.exchange(this.ctl, Ctl.NS_IRQ1, 0);
+    for (let w = 0; w < 2; w++) {
+      let bits = w === 0 ? lo : hi;
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits);
+        bits &= ~(1 << b);
+        const line = w * 32 + b;
+        if (this.gic.groupOf(line) === 1) this.gic.setPending(line);
+      }
+    }
+  }
+
+  raise(line: number): void {
+    if (this.gic.groupOf(line) === 1) this.gic.setPending(line);
+  }
+
+  acknowledge(): number {
+    return this.gic.acknowledge('nonsecure');
+  }
+
+  endOfInterrupt(line: number): void {
+    this.gic.endOfInterrupt(line, 'nonsecure');
+  }
+
+  isOwnLine(line: number): boolean {
+    return Number.isInteger(line) && line >= 0 && line < this.gic.lines && this.gic.groupOf(line) === 1;
+  }
+
+  configureLine(line: number, enabled: boolean, priority?: number): boolean {
+    if (!Number.isInteger(line) || line < 0 || line >= this.gic.lines) return false;
+    return this.gic.configure(line, { enabled, ...(priority !== undefined ? { priority } : {}) }, 'nonsecure');
+  }
+
+  /** Single core: the trap into the monitor hands the core to the secure world and parks. */
+  private trap(): void {
+    if (this.cores === 1) {
+      Atomics.store(this.ctl, Ctl.GATE, Gate.SECURE);
+      this.park();
+    } else {
+      ring(this.ctl, Ctl.S_DOORBELL);
+    }
+  }
+
+  smc(call: number, args: readonly number[]): number {
+    this.checkpoint();
+    const n = smcName(call);
+    switch (call) {
+      case SmcCall.VERSION:
+        this.smcCounts[n] = (this.smcCounts[n] ?? 0) + 1;
+        return SMC_VERSION;
+      case SmcCall.TIME:
+        this.smcCounts[n] = (this.smcCounts[n] ?? 0) + 1;
+        return nowUs();
+      case SmcCall.NOTIFY: {
+        const vq = args[0];
+        if (vq === undefined || !Number.isInteger(vq) || vq < 0 || vq >= this.o.numVqs) {
+          throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `smc notify: no virtqueue ${String(vq)}`, { vq });
+        }
+        this.smcCounts[n] = (this.smcCounts[n] ?? 0) + 1;
+        Atomics.or(this.ctl, Ctl.NS_REQ_VQ, 1 << vq);
+        Atomics.or(this.ctl, Ctl.NS_REQ, NsReq.NOTIFY);
+        this.trap();
+        return 0;
+      }
+      case SmcCall.YIELD:
+        this.smcCounts[n] = (this.smcCounts[n] ?? 0) + 1;
+        if (this.cores === 1) {
+          Atomics.or(this.ctl, Ctl.NS_REQ, NsReq.YIELD);
+          this.trap();
+        }
+        return 0;
+      default:
+        throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `smc: unknown call ${call}`, { call });
+    }
+  }
+
+  /** Marks the partition gone and hands the core back for good. */
+  exit(): void {
+    Atomics.store(this.ctl, Ctl.NS_STATE, NsState.EXITED);
+    if (this.cores === 1) Atomics.store(this.ctl, Ctl.GATE, Gate.SECURE);
+    ring(this.ctl, Ctl.S_DOORBELL);
+  }
+
+  reportFault(f: FaultRecord): void {
+    this.o.reportFault(f);
+  }
+
+  log(text: string): void {
+    this.o.log(text);
+  }
+
+  stats(): Record<string, unknown> {
+    return { apiCalls: this.apiCalls, parks: this.parks, parkedUs: this.parkedUs, wfiUs: this.wfiUs, smc: { ...this.smcCounts } };
+  }
+}

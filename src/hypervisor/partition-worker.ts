@@ -1,0 +1,110 @@
+/**
+ * Worker bootstrap of a partition (compiled to dist/, since Node 20 workers cannot load .ts). It is the trusted boot
+ * code of its core: it builds the partition's memory from the buffers it was given, the core (SecureCore or
+ * NonSecureCore), the RPMsg link and the guest runtime, then loads the guest module and runs its main.
+ *
+ * Messages to the hypervisor (main thread): log, fault, main-done {outcome}, report {report}. The hypervisor
+ * validates them; a non-secure worker could forge any of them, and what it forges only concerns itself.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
+import type { RpmsgLayout } from '../rpmsg/index.js';
+import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
+import { GuestRpmsg } from '../guest/rpmsg.js';
+import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
+import type { FaultRecord } from '../guest/memory-port.js';
+import type { GuestMain } from '../guest/api.js';
+import { SecureCore } from './secure-core.js';
+import { NonSecureCore } from './nonsecure-core.js';
+
+export interface PartitionWorkerData {
+  readonly world: World;
+  readonly cores: 1 | 2;
+  /** Absolute path or file: URL of the guest module. */
+  readonly module: string;
+  readonly args: Record<string, unknown>;
+  readonly map: MemoryMapDesc;
+  readonly held: WindowDesc[];
+  readonly regions: RegionSpec[];
+  readonly ctlShared: SharedArrayBuffer;
+  /** Secure partition only. */
+  readonly ctlSecure?: SharedArrayBuffer;
+  readonly numVqs: number;
+  readonly preemptTimeoutUs?: number;
+  readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
+}
+
+export type PartitionMessage =
+  | { readonly type: 'log'; readonly text: string }
+  | { readonly type: 'fault'; readonly fault: FaultRecord }
+  | { readonly type: 'main-done'; readonly outcome: MainOutcome }
+  | { readonly type: 'report'; readonly report: Record<string, unknown> }
+  | { readonly type: 'boot-error'; readonly error: string };
+
+const port = parentPort!;
+const d = workerData as PartitionWorkerData;
+const post = (m: PartitionMessage) => port.postMessage(m);
+
+async function boot(): Promise<void> {
+  const memory = new PhysicalMemory(d.regions);
+  const log = (text: string) => post({ type: 'log', text });
+  const reportFault = (fault: FaultRecord) => post({ type: 'fault', fault });
+  let core: SecureCore | NonSecureCore;
+  if (d.world === 'secure') {
+    if (d.ctlSecure === undefined) throw new Error('secure partition without its control block');
+    core = new SecureCore({
+      cores: d.cores,
+      shared: d.ctlShared,
+      secure: d.ctlSecure,
+      numVqs: d.numVqs,
+      ...(d.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: d.preemptTimeoutUs } : {}),
+      log,
+      reportFault,
+    });
+  } else {
+    core = new NonSecureCore({ cores: d.cores, shared: d.ctlShared, numVqs: d.numVqs, log, reportFault });
+  }
+  let rpmsg: GuestRpmsg | undefined;
+  if (d.rpmsg) {
+    const L = d.rpmsg.layout;
+    // the link sees the IPC window only (see guest/rpmsg.ts: no confused deputy)
+    const ipc = new PhysicalMemory(d.regions.filter((r) => r.base <= L.base && L.base + L.size <= r.base + r.size));
+    const c = core;
+    rpmsg = new GuestRpmsg({
+      role: d.rpmsg.role,
+      memory: ipc,
+      layout: L,
+      nowMs: () => performance.now(),
+      notify: (vq) => {
+        c.smc(2 /* SmcCall.NOTIFY */, [vq]);
+      },
+    });
+  }
+  const runtime = new GuestRuntime({ port: core, map: d.map, memory, held: d.held, args: d.args, ...(rpmsg ? { rpmsg } : {}) });
+  rpmsg?.setWaiter((us) => runtime.idle(us));
+
+  let outcome: MainOutcome;
+  try {
+    const url = d.module.startsWith('file:') ? d.module : pathToFileURL(d.module).href;
+    const mod = (await import(url)) as { default?: unknown; main?: unknown };
+    const main = (typeof mod.default === 'function' ? mod.default : mod.main) as GuestMain | undefined;
+    if (typeof main !== 'function') throw new Error(`${d.module} exports no main function (export default async function main(ctx))`);
+    if (core instanceof NonSecureCore) core.begin();
+    outcome = await runtime.runMain(main);
+  } catch (e) {
+    outcome = { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+  }
+  post({ type: 'main-done', outcome });
+  if (core instanceof NonSecureCore) {
+    // the non-secure partition is done when its main is: hand the core back for good
+    core.exit();
+  } else {
+    await runtime.serveUntilStop();
+  }
+  post({ type: 'report', report: { outcome, ...runtime.report() } });
+}
+
+boot().catch((e: unknown) => {
+  post({ type: 'boot-error', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+});

@@ -1,0 +1,105 @@
+/**
+ * The hypervisor's handle on a partition worker (main thread). It validates what the worker posts (a non-secure
+ * worker is hostile: malformed messages are counted and dropped, faults are capped) and turns the worker's life into
+ * promises: mainDone (the guest's main ended), finished (final report, or the worker died).
+ */
+import { Worker } from 'node:worker_threads';
+import type { World } from '../guest/memory-map.js';
+import type { FaultRecord } from '../guest/memory-port.js';
+import type { MainOutcome } from '../guest/runtime.js';
+import type { PartitionMessage, PartitionWorkerData } from './partition-worker.js';
+
+const WORKER_URL = new URL('./partition-worker.js', import.meta.url);
+const MAX_FAULTS_KEPT = 1000;
+const MAX_LOGS_KEPT = 200;
+
+export interface PartitionEnd {
+  readonly outcome: MainOutcome | undefined;
+  readonly report: Record<string, unknown> | undefined;
+  /** Set when the worker died without a report (exit code, uncaught error, boot failure). */
+  readonly crash: string | undefined;
+}
+
+export class Partition {
+  readonly world: World;
+  readonly worker: Worker;
+  readonly logs: string[] = [];
+  readonly faults: FaultRecord[] = [];
+  faultCount = 0;
+  malformedMessages = 0;
+  outcome: MainOutcome | undefined;
+  report: Record<string, unknown> | undefined;
+  crash: string | undefined;
+  readonly mainDone: Promise<MainOutcome | undefined>;
+  readonly finished: Promise<PartitionEnd>;
+  private exited = false;
+
+  constructor(data: PartitionWorkerData, private readonly onLog?: (world: World, text: string) => void, onFault?: (f: FaultRecord) => void) {
+    this.world = data.world;
+    // a guest's console output goes to stderr, so that --json output on stdout stays clean
+    this.worker = new Worker(WORKER_URL, { workerData: data, stdout: true, stderr: true });
+    this.worker.stdout.pipe(process.stderr, { end: false });
+    this.worker.stderr.pipe(process.stderr, { end: false });
+    let resolveMain!: (o: MainOutcome | undefined) => void;
+    let resolveEnd!: (e: PartitionEnd) => void;
+    this.mainDone = new Promise((r) => (resolveMain = r));
+    this.finished = new Promise((r) => (resolveEnd = r));
+    const end = () => resolveEnd({ outcome: this.outcome, report: this.report, crash: this.crash });
+    this.worker.on('message', (m: unknown) => {
+      const msg = m as PartitionMessage;
+      if (typeof msg !== 'object' || msg === null || typeof msg.type !== 'string') {
+        this.malformedMessages++;
+        return;
+      }
+      switch (msg.type) {
+        case 'log':
+          if (typeof msg.text !== 'string') break;
+          if (this.logs.length < MAX_LOGS_KEPT) this.logs.push(msg.text.slice(0, 500));
+          this.onLog?.(this.world, msg.text.slice(0, 500));
+          return;
+        case 'fault': {
+          const f = msg.fault;
+          if (!f || typeof f.addr !== 'number' || typeof f.len !== 'number' || (f.access !== 'read' && f.access !== 'write') || (f.kind !== 'security' && f.kind !== 'bus')) break;
+          this.faultCount++;
+          // the world is the worker's, whatever the message says
+          const rec: FaultRecord = { addr: f.addr, len: f.len, access: f.access, kind: f.kind, world: this.world, timeUs: Number(f.timeUs) || 0 };
+          if (this.faults.length < MAX_FAULTS_KEPT) this.faults.push(rec);
+          onFault?.(rec);
+          return;
+        }
+        case 'main-done':
+          this.outcome = msg.outcome;
+          resolveMain(msg.outcome);
+          return;
+        case 'report':
+          this.report = msg.report;
+          resolveMain(this.outcome);
+          end();
+          return;
+        case 'boot-error':
+          this.crash = `boot failed: ${String(msg.error)}`;
+          resolveMain(undefined);
+          end();
+          return;
+      }
+      this.malformedMessages++;
+    });
+    this.worker.on('error', (e) => {
+      this.crash ??= `uncaught: ${e instanceof Error ? e.message : String(e)}`;
+    });
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      if (this.report === undefined) this.crash ??= `worker exited with code ${code} before its report`;
+      resolveMain(this.outcome);
+      end();
+    });
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  async terminate(): Promise<void> {
+    if (!this.exited) await this.worker.terminate();
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The secure world's core, as its trusted runtime sees it: the secure half of the GIC, the monitor, and the
+ * scheduling rules of LTZVisor.
+ *
+ * Single core (`cores: 1`): the secure world owns the core. When its guest is idle (idle hook / SMC YIELD) the monitor
+ * gives the core to the non-secure world (GATE = 1, ring NS) and the secure core waits on its doorbell, with a timeout
+ * at its next tick. Any FIQ source — the tick, a non-secure NOTIFY/YIELD request in the mailbox, stop — wakes it and it
+ * takes the core back at once (GATE = 0). It never depends on the non-secure side to run: it waits for the
+ * non-secure core to reach its next API boundary (that delay is the measured preemption latency) for at most
+ * `preemptTimeoutUs`, then runs anyway and counts a timeout.
+ *
+ * Two cores: the secure world runs on core 0, never gives anything away; idle = wait on its doorbell. Non-secure
+ * notifications arrive as mailbox requests + one doorbell wake-up, which this code validates and turns into SGI 8.
+ */
+import { GuestError, GuestErrorCode } from '../guest/errors.js';
+import { IrqLine, SMC_VERSION, SmcCall } from '../guest/api.js';
+import type { CorePort } from '../guest/port.js';
+import type { FaultRecord } from '../guest/memory-port.js';
+import { Gic } from './gic.js';
+import { Monitor } from './monitor.js';
+import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nowUs, ring } from './ctl.js';
+
+export interface SecureCoreOptions {
+  readonly cores: 1 | 2;
+  readonly shared: SharedArrayBuffer;
+  readonly secure: SharedArrayBuffer;
+  /** Number of virtqueues a NOTIFY may name (bits above are invalid requests). */
+  readonly numVqs: number;
+  /** Longest wait for the non-secure core to reach a preemption point (µs). Default 20000. */
+  readonly preemptTimeoutUs?: number;
+  readonly log: (text: string) => void;
+  readonly reportFault: (f: FaultRecord) => void;
+}
+
+const SPIN_US = 30;
+
+export class SecureCore implements CorePort {
+  readonly world = 'secure' as const;
+  readonly cores: 1 | 2;
+  readonly gic = new Gic({ lines: 64, cpus: 1 });
+  readonly monitor = new Monitor(nowUs, 'secure');
+  private readonly ctl: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly sctl: Int32Array;
+  private readonly numVqs: number;
+  private readonly preemptTimeoutUs: number;
+  /** Authoritative: does the secure world hold the core (single core)? Private to this worker. */
+  private holdsCore = true;
+  /** Virtqueues the non-secure side notified since the last takeNotifiedVqs(). */
+  private notified = 0;
+  private invalidRequests = 0;
+  private nsNotifies = 0;
+  private wakeups = 0;
+  private spuriousWakeups = 0;
+
+  constructor(private readonly o: SecureCoreOptions) {
+    this.cores = o.cores;
+    this.ctl = new Int32Array(o.shared);
+    this.f64 = new Float64Array(o.shared);
+    this.sctl = new Int32Array(o.secure);
+    this.numVqs = o.numVqs;
+    this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
+    // secure boot: our lines are group 0 (FIQ), the non-secure world's are group 1
+    this.gic.configure(IrqLine.VIRTIO_TO_SECURE, { group: 0, enabled: true, priority: 0x40 }, 'secure');
+    this.gic.configure(IrqLine.SECURE_TIMER, { group: 0, enabled: true, priority: 0x20 }, 'secure');
+    this.gic.configure(IrqLine.VIRTIO_TO_NONSECURE, { group: 1, enabled: true, priority: 0xa0 }, 'secure');
+    this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0xa0 }, 'secure');
+    Atomics.store(this.ctl, Ctl.GATE, o.cores === 2 ? Gate.NONSECURE : Gate.SECURE);
+  }
+
+  now(): number {
+    return nowUs();
+  }
+
+  checkpoint(): void {
+    // the secure world is never preempted by the non-secure one
+  }
+
+  stopping(): boolean {
+    return Atomics.load(this.sctl, SecureCtl.S_STOP) !== 0;
+  }
+
+  private nsAlive(): boolean {
+    return Atomics.load(this.ctl, Ctl.NS_STATE) !== NsState.EXITED;
+  }
+
+  private externalPending(): boolean {
+    return Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 || this.stopping();
+  }
+
+  waitForEvent(untilUs: number): void {
+    if (this.stopping()) return;
+    const single = this.cores === 1;
+    if (single && this.holdsCore && this.nsAlive()) {
+      this.monitor.countSmc('secure', SmcCall.YIELD);
+      this.holdsCore = false;
+      this.monitor.switchTo('nonsecure', 'yield');
+      Atomics.store(this.ctl, Ctl.GATE, Gate.NONSECURE);
+      ring(this.ctl, Ctl.NS_DOORBELL);
+    }
+    for (;;) {
+      const seq = Atomics.load(this.ctl, Ctl.S_DOORBELL);
+      if (this.externalPending()) break;
+      const t = nowUs();
+      if (t >= untilUs) break;
+      const r = Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, Number.isFinite(untilUs) ? (untilUs - t) / 1000 : 1000);
+      this.wakeups++;
+      if (r === 'ok' && !this.externalPending() && nowUs() < untilUs) this.spuriousWakeups++;
+    }
+    if (single && !this.holdsCore) this.takeCore();
+  }
+
+  /** Single core: a FIQ is pending, the monitor takes the core back from the non-secure world. */
+  private takeCore(): void {
+    const tTake = nowUs();
+    Atomics.store(this.ctl, Ctl.GATE, Gate.SECURE);
+    this.holdsCore = true;
+    // Dekker with the non-secure runtime: we store GATE then load NS_STATE; it stores RUNNING then loads GATE.
+    // Sequentially consistent atomics guarantee one of us sees the other.
+    let state = Atomics.load(this.ctl, Ctl.NS_STATE);
+    const wasRunning = state === NsState.RUNNING;
+    if (wasRunning) {
+      ring(this.ctl, Ctl.NS_DOORBELL); // not needed to stop it, but wakes a core that is between waits
+      const deadline = tTake + this.preemptTimeoutUs;
+      const spinEnd = tTake + SPIN_US;
+      for (;;) {
+        state = Atomics.load(this.ctl, Ctl.NS_STATE);
+        if (state !== NsState.RUNNING) break;
+        const t = nowUs();
+        if (t >= deadline) break;
+        if (t < spinEnd) continue;
+        const seq = Atomics.load(this.ctl, Ctl.S_DOORBELL);
+        if (Atomics.load(this.ctl, Ctl.NS_STATE) !== NsState.RUNNING) break;
+        Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, (deadline - t) / 1000);
+      }
+      if (state === NsState.RUNNING) this.monitor.preemptionTimeouts++;
+      else this.monitor.preemption.add(Math.max(0, this.f64[CtlF64.NS_PARK_US]! - tTake));
+    }
+    const req = Atomics.load(this.ctl, Ctl.NS_REQ);
+    this.monitor.switchTo('secure', wasRunning ? 'preempt' : req !== 0 ? 'smc' : state === NsState.EXITED ? 'exit' : 'preempt');
+  }
+
+  collectInterrupts(): void {
+    const req = Atomics.exchange(this.ctl, Ctl.NS_REQ, 0);
+    if (req === 0) return;
+    const vqs = Atomics.exchange(this.ctl, Ctl.NS_REQ_VQ, 0);
+    if ((req & ~NS_REQ_KNOWN) !== 0) this.invalidRequests++;
+    if ((req & NsReq.YIELD) !== 0) this.monitor.countSmc('nonsecure', SmcCall.YIELD);
+    if ((req & NsReq.NOTIFY) !== 0) {
+      this.monitor.countSmc('nonsecure', SmcCall.NOTIFY);
+      const mask = this.numVqs >= 31 ? 0x7fffffff : (1 << this.numVqs) - 1;
+      if ((vqs & ~mask) !== 0) this.invalidRequests++;
+      const valid = vqs & mask;
+      if (valid !== 0) {
+        this.nsNotifies++;
+        this.notified |= valid;
+        this.gic.setPending(IrqLine.VIRTIO_TO_SECURE);
+      }
+    }
+  }
+
+  /** Virtqueues notified by the non-secure side since the last call (bits). */
+  takeNotifiedVqs(): number {
+    const v = this.notified;
+    this.notified = 0;
+    return v;
+  }
+
+  raise(line: number): void {
+    if (this.gic.groupOf(line) === 0) this.gic.setPending(line);
+  }
+
+  acknowledge(): number {
+    return this.gic.acknowledge('secure');
+  }
+
+  endOfInterrupt(line: number): void {
+    this.gic.endOfInterrupt(line, 'secure');
+  }
+
+  isOwnLine(line: number): boolean {
+    return Number.isInteger(line) && line >= 0 && line < this.gic.lines && this.gic.groupOf(line) === 0;
+  }
+
+  configureLine(line: number, enabled: boolean, priority?: number): boolean {
+    if (!this.isOwnLine(line)) return false;
+    return this.gic.configure(line, { enabled, ...(priority !== undefined ? { priority } : {}) }, 'secure');
+  }
+
+  /** Raises a group-1 line for the non-secure world (SGI on two cores; a pending IRQ for its next turn on one). */
+  raiseNonSecure(line: number): void {
+    Atomics.or(this.ctl, line < 32 ? Ctl.NS_IRQ0 : Ctl.NS_IRQ1, 1 << (line & 31));
+    ring(this.ctl, Ctl.NS_DOORBELL);
+  }
+
+  smc(call: number, args: readonly number[]): number {
+    switch (call) {
+      case SmcCall.VERSION:
+        this.monitor.countSmc('secure', call);
+        return SMC_VERSION;
+      case SmcCall.TIME:
+        this.monitor.countSmc('secure', call);
+        return nowUs();
+      case SmcCall.NOTIFY: {
+        const vq = args[0];
+        if (vq === undefined || !Number.isInteger(vq) || vq < 0 || vq >= this.numVqs) {
+          throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `smc notify: no virtqueue ${String(vq)}`, { vq });
+        }
+        this.monitor.countSmc('secure', call);
+        this.raiseNonSecure(IrqLine.VIRTIO_TO_NONSECURE);
+        return 0;
+      }
+      case SmcCall.YIELD:
+        // handled by the runtime (it knows the next tick): see GuestRuntime.smc
+        return 0;
+      default:
+        throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `smc: unknown call ${call}`, { call });
+    }
+  }
+
+  reportFault(f: FaultRecord): void {
+    this.o.reportFault(f);
+  }
+
+  log(text: string): void {
+    this.o.log(text);
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      monitor: this.monitor.snapshot(),
+      nsNotifies: this.nsNotifies,
+      invalidRequests: this.invalidRequests,
+      wakeups: this.wakeups,
+      spuriousWakeups: this.spuriousWakeups,
+      gicIgnoredWrites: this.gic.ignoredWrites,
+    };
+  }
+}
