@@ -151,6 +151,18 @@ export class SplitVirtqueueDevice implements VirtqueueDevice {
     if (n > this.size) {
       this.breakWith(new VirtioError(VirtioErrorCode.AVAIL_IDX_TOO_FAR, `avail.idx ${availIdx} is ${n} entries ahead of ${last} (queue size ${this.size})`, { availIdx, lastAvail: last }));
     }
+    // The used ring has N entries (§2.7.8): chains popped but not yet published as used still occupy the driver's
+    // N buffers. A driver that re-offers a head after pushUsed but before publishUsed would otherwise make the
+    // device queue N+1 unpublished used entries, the last overwriting the first.
+    if (((last - this.usedPublished) & 0xffff) >= this.size) {
+      this.breakWith(
+        new VirtioError(VirtioErrorCode.AVAIL_IDX_TOO_FAR, `avail.idx ${availIdx}: more than ${this.size} buffers available before the device returned any`, {
+          availIdx,
+          lastAvail: last,
+          usedIdx: this.usedPublished,
+        }),
+      );
+    }
     const head = this.availU16[this.a16 + 2 + (last & this.mask)]!;
     if (head < this.size && this.held[head] !== 0) {
       this.breakWith(new VirtioError(VirtioErrorCode.DESC_IN_USE, `head ${head} made available again while the device still holds it`, { head }));
