@@ -1,0 +1,569 @@
+/**
+ * Fuzz target: the device side of a packed virtqueue (VIRTIO 1.2 §2.8) against a hostile driver.
+ *
+ * Same plan as split-target.ts: a well-behaved driver model writes chains (direct, or one indirect descriptor) at
+ * its ring position with its wrap counter, head flags last (§2.8.21), and a mutation step breaks the ring in one
+ * of PACKED_MUTATIONS. The oracles: only typed errors; no write outside the region, and inside it only to the
+ * len/id/flags of descriptors (used descriptors) and the device event area; segments inside the region; no id
+ * returned twice or never received; well-formed rings pop exactly as written; a broken queue pops nothing; after a
+ * reset the queue works again.
+ */
+import {
+  DescriptorChain,
+  PackedVirtqueueDevice,
+  VirtioFeature,
+  bit,
+} from '../virtio/index.js';
+import {
+  PACKED_DESC_F_INDIRECT,
+  PACKED_DESC_F_NEXT,
+  PACKED_DESC_F_WRITE,
+  packedAvailFlags,
+  packedUsedFlags,
+  isPackedUsed,
+} from '../virtio/packed/layout.js';
+import { FuzzArena, type Range } from './arena.js';
+import type { Prng } from './prng.js';
+import { bump } from './report.js';
+import { finding, guarded, type FuzzContext, type FuzzTarget, type SegModel } from './target.js';
+
+export const PACKED_MUTATIONS = [
+  'desc-field',
+  'bad-flags-after-next',
+  'bad-id',
+  'duplicate-id',
+  'long-chain',
+  'indirect-flag',
+  'indirect-with-next',
+  'nested-indirect',
+  'indirect-len',
+  'indirect-entry-field',
+  'huge-len',
+  'addr-outside',
+  'readable-after-writable',
+  'overrun-in-flight',
+  'flip-avail',
+  'random-word',
+  'driver-event',
+] as const;
+
+const REGION_SIZE = 0x4000;
+const RING_BYTES = 0x1000 - 16;
+const IND_OFF = 0x1000;
+const IND_TABLES = 16;
+const IND_ENTRIES = 16;
+const BUF_OFF = 0x2000;
+const BUF_SIZE = 0x2000;
+const BASES = [0x2000_0000, 0x1_0000_0000 - BUF_OFF, 0x1f_ffff_ffff_0000];
+/** Packed sizes need not be powers of two. */
+const SIZES = [1, 2, 3, 5, 8, 8, 16, 16, 31, 64, 200];
+
+interface Offer {
+  id: number;
+  slots: number;
+  table: number;
+  segs: SegModel[];
+  /** Ring slot of the head. */
+  pos: number;
+}
+
+const arenas = new Map<number, FuzzArena>();
+function arenaAt(base: number): FuzzArena {
+  let a = arenas.get(base);
+  if (a === undefined) {
+    a = new FuzzArena(base, REGION_SIZE);
+    arenas.set(base, a);
+  }
+  return a;
+}
+
+class PackedCase {
+  readonly size: number;
+  readonly indirect: boolean;
+  readonly inOrder: boolean;
+  readonly maxSegs: number;
+  readonly arena: FuzzArena;
+  readonly desc: number;
+  readonly drvEvent: number;
+  readonly devEvent: number;
+  readonly device: PackedVirtqueueDevice;
+  readonly chain: DescriptorChain;
+  /** Where the device may write: len/id/flags of every descriptor, and the device event area. */
+  readonly usedAreas: Range[];
+  readonly eventArea: Range[];
+  // --- driver model ---
+  pos = 0;
+  wrap = true;
+  freeIds: number[] = [];
+  freeTables: number[] = [];
+  inFlightSlots = 0;
+  readonly offered = new Map<number, Offer>();
+  expected: Offer[] = [];
+  lastOffer: Offer | undefined;
+  clean = true;
+  // --- device owner model ---
+  readonly held = new Map<number, { writable: number; segs: SegModel[] }>();
+  heldOrder: number[] = [];
+  pushed: { id: number; len: number }[] = [];
+
+  constructor(
+    readonly rng: Prng,
+    readonly ctx: FuzzContext,
+  ) {
+    this.size = rng.pick(SIZES);
+    let f = bit(VirtioFeature.RING_PACKED);
+    if (rng.chance(0.6)) f |= bit(VirtioFeature.INDIRECT_DESC);
+    if (rng.chance(0.5)) f |= bit(VirtioFeature.EVENT_IDX);
+    if (rng.chance(0.3)) f |= bit(VirtioFeature.IN_ORDER);
+    this.indirect = (f & bit(VirtioFeature.INDIRECT_DESC)) !== 0n;
+    this.inOrder = (f & bit(VirtioFeature.IN_ORDER)) !== 0n;
+    this.maxSegs = rng.chance(0.7) ? this.size : rng.range(1, this.size);
+    this.arena = arenaAt(rng.pick(BASES));
+    this.arena.zero();
+    this.desc = this.arena.base;
+    this.drvEvent = this.arena.base + RING_BYTES;
+    this.devEvent = this.drvEvent + 4;
+    if (16 * this.size > RING_BYTES) throw new Error('packed fuzz ring does not fit');
+    this.usedAreas = [];
+    for (let i = 0; i < this.size; i++) this.usedAreas.push({ start: this.desc + 16 * i + 8, end: this.desc + 16 * i + 16 });
+    this.eventArea = [{ start: this.devEvent, end: this.devEvent + 4 }];
+    this.usedAreas.push(...this.eventArea);
+    this.device = new PackedVirtqueueDevice(this.arena.memory, this.size, { desc: this.desc, driverEvent: this.drvEvent, deviceEvent: this.devEvent }, { features: f, maxChainSegments: this.maxSegs });
+    this.chain = new DescriptorChain(this.maxSegs);
+    this.resetDriver();
+  }
+
+  private resetDriver(): void {
+    this.pos = 0;
+    this.wrap = true;
+    this.freeIds = Array.from({ length: this.size }, (_, i) => i);
+    this.freeTables = Array.from({ length: IND_TABLES }, (_, i) => i);
+    this.inFlightSlots = 0;
+    this.offered.clear();
+    this.expected = [];
+    this.lastOffer = undefined;
+    this.clean = true;
+    this.held.clear();
+    this.heldOrder = [];
+    this.pushed = [];
+  }
+
+  get mem() {
+    return this.arena.memory;
+  }
+
+  private slotAt(p: number): number {
+    return this.desc + 16 * p;
+  }
+
+  private tableAt(t: number): number {
+    return this.arena.base + IND_OFF + t * IND_ENTRIES * 16;
+  }
+
+  private take<T>(list: T[]): T {
+    const k = this.rng.int(list.length);
+    const v = list[k]!;
+    list[k] = list[list.length - 1]!;
+    list.pop();
+    return v;
+  }
+
+  private randomSegs(max: number): SegModel[] {
+    const n = this.rng.range(1, max);
+    const r = this.rng.int(n + 1);
+    const segs: SegModel[] = [];
+    for (let k = 0; k < n; k++) {
+      const len = this.rng.range(1, 256);
+      segs.push({ addr: this.arena.base + BUF_OFF + this.rng.int(BUF_SIZE - len + 1), len, write: k >= r });
+    }
+    return segs;
+  }
+
+  /**
+   * Writes a well-formed chain at the driver's position. `hook` (a mutation) runs after the body and before the
+   * head's flags are published, so it can break the chain as the device will first see it.
+   */
+  offer(hook?: (o: Offer, slotsAt: number[], wraps: boolean[]) => void): Offer | undefined {
+    if (this.freeIds.length === 0) return undefined;
+    const free = this.size - this.inFlightSlots;
+    if (free === 0) return undefined;
+    const useInd = this.indirect && this.freeTables.length > 0 && this.rng.chance(0.35);
+    const segs = this.randomSegs(useInd ? Math.min(this.maxSegs, IND_ENTRIES) : Math.min(this.maxSegs, free));
+    const id = this.take(this.freeIds);
+    const m = this.mem;
+    const slotsAt: number[] = [];
+    const wraps: boolean[] = [];
+    let p = this.pos;
+    let w = this.wrap;
+    const nslots = useInd ? 1 : segs.length;
+    for (let k = 0; k < nslots; k++) {
+      slotsAt.push(p);
+      wraps.push(w);
+      if (++p === this.size) {
+        p = 0;
+        w = !w;
+      }
+    }
+    let table = -1;
+    const flagsAt: number[] = [];
+    if (useInd) {
+      table = this.take(this.freeTables);
+      const tbl = this.tableAt(table);
+      segs.forEach((s, k) => {
+        m.write64(tbl + 16 * k, s.addr);
+        m.write32(tbl + 16 * k + 8, s.len);
+        m.write16(tbl + 16 * k + 12, 0);
+        m.write16(tbl + 16 * k + 14, s.write ? PACKED_DESC_F_WRITE : 0);
+      });
+      const at = this.slotAt(slotsAt[0]!);
+      m.write64(at, tbl);
+      m.write32(at + 8, 16 * segs.length);
+      m.write16(at + 12, id);
+      flagsAt.push(packedAvailFlags(wraps[0]!) | PACKED_DESC_F_INDIRECT);
+    } else {
+      segs.forEach((s, k) => {
+        const at = this.slotAt(slotsAt[k]!);
+        m.write64(at, s.addr);
+        m.write32(at + 8, s.len);
+        m.write16(at + 12, id);
+        flagsAt.push(packedAvailFlags(wraps[k]!) | (k + 1 < segs.length ? PACKED_DESC_F_NEXT : 0) | (s.write ? PACKED_DESC_F_WRITE : 0));
+      });
+    }
+    // Body flags first (plain stores), then the head's flags with Atomics.store: the publication point.
+    for (let k = 1; k < flagsAt.length; k++) m.write16(this.slotAt(slotsAt[k]!) + 14, flagsAt[k]!);
+    const o: Offer = { id, slots: nslots, table, segs, pos: slotsAt[0]! };
+    if (hook !== undefined) hook(o, slotsAt, wraps);
+    m.atomicStore16(this.slotAt(slotsAt[0]!) + 14, hook !== undefined && this.pendingHeadFlags !== undefined ? this.pendingHeadFlags : flagsAt[0]!);
+    this.pendingHeadFlags = undefined;
+    this.pos = p;
+    this.wrap = w;
+    this.inFlightSlots += nslots;
+    this.offered.set(id, o);
+    this.expected.push(o);
+    this.lastOffer = o;
+    return o;
+  }
+
+  /** A mutation hook may replace the head flags the offer publishes. */
+  pendingHeadFlags: number | undefined = undefined;
+
+  private driverReclaim(id: number): void {
+    const o = this.offered.get(id);
+    if (o === undefined) return;
+    this.offered.delete(id);
+    this.freeIds.push(id);
+    if (o.table >= 0) this.freeTables.push(o.table);
+    this.inFlightSlots -= o.slots;
+  }
+
+  private wreck(kind: string): void {
+    this.clean = false;
+    bump(this.ctx.report.mutations, kind);
+  }
+
+  private someAddrOutside(): { lo: number; hi: number; len: number } {
+    const a = this.arena;
+    const rng = this.rng;
+    const split = (x: number) => ({ lo: x >>> 0, hi: Math.floor(x / 0x1_0000_0000) >>> 0 });
+    switch (rng.int(5)) {
+      case 0:
+        return { ...split(a.end - rng.range(1, 16)), len: rng.range(17, 4096) };
+      case 1:
+        return { ...split(a.base - 8 * rng.range(1, 64)), len: rng.range(1, 64) };
+      case 2:
+        return { ...split(a.end), len: rng.range(1, 64) };
+      case 3:
+        return { lo: rng.u32(), hi: rng.chance(0.5) ? 0xffff_ffff : rng.range(0x20_0000, 0xffff_ffff), len: rng.range(1, 64) };
+      default:
+        return { ...split(a.base), len: a.size + rng.range(1, 0xffff) };
+    }
+  }
+
+  mutate(): void {
+    const rng = this.rng;
+    const kind = rng.pick(PACKED_MUTATIONS);
+    const m = this.mem;
+    const N = this.size;
+    switch (kind) {
+      case 'desc-field': {
+        const at = this.slotAt(rng.int(N));
+        const f = rng.int(4);
+        if (f === 0) m.write32(at + 4 * rng.int(2), rng.edgyU32());
+        else if (f === 1) m.write32(at + 8, rng.edgyU32());
+        else if (f === 2) m.write16(at + 12, rng.chance(0.5) ? rng.int(N + 2) : rng.u16());
+        else m.write16(at + 14, rng.u16());
+        break;
+      }
+      case 'bad-flags-after-next': {
+        const o = this.offer((o, slots, wraps) => {
+          const k = slots.length > 1 ? rng.range(1, slots.length - 1) : -1;
+          if (k < 0) {
+            // Single-slot chain: claim NEXT on the head and leave the next slot as it is (stale lap or used).
+            this.pendingHeadFlags = packedAvailFlags(wraps[0]!) | PACKED_DESC_F_NEXT;
+            return;
+          }
+          const at = this.slotAt(slots[k]!) + 14;
+          m.write16(at, (m.read16(at) & 0x7f7f) | packedUsedFlags(wraps[k]!));
+        });
+        if (o === undefined) return this.randomWord();
+        break;
+      }
+      case 'bad-id':
+      case 'duplicate-id': {
+        const dupe = kind === 'duplicate-id' && this.held.size > 0 ? rng.pick([...this.held.keys()]) : rng.range(N, 0xffff);
+        const o = this.offer((o, slots) => {
+          const last = o.table >= 0 ? slots[0]! : slots[slots.length - 1]!;
+          m.write16(this.slotAt(last) + 12, dupe);
+        });
+        if (o === undefined) return this.randomWord();
+        break;
+      }
+      case 'long-chain': {
+        // Every slot from the driver's position on, for a whole lap and more, says "available, NEXT".
+        let p = this.pos;
+        let w = this.wrap;
+        const count = N + rng.range(0, 2);
+        const start = p;
+        const startWrap = w;
+        for (let k = 0; k < count; k++) {
+          const at = this.slotAt(p);
+          m.write64(at, this.arena.base + BUF_OFF + 16 * (k % 64));
+          m.write32(at + 8, 16);
+          m.write16(at + 12, rng.int(N));
+          if (k > 0) m.write16(at + 14, packedAvailFlags(w) | PACKED_DESC_F_NEXT);
+          if (++p === N) {
+            p = 0;
+            w = !w;
+          }
+        }
+        m.atomicStore16(this.slotAt(start) + 14, packedAvailFlags(startWrap) | PACKED_DESC_F_NEXT);
+        break;
+      }
+      case 'indirect-flag':
+      case 'indirect-with-next': {
+        const o = this.offer((o, slots, wraps) => {
+          if (kind === 'indirect-flag') {
+            const k = rng.int(slots.length);
+            const at = this.slotAt(slots[k]!) + 14;
+            if (k === 0) this.pendingHeadFlags = packedAvailFlags(wraps[0]!) | PACKED_DESC_F_INDIRECT | (slots.length > 1 ? PACKED_DESC_F_NEXT : 0);
+            else m.write16(at, m.read16(at) | PACKED_DESC_F_INDIRECT);
+          } else {
+            this.pendingHeadFlags = packedAvailFlags(wraps[0]!) | PACKED_DESC_F_INDIRECT | PACKED_DESC_F_NEXT;
+          }
+        });
+        if (o === undefined) return this.randomWord();
+        break;
+      }
+      case 'nested-indirect':
+      case 'indirect-len': {
+        const o = this.lastOffer;
+        if (o === undefined || o.table < 0) return this.randomWord();
+        if (kind === 'nested-indirect') {
+          const at = this.tableAt(o.table) + 16 * rng.int(o.segs.length) + 14;
+          m.write16(at, m.read16(at) | PACKED_DESC_F_INDIRECT);
+        } else {
+          m.write32(this.slotAt(o.pos) + 8, rng.pick([0, 1, 8, 15, 17, 16 * (this.maxSegs + 1), 0xffff_fff0, rng.u32()]));
+        }
+        break;
+      }
+      case 'indirect-entry-field': {
+        const at = this.tableAt(rng.int(IND_TABLES)) + 16 * rng.int(IND_ENTRIES);
+        m.write32(at + 4 * rng.int(4), rng.edgyU32());
+        break;
+      }
+      case 'huge-len':
+      case 'addr-outside':
+      case 'readable-after-writable': {
+        const o = this.lastOffer;
+        if (o === undefined) return this.randomWord();
+        const entries = o.table >= 0 ? o.segs.map((_, k) => this.tableAt(o.table) + 16 * k) : o.segs.map((_, k) => this.slotAt((o.pos + k) % N));
+        if (kind === 'huge-len') m.write32(rng.pick(entries) + 8, rng.chance(0.5) ? 0xffff_ffff : rng.range(REGION_SIZE, 0xffff_ffff));
+        else if (kind === 'addr-outside') {
+          const bad = this.someAddrOutside();
+          const at = rng.pick(entries);
+          m.write32(at, bad.lo);
+          m.write32(at + 4, bad.hi);
+          m.write32(at + 8, bad.len);
+        } else {
+          if (entries.length < 2) return this.randomWord();
+          m.write16(entries[0]! + 14, m.read16(entries[0]! + 14) | PACKED_DESC_F_WRITE);
+          const last = entries[entries.length - 1]! + 14;
+          m.write16(last, m.read16(last) & ~PACKED_DESC_F_WRITE);
+        }
+        break;
+      }
+      case 'overrun-in-flight': {
+        // Publish more slots than the ring has free: the driver overwrites slots the device has not returned.
+        this.inFlightSlots = 0;
+        const o = this.offer();
+        if (o === undefined) return this.randomWord();
+        break;
+      }
+      case 'flip-avail': {
+        const at = this.slotAt(rng.int(N)) + 14;
+        m.atomicStore16(at, m.read16(at) ^ rng.pick([0x80, 0x8000, 0x8080, PACKED_DESC_F_NEXT, PACKED_DESC_F_INDIRECT]));
+        break;
+      }
+      case 'random-word':
+        return this.randomWord();
+      case 'driver-event':
+        // Legal at any time: the driver's own event suppression word.
+        m.atomicStore32(this.drvEvent, rng.edgyU32());
+        bump(this.ctx.report.mutations, kind);
+        return;
+    }
+    this.wreck(kind);
+  }
+
+  private randomWord(): void {
+    this.mem.write32(this.arena.base + 4 * this.rng.int(REGION_SIZE / 4), this.rng.edgyU32());
+    this.wreck('random-word');
+  }
+
+  private breakAndReset(err: Error): void {
+    const ctx = this.ctx;
+    const d = this.device;
+    if (d.broken !== err) finding(ctx, 'violation', `pop threw ${err.message} but the queue's broken is ${d.broken?.code ?? 'unset'}`);
+    if (this.clean) finding(ctx, 'violation', `a well-formed ring was rejected: ${err.message}`);
+    const again = guarded(ctx, this.arena, 'pop after error', [], () => d.pop(this.chain));
+    if (!again.ok || again.value) finding(ctx, 'violation', 'a broken queue popped again before reset');
+    this.arena.zero();
+    d.reset();
+    this.resetDriver();
+    ctx.report.resets++;
+    if (this.offer() !== undefined) this.pop();
+  }
+
+  pop(): void {
+    const ctx = this.ctx;
+    const d = this.device;
+    const c = this.chain;
+    ctx.report.pops++;
+    const r = guarded(ctx, this.arena, 'pop', this.eventArea, () => d.pop(c));
+    if (!r.ok) {
+      this.breakAndReset(r.error);
+      return;
+    }
+    if (!r.value) {
+      if (this.clean && this.expected.length > 0) finding(ctx, 'violation', `a published well-formed chain (id ${this.expected[0]!.id}) was not popped`);
+      return;
+    }
+    ctx.report.chains++;
+    const a = this.arena;
+    const segs: SegModel[] = [];
+    for (let i = 0; i < c.count; i++) {
+      const addr = c.addr[i]!;
+      const len = c.len[i]!;
+      if (!(addr >= a.base && addr + len <= a.end)) finding(ctx, 'violation', `segment ${i} ${addr}+${len} of id ${c.head} lies outside the shared region`);
+      segs.push({ addr, len, write: i >= c.readable });
+    }
+    if (c.count > this.maxSegs) finding(ctx, 'violation', `chain of ${c.count} segments exceeds maxChainSegments ${this.maxSegs}`);
+    if (!(c.head >= 0 && c.head < this.size)) finding(ctx, 'violation', `buffer id ${c.head} is outside the queue`);
+    if (this.held.has(c.head)) finding(ctx, 'violation', `id ${c.head} was returned twice without being used`);
+    if (this.clean) {
+      const e = this.expected.shift();
+      if (e === undefined) finding(ctx, 'violation', `clean ring: id ${c.head} popped but nothing was offered`);
+      else if (e.id !== c.head || !sameSegs(e.segs, segs)) finding(ctx, 'violation', `clean ring: popped ${JSON.stringify(c.toJSON())}, offered id ${e.id} ${JSON.stringify(e.segs)}`);
+    }
+    this.held.set(c.head, { writable: c.writableBytes, segs });
+    this.heldOrder.push(c.head);
+  }
+
+  complete(): void {
+    if (this.heldOrder.length === 0) return;
+    const k = this.inOrder ? 0 : this.rng.int(this.heldOrder.length);
+    const id = this.heldOrder[k]!;
+    const h = this.held.get(id)!;
+    const len = this.rng.chance(0.4) ? h.writable : this.rng.int(h.writable + 1);
+    let left = len;
+    for (const s of h.segs) {
+      if (!s.write || left === 0) continue;
+      const n = Math.min(s.len, left);
+      this.mem.fill(s.addr, n, this.rng.int(256));
+      left -= n;
+    }
+    const r = guarded(this.ctx, this.arena, 'pushUsed', [], () => this.device.pushUsed(id, len));
+    if (!r.ok) {
+      finding(this.ctx, 'violation', `pushUsed(${id}, ${len}) of a held chain failed: ${r.error.message}`);
+      return;
+    }
+    this.heldOrder.splice(k, 1);
+    this.held.delete(id);
+    this.pushed.push({ id, len });
+  }
+
+  publish(): void {
+    const d = this.device;
+    const before = new Uint16Array(this.size);
+    for (let i = 0; i < this.size; i++) before[i] = this.mem.read16(this.slotAt(i) + 14);
+    const r = guarded(this.ctx, this.arena, 'publishUsed', this.usedAreas, () => d.publishUsed());
+    if (!r.ok) {
+      finding(this.ctx, 'violation', `publishUsed threw ${r.error.message}`);
+      return;
+    }
+    // Every descriptor the device turned used must carry an id it pushed (never a buffer it did not receive).
+    const ids = new Set(this.pushed.map((p) => p.id));
+    for (let i = 0; i < this.size; i++) {
+      const f = this.mem.read16(this.slotAt(i) + 14);
+      if (f === before[i]) continue;
+      const id = this.mem.read16(this.slotAt(i) + 12);
+      if (!ids.has(id)) finding(this.ctx, 'violation', `used descriptor at slot ${i} returns id ${id}, which the device did not push`);
+      if (!isPackedUsed(f, true) && !isPackedUsed(f, false)) finding(this.ctx, 'violation', `slot ${i} flags 0x${f.toString(16)} are not a used marking`);
+    }
+    for (const p of this.pushed) this.driverReclaim(p.id);
+    this.pushed = [];
+  }
+
+  misuse(): void {
+    const rng = this.rng;
+    let id: number;
+    let len = 0;
+    const heldIds = [...this.held.keys()];
+    if (heldIds.length > 0 && rng.chance(0.5)) {
+      id = rng.pick(heldIds);
+      len = this.held.get(id)!.writable + rng.range(1, 1000);
+    } else {
+      id = rng.pick([rng.int(this.size), this.size, -1, 0.5, Number.NaN, 0xffff_ffff]);
+      if (this.held.has(id) || this.pushed.some((p) => p.id === id)) return;
+    }
+    const r = guarded(this.ctx, this.arena, 'pushUsed (not held)', [], () => this.device.pushUsed(id, len), false);
+    if (!r.ok) this.ctx.report.refused++;
+    if (r.ok) finding(this.ctx, 'violation', `pushUsed(${id}, ${len}) of a buffer the device does not hold was accepted`);
+  }
+
+  notify(): void {
+    const d = this.device;
+    const which = this.rng.int(3);
+    const r = guarded(this.ctx, this.arena, 'notification call', this.eventArea, () =>
+      which === 0 ? d.pending() : which === 1 ? (d.disableNotifications(), 0) : d.enableNotifications() ? 1 : 0,
+    );
+    if (r.ok && which === 0 && this.clean && r.value !== this.expected.length) {
+      finding(this.ctx, 'violation', `pending() = ${String(r.value)} but ${this.expected.length} chains were published`);
+    }
+  }
+}
+
+function sameSegs(a: readonly SegModel[], b: readonly SegModel[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.addr !== b[i]!.addr || a[i]!.len !== b[i]!.len || a[i]!.write !== b[i]!.write) return false;
+  return true;
+}
+
+export const packedTarget: FuzzTarget = {
+  name: 'packed',
+  run(rng: Prng, ctx: FuzzContext, steps: number): void {
+    const c = new PackedCase(rng, ctx);
+    const mutateP = rng.pick([0.02, 0.08, 0.2]);
+    for (let s = 0; s < steps; s++) {
+      ctx.step = s;
+      const x = rng.u32() / 0x1_0000_0000;
+      if (x < mutateP) c.mutate();
+      else if (x < 0.35) c.offer() ?? c.pop();
+      else if (x < 0.65) c.pop();
+      else if (x < 0.82) c.complete();
+      else if (x < 0.92) c.publish();
+      else if (x < 0.95) c.misuse();
+      else c.notify();
+    }
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * The contract between the fuzz runner and a fuzz target (split queue, packed queue, RPMsg remote, ...).
+ *
+ * A target runs one iteration from a fresh generator: it picks a configuration, lets a hostile driver write the
+ * shared memory, calls the device, and checks the oracles after every call, reporting through the context. It
+ * must not throw (an exception escaping a target is itself recorded as a crash by the runner).
+ */
+import { isVirtioError } from '../virtio/index.js';
+import type { FuzzArena, Range } from './arena.js';
+import type { Prng } from './prng.js';
+import { addFinding, bump, type FindingKind, type FuzzReport } from './report.js';
+
+export interface FuzzContext {
+  readonly report: FuzzReport;
+  readonly target: string;
+  readonly iteration: number;
+  /** Current step inside the iteration (for findings). */
+  step: number;
+  /** Command that replays this iteration. */
+  readonly repro: string;
+  /** Called after every device call (the watchdog's heartbeat). */
+  readonly tick: () => void;
+}
+
+export interface FuzzTarget {
+  readonly name: string;
+  /** Runs one iteration; `steps` bounds the number of hostile-driver and device steps. */
+  run(rng: Prng, ctx: FuzzContext, steps: number): void;
+}
+
+export function finding(ctx: FuzzContext, kind: FindingKind, message: string): void {
+  addFinding(ctx.report, { kind, target: ctx.target, iteration: ctx.iteration, step: ctx.step, message, repro: ctx.repro });
+}
+
+/**
+ * Calls a device operation and applies the oracles every call shares: only a VirtioError may escape (anything else
+ * is a crash), the canaries around the shared region stay intact, and the region changes only inside `allowed`.
+ * Returns the operation's result, or the VirtioError it threw.
+ */
+export function guarded<T>(
+  ctx: FuzzContext,
+  arena: FuzzArena,
+  what: string,
+  allowed: readonly Range[],
+  op: () => T,
+  countErrors = true,
+): { ok: true; value: T } | { ok: false; error: Error } {
+  ctx.report.states++;
+  arena.snapshot();
+  let res: { ok: true; value: T } | { ok: false; error: Error };
+  try {
+    res = { ok: true, value: op() };
+  } catch (e) {
+    if (!isVirtioError(e)) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      finding(ctx, 'crash', `${what} threw ${err.name}: ${err.message}`);
+    } else if (countErrors) {
+      bump(ctx.report.errorsByCode, e.code);
+    }
+    res = { ok: false, error: e instanceof Error ? e : new Error(String(e)) };
+  }
+  ctx.tick();
+  const g = arena.checkGuards();
+  if (g >= 0) {
+    finding(ctx, 'violation', `${what} wrote outside the shared region (guard byte at buffer offset ${g})`);
+    arena.fillGuards();
+  }
+  const w = arena.firstForbiddenChange(allowed);
+  if (w >= 0) finding(ctx, 'violation', `${what} wrote 0x${w.toString(16)}, outside the areas the device may write`);
+  return res;
+}
+
+/** A segment as the hostile driver meant it. */
+export interface SegModel {
+  readonly addr: number;
+  readonly len: number;
+  readonly write: boolean;
+}
