@@ -156,7 +156,7 @@ export class PackedVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
     return this.brokenBy;
   }
 
-  /** next_off | next_wrap << 15 of the next slot to fill: the NOTIFICATION_DATA value of §2.8.16. */
+  /** next_off | next_wrap << 15 of the next slot to fill: the next_off/next_wrap a notification carries (§2.8.16; NOTIFICATION_DATA §2.9). */
   get availOffWrap(): number {
     return this.availPos | (this.availWrap ? 0x8000 : 0);
   }

@@ -36,7 +36,7 @@ export const PACKED_EVENT_SIZE = 4;
 /** Largest packed queue size (§2.8: up to 2^15 entries). */
 export const MAX_PACKED_QUEUE_SIZE = 32768;
 
-/** Descriptor flags (§2.8.1, §2.8.6-§2.8.8). */
+/** Descriptor flags (AVAIL/USED §2.8.1, WRITE §2.8.3, NEXT §2.8.6, INDIRECT §2.8.7). */
 export const PACKED_DESC_F_NEXT = 1;
 export const PACKED_DESC_F_WRITE = 2;
 export const PACKED_DESC_F_INDIRECT = 4;
