@@ -99,6 +99,9 @@ export interface RpmsgApi {
   createEndpoint(onMessage: EndpointCallback, opts?: { name?: string; addr?: number; announce?: boolean }): GuestEndpoint;
   /** Resolves with the address of the first announced service of that name (waiting for the announcement). */
   findService(name: string, timeoutUs?: number): Promise<number>;
+  /** Holds notifications until uncork() (nested): a burst of sends is published with one index update and one notify. */
+  cork(): void;
+  uncork(): void;
   /** Negotiated virtio features, as names. */
   features(): string[];
   /** Link counters (messages and bytes each way, drops). */
@@ -120,6 +123,8 @@ export interface GuestContext {
   idle(): Promise<void>;
   /** Like idle(), but waits at most timeoutUs; resolves true when some interrupt or timer was handled. */
   waitForInterrupt(timeoutUs?: number): Promise<boolean>;
+  /** Runs what is pending now (interrupts, due timers and RT jobs) without waiting or yielding; returns the count. */
+  poll(): Promise<number>;
   /** A preemption point for long computations that make no other ctx call. */
   checkpoint(): void;
   /** True once the machine asked the partition to stop. */

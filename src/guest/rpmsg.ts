@@ -67,8 +67,15 @@ export class GuestRpmsg implements RpmsgBinding {
     this.waiter = w;
   }
 
+  /** Polls with TX corked: the replies sent from callbacks are published with one index update and one notify. */
   poll(): number {
-    return this.role.poll();
+    const r = this.role as RpmsgHost | RpmsgRemote;
+    r.cork();
+    try {
+      return r.poll();
+    } finally {
+      r.uncork();
+    }
   }
 
   negotiated(): number {
@@ -123,6 +130,8 @@ export class GuestRpmsg implements RpmsgBinding {
         return role.services.get(name)!;
       },
       features: () => featureNames(this.negotiated()),
+      cork: () => (role as RpmsgHost | RpmsgRemote).cork(),
+      uncork: () => (role as RpmsgHost | RpmsgRemote).uncork(),
       stats: () => ({ ...role.stats }),
     };
   }

@@ -58,6 +58,8 @@ const NO_RPMSG: RpmsgApi = {
   },
   findService: () => Promise.reject(new GuestError(GuestErrorCode.NO_RPMSG, 'no RPMsg link configured')),
   features: () => [],
+  cork: () => undefined,
+  uncork: () => undefined,
   stats: () => ({}),
 };
 
@@ -145,6 +147,7 @@ export class GuestRuntime {
         await this.idle(Infinity);
       },
       waitForInterrupt: (timeoutUs) => this.idle(timeoutUs ?? Infinity),
+      poll: () => this.poll(),
       checkpoint: () => port.checkpoint(),
       get stopping() {
         return port.stopping();

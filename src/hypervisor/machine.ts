@@ -139,14 +139,20 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
   });
   if (nsEnd === 'ns' && (cfg.afterNsExitMs ?? 0) > 0) {
     if (nonsecure.crash !== undefined) markNsGone();
-    await Promise.race([new Promise((r) => setTimeout(r, cfg.afterNsExitMs)), secure.finished]);
+    let t: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([new Promise((r) => (t = setTimeout(r, cfg.afterNsExitMs))), secure.finished]);
+    clearTimeout(t);
   }
   // stop both
   Atomics.store(ctlShared, Ctl.NS_STOP, 1);
   ring(ctlShared, Ctl.NS_DOORBELL);
   Atomics.store(ctlSecure, SecureCtl.S_STOP, 1);
   ring(ctlShared, Ctl.S_DOORBELL);
-  const grace = (p: Partition) => Promise.race([p.finished, new Promise((r) => setTimeout(r, 3000))]);
+  const grace = async (p: Partition) => {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([p.finished, new Promise((r) => (t = setTimeout(r, 3000)))]);
+    clearTimeout(t);
+  };
   await Promise.all([grace(secure), grace(nonsecure)]);
   if (timer) clearTimeout(timer);
   await Promise.all([secure.terminate(), nonsecure.terminate()]);

@@ -1,13 +1,139 @@
+/**
+ * `tz-virtio run` (= `npm start`): boots the LTZVisor-style model with two partitions and prints a report.
+ *
+ *   tz-virtio run [--cores 1|2] [--messages N] [--window N] [--json] [--dump-shm FILE] [--verbose]
+ *   tz-virtio run --secure FILE --nonsecure FILE [--config FILE]
+ *
+ * Without --secure/--nonsecure it runs the default scenario (examples/secure-signer + examples/nonsecure-client).
+ * --config takes a JSON file: { cores, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
+ * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
+ * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CliError } from '../errors.js';
+import { CliError, parseNumberArg } from '../errors.js';
+import { runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
+import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
+import { PhysicalMemory, hex } from '../../virtio/memory.js';
+import { dumpRegion } from '../../rpmsg/index.js';
+
+interface RunOptions {
+  cores?: string;
+  messages?: string;
+  window?: string;
+  json?: boolean;
+  dumpShm?: string;
+  secure?: string;
+  nonsecure?: string;
+  config?: string;
+  verbose?: boolean;
+  timeout?: string;
+}
+
+const EXAMPLES = new URL('../../../examples/', import.meta.url);
+
+function defaultModule(name: string): string {
+  const p = fileURLToPath(new URL(name, EXAMPLES));
+  if (!existsSync(p)) throw new CliError(`run: ${p} is missing; run \`npm run build\` first`);
+  return p;
+}
+
+function moduleArg(flag: string, path: string, base: string): string {
+  const p = resolve(base, path);
+  if (!existsSync(p)) throw new CliError(`run: ${flag} ${path}: no such file`);
+  if (/\.(c|m)?ts$/.test(p)) throw new CliError(`run: ${flag} ${path}: compile TypeScript partitions first (workers load .js/.mjs)`);
+  return p;
+}
+
+type ConfigFile = Partial<Omit<MachineConfig, 'secure' | 'nonsecure' | 'onLog'>> & {
+  secure?: Partial<PartitionConfig>;
+  nonsecure?: Partial<PartitionConfig>;
+};
+
+function readConfig(path: string): { cfg: ConfigFile; dir: string } {
+  const p = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(p, 'utf8');
+  } catch {
+    throw new CliError(`run: --config ${path}: cannot read it`);
+  }
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`run: --config ${path}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new CliError(`run: --config ${path}: must be a JSON object`);
+  return { cfg: cfg as ConfigFile, dir: dirname(p) };
+}
+
+export async function runCommand(o: RunOptions): Promise<number> {
+  const { cfg, dir } = o.config ? readConfig(o.config) : { cfg: {} as ConfigFile, dir: process.cwd() };
+  const cores = o.cores !== undefined ? parseNumberArg('--cores', o.cores) : (cfg.cores ?? 1);
+  if (cores !== 1 && cores !== 2) throw new CliError(`run: --cores must be 1 or 2, not ${cores}`);
+  const custom = o.secure !== undefined || o.nonsecure !== undefined || cfg.secure?.module !== undefined || cfg.nonsecure?.module !== undefined;
+  const pick = (flag: string, cli: string | undefined, fromCfg: string | undefined, def: string): string => {
+    if (cli !== undefined) return moduleArg(flag, cli, process.cwd());
+    if (fromCfg !== undefined) return moduleArg(flag, fromCfg, dir);
+    if (custom) throw new CliError(`run: give both --secure and --nonsecure (or both modules in --config)`);
+    return defaultModule(def);
+  };
+  const secureModule = pick('--secure', o.secure, cfg.secure?.module, 'secure-signer.js');
+  const nonsecureModule = pick('--nonsecure', o.nonsecure, cfg.nonsecure?.module, 'nonsecure-client.js');
+  const nsArgs: Record<string, unknown> = { ...(cfg.nonsecure?.args ?? {}) };
+  if (o.messages !== undefined) {
+    const n = parseNumberArg('--messages', o.messages);
+    if (n < 1) throw new CliError('run: --messages must be at least 1');
+    nsArgs['messages'] = n;
+  }
+  if (o.window !== undefined) nsArgs['window'] = parseNumberArg('--window', o.window);
+  const timeoutMs = o.timeout !== undefined ? parseNumberArg('--timeout', o.timeout) : (cfg.timeoutMs ?? 120_000);
+
+  const machine: MachineConfig = {
+    ...cfg,
+    cores,
+    timeoutMs,
+    secure: { module: secureModule, args: { ...(cfg.secure?.args ?? {}) } },
+    nonsecure: { module: nonsecureModule, args: nsArgs },
+    ...(o.verbose ? { onLog: (world, text) => process.stderr.write(`[${world}] ${text}\n`) } : {}),
+  };
+  const result = await runMachine(machine);
+  const summary = summarize(result);
+  let dumpNote: string | undefined;
+  if (o.dumpShm !== undefined) {
+    if (result.rpmsg === undefined) throw new CliError('run: --dump-shm: this machine has no RPMsg region');
+    const { host: _host, ...layout } = result.rpmsg;
+    void _host;
+    dumpRegion(new PhysicalMemory([result.backing.ipc]), layout, o.dumpShm);
+    dumpNote = `shared region dumped to ${o.dumpShm} (+ ${o.dumpShm}.json); read it with: tz-virtio inspect ${o.dumpShm} --rpmsg --rsc-table ${hex(layout.rscTable)} --base ${hex(layout.base)}`;
+  }
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ ...toJson(summary), ...(o.dumpShm ? { dumpShm: o.dumpShm } : {}) }) + '\n');
+  } else {
+    process.stdout.write(formatSummary(summary) + '\n');
+    if (dumpNote) process.stdout.write(dumpNote + '\n');
+  }
+  return summary.ok ? 0 : 1;
+}
 
 export function register(program: Command): void {
   program
     .command('run')
-    .description('(not yet implemented)')
-    .allowUnknownOption(true)
-    .argument('[args...]')
-    .action(() => {
-      throw new CliError('run: not implemented yet');
+    .description('run the two-partition TrustZone model (default: the secure signing service and its non-secure client)')
+    .option('--cores <n>', '1: one core shared by both worlds (LTZVisor single-core); 2: one core per world', undefined)
+    .option('--messages <n>', 'requests the default client sends (default 2000)')
+    .option('--window <n>', 'requests the default client keeps outstanding (default 16)')
+    .option('--json', 'print one JSON object instead of the text report')
+    .option('--dump-shm <file>', 'write the shared RPMsg region and its layout (FILE.json) after the run')
+    .option('--secure <file>', 'secure partition module (.js/.mjs)')
+    .option('--nonsecure <file>', 'non-secure partition module (.js/.mjs)')
+    .option('--config <file>', 'machine configuration (JSON)')
+    .option('--timeout <ms>', 'whole-run limit in ms (default 120000)')
+    .option('--verbose', 'print the partitions\' log lines on stderr')
+    .action(async (opts: RunOptions) => {
+      process.exitCode = await runCommand(opts);
     });
 }

@@ -1,0 +1,114 @@
+/**
+ * The default secure partition: a signing service and a 1 kHz sensor task.
+ *
+ * - An Ed25519 private key is generated inside the secure partition: its 32-byte seed is drawn straight into secure
+ *   RAM (at args.keyAddress, default 0x3C00_1000) and the signing KeyObject is built from those bytes, in this
+ *   worker's heap. Neither is ever copied into the IPC region: the non-secure partition can only ask for signatures.
+ * - The service "tz-signer" is announced by RPMsg name service and answers SIGN, VERIFY and PUBKEY requests
+ *   (examples/signer-protocol.ts) with node:crypto.
+ * - A real-time task (period args.sensorPeriodUs, default 1000 µs, priority 1) samples a simulated sensor into a
+ *   ring in secure RAM; the runtime measures its release jitter and deadline misses.
+ */
+import { createPrivateKey, createPublicKey, randomFillSync, sign, verify, type KeyObject } from 'node:crypto';
+import type { GuestContext, GuestEndpoint } from '../src/guest/api.js';
+import { HEADER, Op, PUBKEY_BYTES, SERVICE_NAME, SIG_BYTES, Status, decode, encode } from './signer-protocol.js';
+
+const PKCS8_ED25519_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const SENSOR_RING_SLOTS = 1024;
+
+export default async function main(ctx: GuestContext): Promise<void> {
+  const secureRam = ctx.map.windows.find((w) => w.secure)!;
+  const keyAddress = Number(ctx.args['keyAddress'] ?? secureRam.base + 0x1000);
+  const sensorRing = keyAddress + 0x1000;
+
+  // 1. the key: seed drawn into secure RAM, KeyObject built from it
+  const seed = ctx.memory.view(keyAddress, 32);
+  randomFillSync(seed);
+  const der = new Uint8Array(PKCS8_ED25519_PREFIX.length + 32);
+  der.set(PKCS8_ED25519_PREFIX);
+  der.set(seed, PKCS8_ED25519_PREFIX.length);
+  const privateKey: KeyObject = createPrivateKey({ key: Buffer.from(der.buffer), format: 'der', type: 'pkcs8' });
+  der.fill(0);
+  const publicKey = createPublicKey(privateKey);
+  const rawPub = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+  if (rawPub.length !== PUBKEY_BYTES) throw new Error('unexpected public key size');
+  ctx.stats.set('keyAddress', `0x${keyAddress.toString(16)}`);
+
+  // 2. the sensor task
+  let sample = 0;
+  ctx.rt!.task({
+    name: 'sensor',
+    periodUs: Number(ctx.args['sensorPeriodUs'] ?? 1000),
+    priority: 1,
+    run: ({ index }) => {
+      const value = Math.round(1000 * Math.sin(index / 50));
+      ctx.memory.write32(sensorRing + 4 * (sample++ % SENSOR_RING_SLOTS), value);
+    },
+  });
+
+  // 3. the service
+  const backlog: Array<[number, Uint8Array]> = [];
+  let signed = 0;
+  let verified = 0;
+  let bad = 0;
+  const reply = (ep: GuestEndpoint, dst: number, frame: Uint8Array) => {
+    if (backlog.length > 0 || !ep.send(dst, frame)) backlog.push([dst, frame]);
+  };
+  // the endpoint callback only queues (a copy of) the request; the serve loop below handles one at a time and lets
+  // the runtime run due RT jobs in between, so a burst of signatures does not hold the sensor task back
+  const inbox: Array<[Uint8Array, number]> = [];
+  const handle = (data: Uint8Array, src: number, self: GuestEndpoint) => {
+      const req = decode(data);
+      if (req === undefined) {
+        bad++;
+        reply(self, src, encode(0, Status.BAD_REQUEST, 0, new Uint8Array(0)));
+        return;
+      }
+      switch (req.op) {
+        case Op.SIGN:
+          signed++;
+          reply(self, src, encode(Op.SIGN, Status.OK, req.seq, sign(null, req.data, privateKey)));
+          return;
+        case Op.VERIFY: {
+          if (req.data.length < SIG_BYTES) break;
+          const msg = req.data.subarray(0, req.data.length - SIG_BYTES);
+          const sig = req.data.subarray(req.data.length - SIG_BYTES);
+          verified++;
+          const ok = verify(null, msg, publicKey, sig);
+          reply(self, src, encode(Op.VERIFY, Status.OK, req.seq, Uint8Array.of(ok ? 1 : 0)));
+          return;
+        }
+        case Op.PUBKEY:
+          reply(self, src, encode(Op.PUBKEY, Status.OK, req.seq, rawPub));
+          return;
+      }
+      bad++;
+      reply(self, src, encode(req.op, Status.BAD_REQUEST, req.seq, new Uint8Array(0)));
+  };
+  const ep = ctx.rpmsg.createEndpoint((data, src) => void inbox.push([data.slice(), src]), { name: SERVICE_NAME });
+  void HEADER;
+  ctx.log(`tz-signer at address ${ep.addr}, key seed at 0x${keyAddress.toString(16)} (secure RAM)`);
+
+  // 4. serve until the machine stops (idle() throws GuestError STOPPED then)
+  try {
+    for (;;) {
+      while (backlog.length > 0) {
+        const [dst, frame] = backlog[0]!;
+        if (!ep.send(dst, frame)) break;
+        backlog.shift();
+      }
+      if (inbox.length > 0) {
+        const [data, src] = inbox.shift()!;
+        handle(data, src, ep);
+        await ctx.poll();
+        continue;
+      }
+      await ctx.idle();
+    }
+  } finally {
+    ctx.stats.set('signed', signed);
+    ctx.stats.set('verified', verified);
+    ctx.stats.set('badRequests', bad);
+    ctx.stats.set('sensorSamples', sample);
+  }
+}

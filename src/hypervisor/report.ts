@@ -1,0 +1,161 @@
+/**
+ * The run report: one summary object (what `tz-virtio run --json` prints) built from a MachineResult, and its text
+ * rendering. Message and round-trip figures come from the non-secure partition's ctx.stats (keys
+ * `messages.sent/received/lost/corrupted`, `rtt.p50/p99`, `throughputMBps`, `securityFaults.attempted`), as the
+ * default client sets them; a user partition that sets the same keys gets the same report. Security faults
+ * *blocked* are the hypervisor's own records, not the guest's word.
+ */
+import { hex } from '../virtio/memory.js';
+import type { MonitorSnapshot } from './monitor.js';
+import type { MachineResult } from './machine.js';
+import type { RtTaskStats } from '../guest/rt.js';
+import { round, EMPTY_SUMMARY, type Summary } from '../guest/stats.js';
+
+export interface RunSummary {
+  readonly ok: boolean;
+  readonly problems: string[];
+  readonly cores: number;
+  readonly durationMs: number;
+  readonly memoryMap: readonly string[];
+  readonly features: string[];
+  readonly messages: { sent: number; received: number; lost: number; corrupted: number };
+  readonly throughputMBps: number;
+  readonly rttUs: { p50: number; p99: number; mean: number; max: number };
+  readonly worldSwitches: number;
+  readonly smc: MonitorSnapshot['smc'] | Record<string, never>;
+  readonly timePerWorldMs: { secure: number; nonsecure: number };
+  readonly preemptionLatencyUs: { count: number; p50: number; p99: number; max: number; timeouts: number };
+  readonly rtTask: { name: string; periodUs: number; jobs: number; deadlineMisses: number; maxJitterUs: number; p99JitterUs: number };
+  readonly rtTasks: RtTaskStats[];
+  readonly securityFaults: { attempted: number; blocked: number; records: Array<{ addr: string; len: number; world: string; access: string }> };
+  readonly keyAddress: string | undefined;
+  readonly keyLeaked: boolean;
+  readonly partitions: { secure: PartitionLine; nonsecure: PartitionLine };
+}
+
+interface PartitionLine {
+  readonly status: string;
+  readonly error?: string;
+  readonly stats: Record<string, unknown>;
+}
+
+const num = (v: unknown, d = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+
+export function summarize(r: MachineResult): RunSummary {
+  const sRep = r.secure.report ?? {};
+  const nRep = r.nonsecure.report ?? {};
+  const nUser = (nRep['user'] ?? {}) as Record<string, unknown>;
+  const sUser = (sRep['user'] ?? {}) as Record<string, unknown>;
+  const mon = ((sRep['port'] ?? {}) as { monitor?: MonitorSnapshot }).monitor;
+  const rt = (sRep['rt'] ?? []) as RtTaskStats[];
+  const t0 = rt[0];
+  const pl: Summary = mon?.preemptionLatencyUs ?? EMPTY_SUMMARY;
+  const secFaults = r.faults.filter((f) => f.kind === 'security' && f.world === 'nonsecure');
+  const rpmsgStats = (nRep['rpmsg'] ?? sRep['rpmsg'] ?? {}) as { features?: string[] };
+  const sent = num(nUser['messages.sent']);
+  const received = num(nUser['messages.received']);
+  const messages = { sent, received, lost: num(nUser['messages.lost'], sent - received), corrupted: num(nUser['messages.corrupted']) };
+  const attempted = num(nUser['securityFaults.attempted'], secFaults.length);
+  const line = (p: MachineResult['secure']): PartitionLine => ({
+    status: p.crash !== undefined && p.outcome === undefined ? 'crashed' : (p.outcome?.status ?? 'unknown'),
+    ...(p.outcome?.error !== undefined ? { error: p.outcome.error } : p.crash !== undefined ? { error: p.crash } : {}),
+    stats: ((p.report ?? {})['user'] ?? {}) as Record<string, unknown>,
+  });
+  const problems: string[] = [];
+  if (r.timedOut) problems.push('the run timed out');
+  if (r.secure.outcome?.status === 'threw') problems.push(`secure partition failed: ${r.secure.outcome.error}`);
+  if (r.secure.report === undefined) problems.push(`secure partition gave no report (${r.secure.crash ?? 'unknown'})`);
+  if (r.nonsecure.outcome?.status === 'threw' || r.nonsecure.outcome === undefined) problems.push(`non-secure partition failed: ${r.nonsecure.outcome?.error ?? r.nonsecure.crash ?? 'unknown'}`);
+  if (messages.lost > 0) problems.push(`${messages.lost} messages lost`);
+  if (messages.corrupted > 0) problems.push(`${messages.corrupted} answers failed their check`);
+  if (nUser['keyLeaked'] === true) problems.push('the secure key was readable from the non-secure partition');
+  if (attempted > secFaults.length) problems.push(`${attempted - secFaults.length} secure accesses were not recorded as faults`);
+  return {
+    ok: problems.length === 0,
+    problems,
+    cores: r.cores,
+    durationMs: round(r.durationMs, 1),
+    memoryMap: r.memoryMap,
+    features: rpmsgStats.features ?? [],
+    messages,
+    throughputMBps: round(num(nUser['throughputMBps']), 3),
+    rttUs: { p50: round(num(nUser['rtt.p50'])), p99: round(num(nUser['rtt.p99'])), mean: round(num(nUser['rtt.mean'])), max: round(num(nUser['rtt.max'])) },
+    worldSwitches: mon?.worldSwitches ?? 0,
+    smc: mon?.smc ?? {},
+    timePerWorldMs: { secure: round((mon?.timeUs.secure ?? 0) / 1000, 2), nonsecure: round((mon?.timeUs.nonsecure ?? 0) / 1000, 2) },
+    preemptionLatencyUs: { count: pl.count, p50: round(pl.p50), p99: round(pl.p99), max: round(pl.max), timeouts: mon?.preemptionTimeouts ?? 0 },
+    rtTask: {
+      name: t0?.name ?? '',
+      periodUs: t0?.periodUs ?? 0,
+      jobs: t0?.jobs ?? 0,
+      deadlineMisses: t0?.deadlineMisses ?? 0,
+      maxJitterUs: round(t0?.jitterUs.max ?? 0),
+      p99JitterUs: round(t0?.jitterUs.p99 ?? 0),
+    },
+    rtTasks: rt,
+    securityFaults: {
+      attempted,
+      blocked: secFaults.length,
+      records: secFaults.slice(0, 10).map((f) => ({ addr: hex(f.addr), len: f.len, world: f.world, access: f.access })),
+    },
+    keyAddress: typeof sUser['keyAddress'] === 'string' ? sUser['keyAddress'] : undefined,
+    keyLeaked: nUser['keyLeaked'] === true,
+    partitions: { secure: line(r.secure), nonsecure: line(r.nonsecure) },
+  };
+}
+
+export function formatSummary(s: RunSummary): string {
+  const L: string[] = [];
+  L.push(`tz-virtio: LTZVisor-style TrustZone model, ${s.cores === 1 ? '1 core (core token shared by both worlds)' : '2 cores (secure on core 0, non-secure on core 1)'}`);
+  L.push('');
+  L.push('memory map');
+  for (const m of s.memoryMap) L.push(`  ${m}`);
+  if (s.keyAddress) L.push(`  secure key at ${s.keyAddress}`);
+  L.push('');
+  L.push(`rpmsg features      ${s.features.join(', ') || '(none)'}`);
+  L.push(`messages            sent ${s.messages.sent}, received ${s.messages.received}, lost ${s.messages.lost}, corrupted ${s.messages.corrupted}`);
+  L.push(`throughput          ${s.throughputMBps} MB/s (payload both ways)`);
+  L.push(`round trip          p50 ${s.rttUs.p50} µs, p99 ${s.rttUs.p99} µs, max ${s.rttUs.max} µs`);
+  L.push(`world switches      ${s.worldSwitches}   (secure ${s.timePerWorldMs.secure} ms, non-secure ${s.timePerWorldMs.nonsecure} ms of core time)`);
+  const smcLine = (w: Record<string, number> | undefined) => (w ? Object.entries(w).map(([k, v]) => `${k} ${v}`).join(', ') || '-' : '-');
+  const smc = s.smc as MonitorSnapshot['smc'];
+  L.push(`smc calls           secure: ${smcLine(smc.secure)}; non-secure: ${smcLine(smc.nonsecure)}`);
+  L.push(
+    s.cores === 1
+      ? `preemption latency  p50 ${s.preemptionLatencyUs.p50} µs, p99 ${s.preemptionLatencyUs.p99} µs, max ${s.preemptionLatencyUs.max} µs over ${s.preemptionLatencyUs.count} preemptions (${s.preemptionLatencyUs.timeouts} timeouts)`
+      : 'preemption latency  n/a (each world has its own core)',
+  );
+  for (const t of s.rtTasks) {
+    L.push(`rt task ${t.name.padEnd(11)} period ${t.periodUs} µs, ${t.jobs} jobs, ${t.deadlineMisses} deadline misses, jitter p50 ${round(t.jitterUs.p50)} µs, max ${round(t.jitterUs.max)} µs`);
+  }
+  L.push(`security faults     attempted ${s.securityFaults.attempted}, blocked ${s.securityFaults.blocked}${s.keyLeaked ? '  KEY LEAKED' : ''}`);
+  for (const f of s.securityFaults.records) L.push(`  ${f.world} ${f.access} of ${f.len} bytes at ${f.addr}: blocked (SecurityFault)`);
+  L.push(`partitions          secure: ${s.partitions.secure.status}${s.partitions.secure.error ? ` (${s.partitions.secure.error})` : ''}; non-secure: ${s.partitions.nonsecure.status}${s.partitions.nonsecure.error ? ` (${s.partitions.nonsecure.error})` : ''}`);
+  L.push(`duration            ${s.durationMs} ms`);
+  L.push(s.ok ? 'result              OK' : `result              FAILED: ${s.problems.join('; ')}`);
+  return L.join('\n');
+}
+
+/** The --json object: the contract fields first, then the rest of the summary. */
+export function toJson(s: RunSummary): Record<string, unknown> {
+  return {
+    cores: s.cores,
+    messages: s.messages,
+    worldSwitches: s.worldSwitches,
+    securityFaults: { attempted: s.securityFaults.attempted, blocked: s.securityFaults.blocked, records: s.securityFaults.records },
+    rtTask: { periodUs: s.rtTask.periodUs, deadlineMisses: s.rtTask.deadlineMisses, maxJitterUs: s.rtTask.maxJitterUs, name: s.rtTask.name, jobs: s.rtTask.jobs, p99JitterUs: s.rtTask.p99JitterUs },
+    throughputMBps: s.throughputMBps,
+    rttUs: s.rttUs,
+    ok: s.ok,
+    problems: s.problems,
+    features: s.features,
+    preemptionLatencyUs: s.preemptionLatencyUs,
+    timePerWorldMs: s.timePerWorldMs,
+    smc: s.smc,
+    keyAddress: s.keyAddress,
+    keyLeaked: s.keyLeaked,
+    memoryMap: s.memoryMap,
+    partitions: s.partitions,
+    durationMs: s.durationMs,
+  };
+}
