@@ -52,6 +52,8 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
   /** Entries per indirect table, 0 when indirect tables are not in use. */
   readonly indirectEntries: number;
   lastUsedLen = 0;
+  /** Used entries of chains without writable bytes that carried a non-zero len (reported as 0; see popUsed). */
+  readOnlyLenIgnored = 0;
   private readonly memory: PhysicalMemory;
   private readonly mask: number;
   private readonly policy: 'auto' | 'never' | 'always';
@@ -337,8 +339,15 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
     if (this.state[id] !== STATE_PUBLISHED) {
       this.breakWith(new VirtioError(VirtioErrorCode.USED_ID_NOT_OUTSTANDING, `used id ${id} is not a buffer the device holds`, { id }));
     }
-    if (len > this.chainWritable[id]!) {
-      this.breakWith(new VirtioError(VirtioErrorCode.USED_LEN_TOO_LARGE, `used len ${len} for id ${id} exceeds its ${this.chainWritable[id]} writable bytes`, { id, len }));
+    const writable = this.chainWritable[id]!;
+    if (len > writable) {
+      // A chain with no device-writable byte: the device wrote nothing, whatever len says. OpenAMP's device side
+      // reports the buffer length for consumed TX buffers (Linux does not check either), so we report 0 and count it
+      // instead of breaking the queue. A len beyond the writable bytes of a writable chain is a real violation.
+      if (writable !== 0) {
+        this.breakWith(new VirtioError(VirtioErrorCode.USED_LEN_TOO_LARGE, `used len ${len} for id ${id} exceeds its ${writable} writable bytes`, { id, len }));
+      }
+      this.readOnlyLenIgnored++;
     }
     // Return the chain's descriptors: its links head..tail are still in nextFree.
     const tail = this.chainTail[id]!;
@@ -357,7 +366,7 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.tokens[id] = undefined;
     this.lastUsed = (last + 1) & 0xffff;
     this.inflight--;
-    this.lastUsedLen = len;
+    this.lastUsedLen = len > writable ? writable : len;
     // Keep asking for an interrupt at the next used buffer while callbacks are on (§2.7.10).
     if (this.eventIdx && this.callbacks) Atomics.store(this.availU16, this.usedEventAt, this.lastUsed);
     return token;

@@ -128,6 +128,17 @@ describe('SplitVirtqueueDriver.popUsed checks the device', () => {
     expect(driver.numFree).toBe(3);
   });
 
+  it('reports 0 written bytes for a chain with no writable byte whatever used.len says (OpenAMP writes the buffer length)', () => {
+    const s = setup();
+    s.driver.addBuffer(BUF_BASE, 0x40, false, 'tx'); // id 0, device-readable only
+    s.driver.kick();
+    used(s.memory, 1, [0, 0x40]);
+    expect(s.driver.popUsed()).toBe('tx');
+    expect(s.driver.lastUsedLen).toBe(0);
+    expect(s.driver.readOnlyLenIgnored).toBe(1);
+    expect(s.driver.broken).toBeUndefined();
+  });
+
   const bad: [string, string, () => ReturnType<typeof published>][] = [
     ['used.idx ahead of what was published', VirtioErrorCode.USED_IDX_TOO_FAR, () => { const s = published(); used(s.memory, 3, [0, 0], [1, 0], [2, 0]); return s; }],
     ['used.idx far ahead (wrapped)', VirtioErrorCode.USED_IDX_TOO_FAR, () => { const s = published(); used(s.memory, 0x8000); return s; }],
