@@ -25,7 +25,6 @@ import {
   type OpenAmpLayoutOptions,
 } from './layout.js';
 import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
-import { tolerateTxUsedLen } from './tx-used-len.js';
 
 export type OpenAmpRole = 'host' | 'remote';
 
@@ -116,8 +115,9 @@ export class OpenAmpSession {
   /** Host handshake; endpoints created before it are announced when it completes. */
   private startHost(): void {
     const host = this.rpmsg as RpmsgHost;
+    // OpenAMP's remote returns consumed TX buffers with used.len = buffer length (VIRTIO says 0: nothing written);
+    // our split driver reports such a len as 0 and counts it (readOnlyLenIgnored), so no adaptation is needed here.
     host.start();
-    tolerateTxUsedLen(host, this.memory);
     // OpenAMP's set_features and set_status both notify with the vdev's notifyid; one kick covers both here, sent
     // after DRIVER_OK so that a remote waiting for kicks rescans the status byte.
     this.kicks.kick();
