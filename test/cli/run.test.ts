@@ -1,0 +1,76 @@
+/** `tz-virtio run` as a user runs it: a subprocess of bin/tz-virtio.mjs (dist/ is built by the test script). */
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/tz-virtio.mjs', import.meta.url));
+const FX = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, 'run', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('tz-virtio run: the default scenario', () => {
+  for (const cores of [1, 2]) {
+    it(`answers and verifies every request, loses none, blocks the key read (--cores ${cores} --json)`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tzv-run-'));
+      const shm = join(dir, 'shm.bin');
+      const r = await cli(['--cores', String(cores), '--messages', '300', '--json', '--dump-shm', shm]);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.cores).toBe(cores);
+      expect(j.messages).toEqual({ sent: 300, received: 300, lost: 0, corrupted: 0 });
+      expect(j.securityFaults).toMatchObject({ attempted: 1, blocked: 1 });
+      expect(j.securityFaults.records[0]).toMatchObject({ addr: j.keyAddress, world: 'nonsecure', access: 'read' });
+      expect(j.keyLeaked).toBe(false);
+      expect(j.rtTask.periodUs).toBe(1000);
+      expect(j.rtTask.jobs).toBeGreaterThan(0);
+      expect(typeof j.rtTask.deadlineMisses).toBe('number');
+      expect(typeof j.rtTask.maxJitterUs).toBe('number');
+      expect(j.throughputMBps).toBeGreaterThan(0);
+      expect(j.rttUs.p99).toBeGreaterThanOrEqual(j.rttUs.p50);
+      if (cores === 1) expect(j.worldSwitches).toBeGreaterThan(0);
+      else expect(j.worldSwitches).toBe(0);
+      expect(j.features).toContain('VIRTIO_RPMSG_F_NS');
+      expect(existsSync(shm)).toBe(true);
+      const layout = JSON.parse(readFileSync(`${shm}.json`, 'utf8'));
+      expect(layout).toBeTypeOf('object');
+    });
+  }
+
+  it('prints the text report', async () => {
+    const r = await cli(['--messages', '100']);
+    expect(r.code).toBe(0);
+    for (const s of ['memory map', 'SECURE', 'world switches', 'preemption latency', 'rt task sensor', 'security faults     attempted 1, blocked 1', 'result              OK']) {
+      expect(r.stdout).toContain(s);
+    }
+  });
+});
+
+describe('tz-virtio run: user partitions', () => {
+  it('runs --secure/--nonsecure modules from a --config file', async () => {
+    const r = await cli(['--config', join(FX, 'echo.json'), '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.cores).toBe(2);
+    expect(j.messages).toEqual({ sent: 25, received: 25, lost: 0, corrupted: 0 });
+    expect(j.partitions.secure.stats.ticks).toBeGreaterThan(0);
+  });
+
+  it('refuses bad options with a one-line error and exit code 2', async () => {
+    for (const args of [['--cores', '3'], ['--secure', join(FX, 'echo-secure.mjs')], ['--secure', 'nope.mjs', '--nonsecure', 'nope.mjs'], ['--messages', 'many'], ['--config', join(FX, 'missing.json')]]) {
+      const r = await cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^tz-virtio: /);
+    }
+  });
+});
