@@ -9,9 +9,19 @@ import { packedTarget } from './packed-target.js';
 import { splitTarget } from './split-target.js';
 import type { FuzzContext, FuzzTarget } from './target.js';
 
+/** A target that hangs at its iteration 2: only for checking the watchdog (`--target selftest-hang`). */
+const selftestHang: FuzzTarget = {
+  name: 'selftest-hang',
+  run(_rng, ctx) {
+    ctx.tick();
+    if (ctx.iteration === 2) for (;;);
+  },
+};
+
 export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   split: splitTarget,
   packed: packedTarget,
+  'selftest-hang': selftestHang,
 };
 
 export const DEFAULT_TARGETS = ['split', 'packed'] as const;
