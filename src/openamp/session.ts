@@ -25,6 +25,7 @@ import {
   type OpenAmpLayoutOptions,
 } from './layout.js';
 import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
+import { reportConsumedBufferLength } from './remote-used-len.js';
 
 export type OpenAmpRole = 'host' | 'remote';
 
@@ -126,6 +127,10 @@ export class OpenAmpSession {
   /** Rescans everything (kick received, status timer, or by hand). */
   poll(): number {
     if (this.closed) return 0;
+    if (this.rpmsg instanceof RpmsgRemote && this.rpmsg.tryAttach()) {
+      // Attach first, so that the adapter is on the queue before the first buffer is returned (remote-used-len.ts).
+      reportConsumedBufferLength(this.rpmsg, this.memory);
+    }
     const n = this.rpmsg.poll();
     if (this.rpmsg.ready) {
       if (this.statusTimer !== undefined) {
