@@ -40,6 +40,14 @@ function sumCounters(sides: readonly SideReport[]): Record<string, number> {
   return out;
 }
 
+/** Report order: contender (registry order), mode, size or policy. */
+export function orderOf(names: readonly string[]): (a: { contender: string; mode: string; size: number; policy: string }, b: { contender: string; mode: string; size: number; policy: string }) => number {
+  const modes = ['multi-core', 'single-core', 'n/a'];
+  const pol = ['block', 'spin-then-block', 'poll', 'event-loop'];
+  const idx = (c: string): number => (names.indexOf(c) < 0 ? 1e6 : names.indexOf(c));
+  return (a, b) => idx(a.contender) - idx(b.contender) || modes.indexOf(a.mode) - modes.indexOf(b.mode) || pol.indexOf(a.policy) - pol.indexOf(b.policy) || a.size - b.size;
+}
+
 export function aggregateThroughput(results: readonly TrialResult[]): ThroughputResult[] {
   const out: ThroughputResult[] = [];
   for (const rounds of group(results.filter((r) => r.spec.experiment === 'throughput')).values()) {

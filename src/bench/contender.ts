@@ -27,6 +27,8 @@ export interface Contender {
   readonly throughputModes: readonly ResultMode[];
   /** Wait policies it runs the rtt experiment with ([] = not part of it). */
   readonly rttPolicies: readonly (WaitPolicy | 'event-loop')[];
+  /** Multiplies the messages per throughput trial (a single-thread contender like memcpy needs more to last). Default 1. */
+  readonly countScale?: number;
   /** Largest message size it can carry in one message (Infinity: any). */
   maxSize(spec: Pick<TrialSpec, 'experiment' | 'window'>): number;
   setup(spec: TrialSpec): ContenderSetup;

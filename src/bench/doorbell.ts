@@ -13,6 +13,8 @@ export class Doorbell {
   /** Times ring() was called / actually had to wake a sleeper. */
   rings = 0;
   wakes = 0;
+  /** Times sleep() actually waited in Atomics.wait. */
+  sleeps = 0;
 
   constructor(
     private readonly ctl: Int32Array,
@@ -33,10 +35,20 @@ export class Doorbell {
     }
   }
 
-  /** Sleeps while seq is still `seen` (returns at once when it moved). */
-  sleep(seen: number): void {
+  /** Sleeps while seq is still `seen` (returns at once when it moved), or for at most timeoutMs when given. */
+  sleep(seen: number, timeoutMs?: number): void {
     Atomics.add(this.ctl, this.index + 1, 1);
-    while (Atomics.load(this.ctl, this.index) === seen) Atomics.wait(this.ctl, this.index, seen);
+    if (timeoutMs !== undefined) {
+      if (Atomics.load(this.ctl, this.index) === seen && timeoutMs > 0) {
+        this.sleeps++;
+        Atomics.wait(this.ctl, this.index, seen, timeoutMs);
+      }
+    } else {
+      while (Atomics.load(this.ctl, this.index) === seen) {
+        this.sleeps++;
+        Atomics.wait(this.ctl, this.index, seen);
+      }
+    }
     Atomics.sub(this.ctl, this.index + 1, 1);
   }
 }

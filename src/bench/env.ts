@@ -12,6 +12,7 @@ export function collectEnv(options: Readonly<Record<string, unknown>> = {}): Env
     cpu: cpus[0]?.model.trim() ?? 'unknown',
     cores: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAvg: [Math.round(os.loadavg()[0]! * 100) / 100],
     date: new Date().toISOString(),
     options,
   };

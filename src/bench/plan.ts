@@ -33,8 +33,10 @@ export interface BenchOptions {
   readonly seed: number;
   /** Per-trial time limit, ms. Default 120000. */
   readonly timeoutMs: number;
-  /** Scale of messages per throughput trial (tests use a tiny value). Default 1. */
+  /** Scale of messages per trial and of the jitter run's periods (tests use a tiny value). Default 1. */
   readonly scale: number;
+  /** Fixed messages per throughput trial (overrides the size-based count; smoke tests). Default: by size. */
+  readonly messages?: number;
 }
 
 export const FULL_SIZES: readonly number[] = [64, 256, 1024, 4096, 16384, 65536, 262144];
@@ -72,10 +74,14 @@ export function validateOptions(o: BenchOptions): void {
   if (!WAIT_POLICIES.includes(o.policy)) bad(`policy '${o.policy}' (known: ${WAIT_POLICIES.join(', ')})`);
   if (!validSize(o.rttSize)) bad(`rtt size ${o.rttSize}: must be a multiple of 4, at least 8`);
   if (!(o.scale > 0)) bad('scale must be > 0');
+  if (o.messages !== undefined && (!Number.isInteger(o.messages) || o.messages < 1)) bad(`messages ${o.messages}: must be a positive integer`);
+  if (!Number.isInteger(o.rttCount) || o.rttCount < 1) bad(`rtt count ${o.rttCount}: must be a positive integer`);
+  if (!Number.isInteger(o.heapMessages) || o.heapMessages < 1) bad(`heap messages ${o.heapMessages}: must be a positive integer`);
 }
 
 /** Messages per throughput trial: enough bytes to last well past the timer resolution, capped in count. */
 export function messagesFor(size: number, o: BenchOptions): { count: number; warmup: number } {
+  if (o.messages !== undefined) return { count: o.messages, warmup: Math.max(1, Math.round(o.messages / 10)) };
   const bytes = o.quick ? 96 * 2 ** 20 : 768 * 2 ** 20;
   const [min, max] = o.quick ? [400, 40_000] : [2000, 300_000];
   const count = Math.max(2, Math.round(Math.min(max, Math.max(min, bytes / size)) * o.scale));
@@ -101,13 +107,15 @@ export function planTrials(contenders: readonly Contender[], o: BenchOptions): {
               if (round === 0) skipped.push({ contender: c.name, size, mode, why: `larger than its largest message (${c.maxSize(base)} B)` });
               continue;
             }
-            trials.push({ spec: { ...base, ...messagesFor(size, o) }, round });
+            const m = messagesFor(size, o);
+            const k = c.countScale ?? 1;
+            trials.push({ spec: { ...base, count: Math.round(m.count * k), warmup: Math.round(m.warmup * k) }, round });
           }
         }
       }
       if (o.only.includes('rtt')) {
         for (const policy of c.rttPolicies) {
-          const count = Math.max(2, Math.round(o.rttCount * Math.min(1, o.scale * 4)));
+          const count = o.rttCount;
           trials.push({
             spec: { experiment: 'rtt', contender: c.name, mode: c.throughputModes.includes('n/a') && !c.rttPolicies.includes('block') ? 'n/a' : 'multi-core', policy: policy === 'event-loop' ? 'block' : policy, size: o.rttSize, window: 1, count, warmup: Math.max(1, Math.round(count / 10)) },
             round,

@@ -38,6 +38,8 @@ export interface LoopOptions {
 }
 
 export interface LoopResult {
+  /** Times the side slept (Atomics.wait on its doorbell) in the whole run. */
+  readonly sleeps?: number;
   readonly messages: number;
   readonly elapsedNs: number;
   readonly cpuNs: number;
@@ -91,7 +93,7 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
   const t1 = performance.now();
   const c1 = threadCpuNs();
   if (t0 < 0) mark();
-  return { messages: side.progress - p0, elapsedNs: (t1 - t0) * 1e6, cpuNs: c1 - c0 };
+  return { messages: side.progress - p0, elapsedNs: (t1 - t0) * 1e6, cpuNs: c1 - c0, sleeps: o.bell.sleeps };
 }
 
 /**

@@ -60,6 +60,8 @@ export interface Env {
   readonly cpu: string;
   readonly cores: number;
   readonly memoryGiB: number;
+  /** 1-minute load average when the run started and ended (other work on the machine skews results). */
+  readonly loadAvg: readonly number[];
   readonly date: string;
   readonly options: Readonly<Record<string, unknown>>;
 }
@@ -133,6 +135,10 @@ export interface HeapResult {
   readonly heapAfterBytes: number;
   readonly growthBytes: number;
   readonly bytesPerMessage: number;
+  /** Heap allocated per message on the hot path, measured over a short run without GC (young generation included). */
+  readonly allocBytesPerMessage: number;
+  /** Garbage collections during the long run. */
+  readonly gcs: number;
   readonly verified: boolean;
 }
 

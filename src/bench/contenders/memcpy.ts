@@ -38,6 +38,7 @@ export const contender: Contender = {
   name: 'memcpy',
   description: 'SharedArrayBuffer copy (TypedArray.set) in one thread: the memory-bandwidth ceiling',
   throughputModes: ['n/a'],
+  countScale: 16,
   rttPolicies: [],
   maxSize: () => Number.POSITIVE_INFINITY,
   setup(spec) {

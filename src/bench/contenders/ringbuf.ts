@@ -257,7 +257,10 @@ export const contender: Contender = {
     const ep = endpoints(ctl, role === 'sender' ? 'sender' : 'receiver', mode);
     const side = role === 'sender' ? new Sender(ring, ctl, ep, spec, total) : new Receiver(ring, ctl, ep, spec.size, spec.window);
     return {
-      run: () => report(role, driveSide(side, { mode, policy: spec.policy, bell: ep.myBell, token: ep.token, total, warmup: spec.warmup }), side.verified, side.counters()),
+      run: () => {
+        const r = driveSide(side, { mode, policy: spec.policy, bell: ep.myBell, token: ep.token, total, warmup: spec.warmup });
+        return report(role, r, side.verified, { ...side.counters(), sleeps: r.sleeps ?? 0 });
+      },
     };
   },
 };

@@ -268,7 +268,7 @@ function makeContender(name: string, layout: Layout, description: string): Conte
       return {
         run: () => {
           const r = driveSide(side, { mode, policy: spec.policy, bell: ep.myBell, token: ep.token, total, warmup: spec.warmup });
-          return report(role, r, side.verified, { ...side.counters(), ...(mode === 'single-core' ? { worldSwitches: ep.token.switches } : {}) });
+          return report(role, r, side.verified, { ...side.counters(), sleeps: r.sleeps ?? 0, ...(mode === 'single-core' ? { worldSwitches: ep.token.switches } : {}) });
         },
       };
     },

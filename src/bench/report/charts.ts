@@ -1,7 +1,7 @@
 /** The charts of a report: bandwidth and message rate vs size (log-log), rtt percentiles (log bars). */
 import { barChart, lineChart, PALETTE, type Series } from '../chart/svg.js';
 import type { BenchReport, RttResult, ThroughputResult } from '../types.js';
-import { fmtSi, fmtSize, fmtUs } from './format.js';
+import { fmtSize, fmtTick } from './format.js';
 
 export interface Chart {
   readonly name: string;
@@ -35,12 +35,12 @@ export function buildCharts(report: BenchReport): Chart[] {
     charts.push({
       name: 'throughput-bandwidth',
       title: title1,
-      svg: lineChart({ title: 'One-way bandwidth vs message size', xLabel: `message size (window ${tp[0]!.window}; ${env})`, yLabel: 'bytes per second', series: throughputSeries(tp, (r) => r.bytesPerSec), xTicks: sizes, xFormat: fmtSize, yFormat: (v) => fmtSi(v, 'B/s') }),
+      svg: lineChart({ title: 'One-way bandwidth vs message size', xLabel: `message size (window ${tp[0]!.window}; ${env})`, yLabel: 'bytes per second', series: throughputSeries(tp, (r) => r.bytesPerSec), xTicks: sizes, xFormat: fmtSize, yFormat: (v) => fmtTick(v, 'B/s') }),
     });
     charts.push({
       name: 'throughput-rate',
       title: `One-way message rate vs message size (${env})`,
-      svg: lineChart({ title: 'One-way message rate vs message size', xLabel: `message size (window ${tp[0]!.window}; ${env})`, yLabel: 'messages per second', series: throughputSeries(tp, (r) => r.msgsPerSec), xTicks: sizes, xFormat: fmtSize, yFormat: (v) => fmtSi(v, 'msg/s') }),
+      svg: lineChart({ title: 'One-way message rate vs message size', xLabel: `message size (window ${tp[0]!.window}; ${env})`, yLabel: 'messages per second', series: throughputSeries(tp, (r) => r.msgsPerSec), xTicks: sizes, xFormat: fmtSize, yFormat: (v) => fmtTick(v, 'msg/s') }),
     });
   }
   if (rtt.length) {
@@ -57,7 +57,7 @@ export function buildCharts(report: BenchReport): Chart[] {
           { name: 'p99', values: rows.map((r) => r.p99Us) },
           { name: 'p99.9', values: rows.map((r) => r.p999Us) },
         ],
-        xFormat: (v) => fmtUs(v),
+        xFormat: (v) => fmtTick(v, 'µs'),
       }),
     });
   }

@@ -36,3 +36,10 @@ export function markdownTable(head: readonly string[], rows: readonly (readonly 
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   return [`| ${head.map(esc).join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
+
+/** A compact axis label: 1 GB/s, 200 MB/s, 10 kmsg/s (no trailing zeros). */
+export function fmtTick(v: number, unit = ''): string {
+  const a = Math.abs(v);
+  const [d, s] = a >= 1e9 ? [1e9, 'G'] : a >= 1e6 ? [1e6, 'M'] : a >= 1e3 ? [1e3, 'k'] : [1, ''];
+  return `${Number((v / d).toPrecision(3))} ${s}${unit}`.trim();
+}

@@ -3,7 +3,8 @@ export class ProgressBar {
   private readonly tty: boolean;
   private readonly t0 = Date.now();
   constructor(
-    private readonly total: number,
+    /** Steps in all (may grow once the plan is known). */
+    public total: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
     enabled = true,
   ) {

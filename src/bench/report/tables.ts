@@ -1,6 +1,7 @@
 /** The tables of a report, as text (terminal) or Markdown (docs). */
 import type { BenchReport, HeapResult, JitterResult, MicroResult, RttResult, SkippedResult, ThroughputResult } from '../types.js';
 import { fmtSi, fmtSize, fmtUs, markdownTable, textTable } from './format.js';
+import { checkTargets } from './targets.js';
 
 export interface Table {
   readonly title: string;
@@ -61,6 +62,10 @@ export function buildTables(report: BenchReport): Table[] {
   }
   if (micro.length) {
     tables.push({ title: 'Micro benchmarks (median of rounds)', head: ['name', 'ns/op', 'min..max'], rows: micro.map((r) => [r.name, r.nsPerOp.toFixed(1), `${r.nsPerOpSpread.min.toFixed(1)}..${r.nsPerOpSpread.max.toFixed(1)}`]) });
+  }
+  const checks = checkTargets(report).filter((c) => c.met !== undefined);
+  if (checks.length) {
+    tables.push({ title: 'Targets (ratios from this run)', head: ['target', 'measured', 'met'], rows: checks.map((c) => [c.target, c.measured, c.met ? 'yes' : 'NO']) });
   }
   if (skipped.length) {
     tables.push({ title: 'Skipped', head: ['experiment', 'contender', 'why'], rows: skipped.map((r) => [r.experiment, `${r.contender ?? ''}${r.mode ? ` (${r.mode})` : ''}${r.size ? ` ${fmtSize(r.size)}` : ''}`, r.skipped]) });

@@ -1,0 +1,327 @@
+/**
+ * tz-virtio RPMsg: the sender is the RPMsg host (VIRTIO driver, non-secure side), the receiver the RPMsg remote
+ * (device, secure side), as Linux and an OpenAMP remote are arranged. Fixed endpoint addresses (no name-service
+ * round trip in the measured part). Buffers: 512 B (Linux's) while the message fits, else one buffer sized to the
+ * message (the header's u16 length caps a payload at 65535 bytes); window buffers per direction.
+ *
+ *   "rpmsg":          sender: ep.trySend(app)  (copy into the TX buffer)
+ *   "rpmsg-zerocopy": sender: ep.getTxBuffer(), writes the message in place, ep.sendNoCopy()
+ * The receiver copies every payload out of its RX buffer (reading every byte) and checks the stamps; every
+ * window/4 messages (and at the end) it sends an acknowledgement message back (u32 count) over vring0.
+ *
+ * rtt: the remote echoes each message back with trySend.
+ */
+import { PhysicalMemory, type MemoryRegion } from '../../virtio/index.js';
+import { planRpmsgRegion, RpmsgHost, RpmsgRemote, writeResourceTable, type Endpoint, type RpmsgLayout, type RpmsgMessage, type RxMessage, type TxBuffer } from '../../rpmsg/index.js';
+import { report, type Contender, type RoleInstance } from '../contender.js';
+import { BenchError, BenchErrorCode, verifyFailed } from '../errors.js';
+import { driveRttClient, driveSide, type RttClient, type Side } from '../side.js';
+import { appBuffer, checkStamp, endpoints, newControl, stamp, type Endpoints } from '../shared.js';
+import type { CoreMode, TrialSpec } from '../types.js';
+
+export const RPMSG_IPC_BASE = 0x1000_0000;
+const HOST_ADDR = 0x400;
+const REMOTE_ADDR = 0x401;
+/** Largest payload: the RPMsg header's len field is a u16 (rounded down to our 4-byte message granularity). */
+export const RPMSG_MAX_PAYLOAD = 65532;
+
+export function rpmsgPlan(size: number, perDirection: number): RpmsgLayout {
+  let n = 2;
+  while (n < perDirection) n *= 2;
+  const bufferSize = Math.max(512, Math.ceil((size + 16) / 8) * 8);
+  return planRpmsgRegion({ base: RPMSG_IPC_BASE, numBuffers: 2 * n, bufferSize });
+}
+
+function memoryOf(shared: Record<string, unknown>): PhysicalMemory {
+  const sab = shared['ipc'] as SharedArrayBuffer;
+  return new PhysicalMemory([{ name: 'ipc', base: RPMSG_IPC_BASE, size: sab.byteLength, buffer: sab }]);
+}
+
+/** Polls the remote until it has attached to the host's rings (the host starts in the other worker). */
+function attach(remote: RpmsgRemote): void {
+  const until = performance.now() + 10_000;
+  const w = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    remote.poll();
+    if (remote.state === 'ready') break;
+    if (performance.now() > until) throw new BenchError(BenchErrorCode.WORKER_FAILED, 'rpmsg remote: the host did not start within 10 s');
+    Atomics.wait(w, 0, 0, 0.2);
+  }
+}
+
+/**
+ * Views of `size` payload bytes per RX buffer, made once per buffer placement, so copying a message out allocates
+ * nothing per message (msg.data would create a view each time).
+ */
+export class PayloadViews {
+  private readonly views: (Uint8Array | undefined)[] = [];
+  constructor(private readonly size: number) {}
+  get(m: RxMessage): Uint8Array {
+    const region: MemoryRegion = m.region!;
+    const at = region.u8.byteOffset + m.payloadOff;
+    let v = this.views[m.index];
+    if (v === undefined || v.buffer !== region.buffer || v.byteOffset !== at) {
+      v = region.u8.subarray(m.payloadOff, m.payloadOff + this.size);
+      this.views[m.index] = v;
+    }
+    return v;
+  }
+}
+
+/** Copies a received payload out (the receiver reads every byte). */
+function copyOut(m: RpmsgMessage, dst: Uint8Array, views: PayloadViews): void {
+  dst.set(views.get(m as RxMessage));
+}
+
+class Sender implements Side {
+  progress = 0;
+  verified = 0;
+  private sent = 0;
+  private readonly app;
+  private readonly ep: Endpoint;
+  constructor(
+    private readonly host: RpmsgHost,
+    private readonly link: Endpoints,
+    private readonly spec: TrialSpec,
+    private readonly total: number,
+    private readonly zeroCopy: boolean,
+  ) {
+    this.app = appBuffer(spec.size);
+    this.ep = host.createEndpoint({
+      addr: HOST_ADDR,
+      dst: REMOTE_ADDR,
+      onMessage: (m) => {
+        const r = m as RxMessage;
+        const n = r.region!.view.getUint32(r.payloadOff, true);
+        if (m.len !== 4 || n < this.progress || n > this.sent) throw verifyFailed('rpmsg', n, 'acknowledgement');
+        this.progress = this.verified = n;
+      },
+    });
+  }
+  work(): boolean {
+    const before = this.progress;
+    this.host.poll();
+    let moved = this.progress !== before;
+    const { size, window } = this.spec;
+    while (this.sent < this.total && this.sent - this.progress < window) {
+      if (this.zeroCopy) {
+        const b: TxBuffer | undefined = this.ep.getTxBuffer();
+        if (b === undefined) break;
+        stamp(b.region!.u32, (b.off + 16) >>> 2, size, this.sent); // the message is produced in place
+        this.ep.sendNoCopy(b, size);
+      } else {
+        stamp(this.app.u32, 0, size, this.sent);
+        if (!this.ep.trySend(this.app.u8)) break;
+      }
+      this.sent++;
+      moved = true;
+    }
+    return moved;
+  }
+  arm(): boolean {
+    return true; // host RX callbacks stay enabled: the remote's acknowledgement always notifies
+  }
+  disarm(): void {}
+  counters(): Record<string, number> {
+    return { notifications: this.link.notifications(), txNoBuffer: this.host.stats.txNoBuffer };
+  }
+}
+
+class Receiver implements Side {
+  progress = 0;
+  verified = 0;
+  private received = 0;
+  private readonly ackEvery: number;
+  private readonly dst: Uint8Array;
+  private readonly dst32: Uint32Array;
+  private readonly views: PayloadViews;
+  private readonly ack = new Uint8Array(4);
+  private readonly ack32 = new Uint32Array(this.ack.buffer);
+  private readonly ep: Endpoint;
+  constructor(
+    private readonly remote: RpmsgRemote,
+    private readonly link: Endpoints,
+    private readonly spec: TrialSpec,
+    private readonly total: number,
+  ) {
+    this.ackEvery = Math.max(1, Math.floor(spec.window / 4));
+    this.views = new PayloadViews(spec.size);
+    this.dst = new Uint8Array(spec.size);
+    this.dst32 = new Uint32Array(this.dst.buffer);
+    const size = spec.size;
+    this.ep = remote.createEndpoint({
+      addr: REMOTE_ADDR,
+      dst: HOST_ADDR,
+      onMessage: (m) => {
+        if (m.len !== size) throw verifyFailed('rpmsg', this.received, 'length');
+        copyOut(m, this.dst, this.views);
+        if (!checkStamp(this.dst32, 0, size, this.received)) throw verifyFailed('rpmsg', this.received);
+        this.received++;
+        this.verified++;
+      },
+    });
+  }
+  work(): boolean {
+    const n = this.remote.poll();
+    if (this.remote.stats.callbackErrors > 0) throw verifyFailed('rpmsg', this.received, 'receive callback');
+    let moved = n > 0;
+    const due = this.received === this.total ? this.total : this.received - (this.received % this.ackEvery);
+    if (due > this.progress) {
+      this.ack32[0] = due;
+      if (this.ep.trySend(this.ack)) {
+        this.progress = due;
+        moved = true;
+      }
+    }
+    return moved;
+  }
+  arm(): boolean {
+    return true; // the remote's RX notifications stay enabled (EVENT_IDX follows every pop)
+  }
+  disarm(): void {}
+  counters(): Record<string, number> {
+    return { notifications: this.link.notifications() };
+  }
+}
+
+class Client implements RttClient {
+  private readonly app;
+  private readonly ep: Endpoint;
+  private seq = 0;
+  private got = -1;
+  private readonly views: PayloadViews;
+  private readonly dst: Uint8Array;
+  private readonly dst32: Uint32Array;
+  constructor(
+    private readonly host: RpmsgHost,
+    private readonly size: number,
+  ) {
+    this.app = appBuffer(size);
+    this.views = new PayloadViews(size);
+    this.dst = new Uint8Array(size);
+    this.dst32 = new Uint32Array(this.dst.buffer);
+    this.ep = host.createEndpoint({
+      addr: HOST_ADDR,
+      dst: REMOTE_ADDR,
+      onMessage: (m) => {
+        if (m.len !== size) throw verifyFailed('rpmsg', this.seq, 'echo length');
+        copyOut(m, this.dst, this.views);
+        if (!checkStamp(this.dst32, 0, size, this.seq)) throw verifyFailed('rpmsg', this.seq, 'echo');
+        this.got = this.seq;
+      },
+    });
+  }
+  ping(seq: number): void {
+    this.seq = seq;
+    stamp(this.app.u32, 0, this.size, seq);
+    // The remote echoes before it returns our TX buffer (it publishes vring1's used index after its receive loop),
+    // so a buffer may still be on its way back: reclaim until one is free.
+    const until = performance.now() + 5000;
+    while (!this.ep.trySend(this.app.u8)) {
+      if (performance.now() > until) throw new BenchError(BenchErrorCode.WORKER_FAILED, 'rpmsg rtt: no TX buffer for a ping within 5 s');
+    }
+  }
+  poll(): boolean {
+    this.host.poll();
+    if (this.host.stats.callbackErrors > 0) throw verifyFailed('rpmsg', this.seq, 'echo callback');
+    return this.got === this.seq;
+  }
+  arm(): boolean {
+    return true;
+  }
+  disarm(): void {}
+}
+
+class Server implements Side {
+  progress = 0;
+  verified = 0;
+  constructor(private readonly remote: RpmsgRemote) {
+    const ep: Endpoint = remote.createEndpoint({
+      addr: REMOTE_ADDR,
+      dst: HOST_ADDR,
+      onMessage: (m) => {
+        const r = m as RxMessage;
+        if (!checkStamp(r.region!.u32, r.payloadOff >>> 2, m.len, this.progress)) throw verifyFailed('rpmsg', this.progress);
+        if (!ep.trySend(r.region!.u8.subarray(r.payloadOff, r.payloadOff + m.len))) throw new BenchError(BenchErrorCode.WORKER_FAILED, 'rpmsg rtt: no TX buffer for an echo');
+        this.progress++;
+        this.verified++;
+      },
+    });
+  }
+  work(): boolean {
+    const n = this.remote.poll();
+    if (this.remote.stats.callbackErrors > 0) throw verifyFailed('rpmsg', this.progress, 'echo callback');
+    return n > 0;
+  }
+  arm(): boolean {
+    return true;
+  }
+  disarm(): void {}
+  counters(): Record<string, number> {
+    return {};
+  }
+}
+
+function make(name: string, zeroCopy: boolean): Contender {
+  return {
+    name,
+    description: zeroCopy ? 'tz-virtio RPMsg host -> remote, zero-copy send (getTxBuffer + sendNoCopy)' : 'tz-virtio RPMsg host -> remote, copy send (trySend)',
+    throughputModes: ['multi-core', 'single-core'],
+    rttPolicies: zeroCopy ? [] : ['block', 'spin-then-block', 'poll'],
+    maxSize: () => RPMSG_MAX_PAYLOAD,
+    setup(spec) {
+      const layout = rpmsgPlan(spec.size, spec.experiment === 'rtt' ? 16 : spec.window);
+      const ipc = new SharedArrayBuffer(layout.size);
+      writeResourceTable(new PhysicalMemory([{ name: 'ipc', base: RPMSG_IPC_BASE, size: layout.size, buffer: ipc }]), layout);
+      return { shared: { ctl: newControl(), ipc, layout }, roles: spec.experiment === 'rtt' ? ['client', 'server'] : ['sender', 'receiver'] };
+    },
+    createRole(role, spec, shared): RoleInstance {
+      const ctl = shared['ctl'] as Int32Array;
+      const layout = shared['layout'] as RpmsgLayout;
+      const memory = memoryOf(shared);
+      const mode: CoreMode = spec.mode === 'single-core' ? 'single-core' : 'multi-core';
+      const total = spec.warmup + spec.count;
+      const hostSide = role === 'sender' || role === 'client';
+      const link = endpoints(ctl, hostSide ? 'sender' : 'receiver', spec.experiment === 'rtt' ? 'multi-core' : mode);
+      const onCallbackError = (e: unknown): void => {
+        throw e;
+      };
+      const opts = { transport: { notify: () => link.notify() }, onCallbackError };
+      if (hostSide) {
+        const host = new RpmsgHost(memory, layout, opts);
+        host.start();
+        if (role === 'client') {
+          const c = new Client(host, spec.size);
+          return {
+            run: () => {
+              const r = driveRttClient(c, link.myBell, spec.policy, spec.warmup, spec.count);
+              return report(role, r, r.messages + spec.warmup, undefined, r.samples);
+            },
+          };
+        }
+        const s = new Sender(host, link, spec, total, zeroCopy);
+        return {
+          run: () => {
+            const r = driveSide(s, { mode, policy: spec.policy, bell: link.myBell, token: link.token, total, warmup: spec.warmup });
+            return report(role, r, s.verified, { ...s.counters(), sleeps: r.sleeps ?? 0, ...(mode === 'single-core' ? { worldSwitches: link.token.switches } : {}) });
+          },
+        };
+      }
+      const remote = new RpmsgRemote(memory, layout.rscTable, opts);
+      attach(remote);
+      if (role === 'server') {
+        const s = new Server(remote);
+        return { run: () => report(role, driveSide(s, { mode: 'multi-core', policy: spec.policy, bell: link.myBell, total, warmup: spec.warmup }), s.verified) };
+      }
+      const s = new Receiver(remote, link, spec, total);
+      return {
+        run: () => {
+          const r = driveSide(s, { mode, policy: spec.policy, bell: link.myBell, token: link.token, total, warmup: spec.warmup });
+          return report(role, r, s.verified, { ...s.counters(), sleeps: r.sleeps ?? 0 });
+        },
+      };
+    },
+  };
+}
+
+export const contenders: readonly Contender[] = [make('rpmsg', false), make('rpmsg-zerocopy', true)];

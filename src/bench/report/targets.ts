@@ -1,0 +1,62 @@
+/**
+ * The issue's targets, checked against one report (ratios from the same run). A benchmark, not a test: a missed
+ * target is reported with its numbers, never asserted.
+ */
+import type { BenchReport, HeapResult, RttResult, ThroughputResult } from '../types.js';
+import { fmtSi, fmtUs } from './format.js';
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  /** undefined when the run lacks the numbers (experiment or contender not run). */
+  readonly met: boolean | undefined;
+}
+
+export function checkTargets(r: BenchReport): TargetCheck[] {
+  const tp = r.results.filter((x): x is ThroughputResult => x.experiment === 'throughput' && 'bytesPerSec' in x);
+  const rtt = r.results.filter((x): x is RttResult => x.experiment === 'rtt' && 'p50Us' in x);
+  const heap = r.results.find((x): x is HeapResult => x.experiment === 'heap' && 'growthBytes' in x);
+  const t = (c: string, size: number, mode = 'multi-core'): ThroughputResult | undefined => tp.find((x) => x.contender === c && x.size === size && (x.mode === mode || x.mode === 'n/a'));
+  const rt = (c: string, p: string): RttResult | undefined => rtt.find((x) => x.contender === c && x.policy === p);
+  const out: TargetCheck[] = [];
+  const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+  const x2 = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
+
+  {
+    const rp = t('rpmsg', 64)?.msgsPerSec;
+    const rb = t('ringbuf.js', 64)?.msgsPerSec;
+    const pm = t('postMessage-clone', 64)?.msgsPerSec;
+    const q = ratio(rp, rb);
+    out.push({ target: '64 B message rate: rpmsg >= ringbuf.js (multi-core)', measured: `rpmsg ${rp ? fmtSi(rp, 'msg/s') : 'n/a'}, ringbuf.js ${rb ? fmtSi(rb, 'msg/s') : 'n/a'} (${x2(q)}; ringbuf.js/postMessage-clone ${x2(ratio(rb, pm))})`, met: q === undefined ? undefined : q >= 1 });
+  }
+  for (const c of ['virtqueue', 'virtqueue-packed']) {
+    const v = t(c, 65536)?.bytesPerSec;
+    if (v === undefined && c !== 'virtqueue') continue;
+    const pt = t('postMessage-transfer', 65536)?.bytesPerSec;
+    const mc = t('memcpy', 65536)?.bytesPerSec;
+    const q1 = ratio(v, pt);
+    const q2 = ratio(v, mc);
+    out.push({ target: `64 KiB bandwidth: ${c} >= 1.5x postMessage-transfer`, measured: `${v ? fmtSi(v, 'B/s') : 'n/a'} vs ${pt ? fmtSi(pt, 'B/s') : 'n/a'} (${x2(q1)})`, met: q1 === undefined ? undefined : q1 >= 1.5 });
+    out.push({ target: `64 KiB bandwidth: ${c} >= 50% of memcpy`, measured: `${v ? fmtSi(v, 'B/s') : 'n/a'} vs ${mc ? fmtSi(mc, 'B/s') : 'n/a'} (${q2 === undefined ? 'n/a' : (q2 * 100).toFixed(0) + '%'})`, met: q2 === undefined ? undefined : q2 >= 0.5 });
+  }
+  for (const c of ['rpmsg', 'virtqueue']) {
+    const s = rt(c, 'spin-then-block')?.p50Us;
+    out.push({ target: `rtt p50 <= 1 µs with spin-then-block (${c})`, measured: s === undefined ? 'n/a' : fmtUs(s), met: s === undefined ? undefined : s <= 1 });
+    const b = rt(c, 'block')?.p50Us;
+    const f = rt('atomics-floor', 'block')?.p50Us;
+    const q = ratio(b, f);
+    out.push({ target: `blocking rtt p50 <= 1.2x the Atomics floor (${c})`, measured: `${b === undefined ? 'n/a' : fmtUs(b)} vs ${f === undefined ? 'n/a' : fmtUs(f)} (${x2(q)})`, met: q === undefined ? undefined : q <= 1.2 });
+  }
+  for (const c of ['rpmsg', 'virtqueue']) {
+    const s = t(c, 4096, 'single-core')?.bytesPerSec;
+    const m = t(c, 4096, 'multi-core')?.bytesPerSec;
+    const q = ratio(s, m);
+    out.push({ target: `4 KiB: single-core >= 50% of multi-core (${c})`, measured: `${s ? fmtSi(s, 'B/s') : 'n/a'} vs ${m ? fmtSi(m, 'B/s') : 'n/a'} (${q === undefined ? 'n/a' : (q * 100).toFixed(0) + '%'})`, met: q === undefined ? undefined : q >= 0.5 });
+  }
+  out.push({
+    target: 'no heap growth over 10^6 rpmsg messages',
+    measured: heap ? `${heap.messages} messages: ${heap.growthBytes} B after GC (${heap.bytesPerMessage.toFixed(4)} B/msg); ${heap.allocBytesPerMessage} B/msg allocated on the hot path, ${heap.gcs} GCs` : 'n/a',
+    met: heap ? heap.bytesPerMessage < 0.01 : undefined,
+  });
+  return out;
+}
