@@ -12,5 +12,6 @@ export { buildTables, renderText, renderMarkdown, type Table } from './report/ta
 export { checkTargets, type TargetCheck } from './report/targets.js';
 export { writeOutputs, reportJson } from './output.js';
 export { runMicro, measureBench, microModules, type MicroOptions } from './micro/runner.js';
-export { collectEnv } from './env.js';
+export { collectEnv, cpuBusy, waitForQuiet } from './env.js';
+export { reportMarkdown } from './report/markdown.js';
 export * from './types.js';

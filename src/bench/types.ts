@@ -62,6 +62,8 @@ export interface Env {
   readonly memoryGiB: number;
   /** 1-minute load average when the run started and ended (other work on the machine skews results). */
   readonly loadAvg: readonly number[];
+  /** CPU busy fraction (all cores) measured just before the run, and how long the run waited for quiet (--wait-quiet). */
+  quietCheck?: { readonly busy: number | undefined; readonly waitedMs: number };
   readonly date: string;
   readonly options: Readonly<Record<string, unknown>>;
 }

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { buildTables, defaultOptions, renderText, runBench, writeOutputs, BenchError, EXPERIMENTS, WAIT_POLICIES, reportJson, type BenchOptions, type ExperimentName, type WaitPolicy } from '../../bench/index.js';
+import { buildTables, defaultOptions, renderText, runBench, waitForQuiet, writeOutputs, BenchError, EXPERIMENTS, WAIT_POLICIES, reportJson, type BenchOptions, type ExperimentName, type WaitPolicy } from '../../bench/index.js';
 import { ProgressBar } from '../../bench/report/progress.js';
 import { CliError, parseNumberArg } from '../errors.js';
 
@@ -24,6 +24,7 @@ interface Opts {
   charts?: boolean;
   progress?: boolean;
   scale?: string;
+  waitQuiet?: string;
 }
 
 /** Parses "64,4k,16KiB,1M" into bytes. */
@@ -74,11 +75,20 @@ export function register(program: Command): void {
     .option('--contenders <list>', 'contenders to run (default: all)')
     .option('--seed <n>', 'seed of the shuffled trial order')
     .option('--scale <x>', 'scale the messages per trial (e.g. 0.1)')
+    .option('--wait-quiet <seconds>', 'first wait (up to this long) until the machine is idle (< 15% CPU busy)')
     .option('--micro', 'run the micro benchmarks (src/bench/micro)')
     .option('--no-charts', 'do not write charts')
     .option('--no-progress', 'no progress bar')
     .action(async (o: Opts) => {
       const opts = optionsFrom(o);
+      let quiet: { busy: number | undefined; waitedMs: number } | undefined;
+      if (o.waitQuiet !== undefined) {
+        const s = parseNumberArg('--wait-quiet', o.waitQuiet);
+        quiet = await waitForQuiet(s * 1000, 0.15, (busy) => {
+          if (process.stderr.isTTY && o.progress !== false) process.stderr.write(`\rwaiting for a quiet machine (${(busy * 100).toFixed(0)}% busy)...`);
+        });
+        if (process.stderr.isTTY && o.progress !== false) process.stderr.write('\r\x1b[K');
+      }
       const bar = new ProgressBar(0, process.stderr, o.progress !== false);
       const report = await runBench(opts, {
         progress(done, total, label) {
@@ -87,8 +97,10 @@ export function register(program: Command): void {
         },
       });
       bar.done();
+      if (quiet) report.env.quietCheck = quiet;
       const dir = resolve(o.out ?? 'bench-out');
-      const files = writeOutputs(report, dir, { charts: o.charts !== false });
+      const command = ['tz-virtio', ...process.argv.slice(2)].join(' ');
+      const files = writeOutputs(report, dir, { charts: o.charts !== false, command });
       if (o.json) {
         process.stdout.write(reportJson(report) + '\n');
         return;
