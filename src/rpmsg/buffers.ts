@@ -16,6 +16,9 @@ export interface BufferOwner {
   /** @internal */ releaseRx(msg: RxMessage): void;
 }
 
+/** Payloads up to this many bytes are copied with a plain loop (cheaper than TypedArray.prototype.set's set-up). */
+export const SMALL_COPY = 0;
+
 export const TX_FREE = 0;
 /** Handed to the user (getTxBuffer) and not sent yet. */
 export const TX_ACQUIRED = 1;
@@ -71,6 +74,8 @@ export interface RpmsgMessage {
   readonly data: Uint8Array;
   /** A copy of the payload (safe to keep). */
   copy(): Uint8Array;
+  /** Copies the payload into dst at offset (no allocation); returns its length. */
+  copyTo(dst: Uint8Array, offset?: number): number;
   /** Keeps the buffer after the callback returns; the caller must release() it. Returns the message. */
   hold(): RpmsgMessage;
   /** Gives a held buffer back to the ring. */
@@ -95,20 +100,56 @@ export class RxMessage implements RpmsgMessage {
   held = false;
   /** @internal */ generation = 0;
   private readonly owner: BufferOwner;
+  /** The last `data` view handed out and what it covered: reused while the message lands at the same place. */
+  private view: Uint8Array | undefined = undefined;
+  private viewRegion: MemoryRegion | undefined = undefined;
+  private viewOff = -1;
+  private viewLen = -1;
 
   constructor(owner: BufferOwner, index: number) {
     this.owner = owner;
     this.index = index;
   }
 
+  /**
+   * The payload view. The same Uint8Array object is handed out again while this ring buffer's messages keep the
+   * same place and length (a steady stream allocates nothing); it is only meaningful while the message is live.
+   */
   get data(): Uint8Array {
     this.check();
+    const r = this.region!;
     const o = this.payloadOff;
-    return this.region!.u8.subarray(o, o + this.len);
+    const n = this.len;
+    let v = this.view;
+    if (v === undefined || this.viewOff !== o || this.viewLen !== n || this.viewRegion !== r) {
+      v = r.u8.subarray(o, o + n);
+      this.view = v;
+      this.viewRegion = r;
+      this.viewOff = o;
+      this.viewLen = n;
+    }
+    return v;
   }
 
   copy(): Uint8Array {
-    return this.data.slice();
+    this.check();
+    const o = this.payloadOff;
+    return this.region!.u8.slice(o, o + this.len);
+  }
+
+  /** Copies the payload into `dst` at `offset` without allocating; returns the payload length (BAD_ARGUMENT when it does not fit). */
+  copyTo(dst: Uint8Array, offset = 0): number {
+    this.check();
+    const n = this.len;
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= dst.length)) {
+      throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `a ${n}-byte payload does not fit ${dst.length} bytes at offset ${offset}`, { len: n, offset });
+    }
+    if (n <= SMALL_COPY) {
+      const src = this.region!.u8;
+      const o = this.payloadOff;
+      for (let i = 0; i < n; i++) dst[offset + i] = src[o + i]!;
+    } else dst.set(this.data, offset);
+    return n;
   }
 
   hold(): RpmsgMessage {

@@ -69,6 +69,14 @@ interface TxWaiter {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * Endpoint routing cache: a direct-mapped table of 64 slots indexed by the low bits of the address, in front of the
+ * endpoints Map (the truth). A slot holds an endpoint whose addr matches, or undefined; a miss falls back to the Map
+ * and fills the slot. Destroy clears the endpoint's slot.
+ */
+const ROUTE_SLOTS = 64;
+const ROUTE_MASK = ROUTE_SLOTS - 1;
+
 export abstract class RpmsgCore {
   readonly stats: RpmsgStats = {
     txMessages: 0,
@@ -87,6 +95,9 @@ export abstract class RpmsgCore {
   protected readonly transport: RpmsgTransport;
   protected readonly opts: RpmsgCommonOptions;
   protected readonly endpoints = new Map<number, Endpoint>();
+  private readonly routes: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(ROUTE_SLOTS).fill(undefined);
+  /** Whether the peer was asked to notify us about returned TX buffers (armTxWait(true) in force). */
+  private txWaitArmed = false;
   protected nsEnabled = false;
   private nextAddr = RPMSG_RESERVED_ADDRESSES;
   private readonly txWaiters: TxWaiter[] = [];
@@ -116,6 +127,16 @@ export abstract class RpmsgCore {
   abstract get maxPayload(): number;
   /** Processes everything pending (received messages, returned TX buffers, waiting senders). Returns messages received. */
   abstract poll(): number;
+  /**
+   * Before sleeping: asks the peer to notify us about the next message (the default state). Returns false when
+   * messages are already waiting (poll() instead of sleeping), true when it is safe to sleep.
+   */
+  abstract armRx(): boolean;
+  /**
+   * While polling anyway: the peer need not notify us about new messages until armRx() (saves a notification and a
+   * shared-memory store per message). Kept across resets and re-attaches.
+   */
+  abstract disarmRx(): void;
   /** Same as poll(); `vqIndex` is informative (both vrings are looked at). */
   onInterrupt(vqIndex: number): number {
     void vqIndex;
@@ -186,6 +207,8 @@ export abstract class RpmsgCore {
       }
     }
     this.endpoints.delete(ep.addr);
+    const slot = ep.addr & ROUTE_MASK;
+    if (this.routes[slot] === ep) this.routes[slot] = undefined;
     ep.markClosed();
   }
 
@@ -262,23 +285,50 @@ export abstract class RpmsgCore {
 
   // ---- receiving -----------------------------------------------------------------------------------------------
 
+  /**
+   * @internal Roles call this for each well-formed message: counts it and finds its endpoint (learning the peer
+   * address of an unbound one). Returns undefined when no endpoint has that address (counted, dropped as Linux does).
+   */
+  protected route(msg: RxMessage): Endpoint | undefined {
+    this.stats.rxMessages++;
+    const dst = msg.dst;
+    const slot = dst & ROUTE_MASK;
+    let ep = this.routes[slot];
+    if (ep === undefined || ep.addr !== dst) {
+      ep = this.endpoints.get(dst);
+      if (ep === undefined) {
+        this.stats.droppedUnknownDst++;
+        return undefined;
+      }
+      this.routes[slot] = ep;
+    }
+    if (ep.dst === RPMSG_ADDR_ANY && dst !== RPMSG_NS_ADDR) ep.dst = msg.src;
+    return ep;
+  }
+
+  /**
+   * @internal Hands a live message to its endpoint. Exceptions from the callback propagate: the role's receive loop
+   * has one try around the whole batch and reports them through callbackError() (they never escape poll()).
+   */
+  protected invoke(ep: Endpoint, msg: RxMessage): void {
+    const cb = ep.onMessage;
+    if (cb !== undefined) cb(msg, ep);
+    else ep.deliver(msg);
+  }
+
   /** @internal Roles call this for each well-formed message; the message is live during the call. */
   protected deliver(msg: RxMessage): void {
-    this.stats.rxMessages++;
-    const ep = this.endpoints.get(msg.dst);
-    if (ep === undefined) {
-      this.stats.droppedUnknownDst++;
-      return;
-    }
-    if (ep.dst === RPMSG_ADDR_ANY && ep.addr !== RPMSG_NS_ADDR) ep.dst = msg.src;
+    const ep = this.route(msg);
+    if (ep === undefined) return;
     try {
-      ep.deliver(msg);
+      this.invoke(ep, msg);
     } catch (e) {
       this.callbackError(e, ep);
     }
   }
 
-  private callbackError(e: unknown, ep: Endpoint): void {
+  /** An endpoint callback threw: count it and hand it to options.onCallbackError (which may rethrow). */
+  protected callbackError(e: unknown, ep: Endpoint): void {
     this.stats.callbackErrors++;
     if (this.opts.onCallbackError !== undefined) this.opts.onCallbackError(e, ep);
   }
@@ -315,11 +365,12 @@ export abstract class RpmsgCore {
       w.timer = setTimeout(() => {
         const i = this.txWaiters.indexOf(w);
         if (i >= 0) this.txWaiters.splice(i, 1);
-        if (this.txWaiters.length === 0) this.armTxWait(false);
+        if (this.txWaiters.length === 0) this.setTxWait(false);
         reject(new RpmsgError(RpmsgErrorCode.TX_TIMEOUT, `no TX buffer became free within ${ms} ms`, { timeoutMs: ms }));
       }, ms);
       this.txWaiters.push(w);
-      this.armTxWait(true);
+      this.flushTx();
+      this.setTxWait(true);
     });
   }
 
@@ -332,19 +383,22 @@ export abstract class RpmsgCore {
       if (hook === undefined) throw new RpmsgError(RpmsgErrorCode.NO_WAIT_HOOK, 'blocking send needs options.waitForNotification');
       const ms = timeoutMs ?? this.opts.defaultTimeoutMs ?? 15000;
       const deadline = this.now() + ms;
-      this.armTxWait(true);
+      this.setTxWait(true);
       try {
         for (;;) {
           b = this.acquireTx();
           if (b !== undefined) break;
           const left = deadline - this.now();
           if (left <= 0) throw new RpmsgError(RpmsgErrorCode.TX_TIMEOUT, `no TX buffer became free within ${ms} ms`, { timeoutMs: ms });
+          // Corked sends (an explicit cork, or sends from callbacks inside poll()) are published before sleeping:
+          // the peer can only return buffers for messages it sees.
+          this.flushTx();
           hook(left);
           this.poll();
           this.checkReady();
         }
       } finally {
-        if (this.txWaiters.length === 0) this.armTxWait(false);
+        if (this.txWaiters.length === 0) this.setTxWait(false);
       }
     }
     b.state = TX_ACQUIRED;
@@ -422,13 +476,25 @@ export abstract class RpmsgCore {
 
   /** Writes the header in place and hands the buffer to the role's ring. */
   private commit(b: TxBuffer, src: number, dst: number, len: number): void {
-    const v = b.region!.view;
+    const r = b.region!;
     const o = b.off;
-    v.setUint32(o, src, true);
-    v.setUint32(o + 4, dst, true);
-    v.setUint32(o + 8, 0, true);
-    v.setUint16(o + 12, len, true);
-    v.setUint16(o + 14, 0, true);
+    if ((o & 3) === 0) {
+      // Aligned (always for the host's pool): four u32 stores; the host is little-endian (memory.ts), so
+      // word 3 = len (bytes 12-13) | flags 0 (bytes 14-15).
+      const u32 = r.u32;
+      const w = o >>> 2;
+      u32[w] = src;
+      u32[w + 1] = dst;
+      u32[w + 2] = 0;
+      u32[w + 3] = len;
+    } else {
+      const v = r.view;
+      v.setUint32(o, src, true);
+      v.setUint32(o + 4, dst, true);
+      v.setUint32(o + 8, 0, true);
+      v.setUint16(o + 12, len, true);
+      v.setUint16(o + 14, 0, true);
+    }
     this.stats.txMessages++;
     this.submitTx(b, RPMSG_HEADER_SIZE + len);
   }
@@ -443,7 +509,19 @@ export abstract class RpmsgCore {
       b.state = TX_ACQUIRED;
       w.resolve(b);
     }
-    this.armTxWait(false);
+    this.setTxWait(false);
+  }
+
+  /** armTxWait through a flag, so the common "nobody waits" case touches no shared memory. */
+  protected setTxWait(on: boolean): void {
+    if (on === this.txWaitArmed) return;
+    this.txWaitArmed = on;
+    this.armTxWait(on);
+  }
+
+  /** Roles call this when their rings were (re)created: the new rings start with TX-complete notifications off. */
+  protected txWaitReset(): void {
+    this.txWaitArmed = false;
   }
 
   /** Rejects every pending async wait (reset / needs-reset). */
@@ -469,6 +547,8 @@ export abstract class RpmsgCore {
   protected abstract submitTx(b: TxBuffer, bytes: number): void;
   /** Whether the buffer belongs to this role's current ring generation. */
   protected abstract ownsTx(b: TxBuffer): boolean;
+  /** Publishes TX buffers submitted but held back by a cork (the cork stays), notifying if the peer asks for it. */
+  protected abstract flushTx(): void;
   /** Ask (true) or stop asking (false) the peer to notify us when it returns TX buffers. */
   protected abstract armTxWait(on: boolean): void;
   /** @internal a held RX message was released. */

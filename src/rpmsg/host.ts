@@ -15,13 +15,14 @@
  * Notifications: a TX kick notifies vring 1, a re-post of RX buffers vring 0, each only when the virtqueue says the
  * remote asked for it (EVENT_IDX or flags). cork()/uncork() batch several sends into one publish.
  */
-import type { PhysicalMemory } from '../virtio/memory.js';
+import type { MemoryRegion, PhysicalMemory } from '../virtio/memory.js';
 import { SplitVirtqueueDriver } from '../virtio/split/driver.js';
 import { splitLegacyLayout } from '../virtio/split/layout.js';
 import { DeviceStatus } from '../virtio/status.js';
 import { isVirtioError } from '../virtio/errors.js';
 import { bit } from '../virtio/features.js';
 import { RpmsgCore, type RpmsgCommonOptions } from './core.js';
+import type { Endpoint } from './endpoint.js';
 import { RxMessage, TxBuffer, TX_FREE } from './buffers.js';
 import { RpmsgError, RpmsgErrorCode } from './errors.js';
 import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX } from './constants.js';
@@ -56,6 +57,14 @@ export class RpmsgHost extends RpmsgCore {
   private generation = 0;
   private corked = 0;
   private txDirty = false;
+  /** The region holding the pool, the region offset of buffer 0 and whether headers can be read as u32 words. */
+  private readonly pool: MemoryRegion;
+  private readonly poolOff: number;
+  private readonly poolAligned: boolean;
+  /** Re-posted RX buffers are published at least every this many messages within one poll (and at its end). */
+  private readonly rxBatch: number;
+  /** Whether RX notifications are wanted (armRx/disarmRx), re-applied to new rings at start(). */
+  private rxArmed = true;
 
   constructor(memory: PhysicalMemory, layout: RpmsgLayout, options: RpmsgHostOptions) {
     super(options);
@@ -77,6 +86,10 @@ export class RpmsgHost extends RpmsgCore {
       this.tx.push(t);
     }
     this.txFree = new Int32Array(this.nTx);
+    this.pool = pool;
+    this.poolOff = b.base - pool.base;
+    this.poolAligned = this.poolOff % 4 === 0;
+    this.rxBatch = Math.max(1, Math.min(64, this.nRx >>> 2));
     this.status = new StatusByte(memory, layout.vdev + RSC_VDEV_STATUS_OFFSET);
   }
 
@@ -121,6 +134,9 @@ export class RpmsgHost extends RpmsgCore {
     this.rvq = new SplitVirtqueueDriver<number>(this.memory, L.vring0.num, l0, { features: qf });
     this.svq = new SplitVirtqueueDriver<number>(this.memory, L.vring1.num, l1, { features: qf });
     this.svq.disableCallbacks();
+    this.txWaitReset();
+    if (!this.rxArmed) this.rvq.disableCallbacks();
+    this.txDirty = false;
     this.generation++;
     const b = L.buffers;
     for (let i = 0; i < this.nRx; i++) {
@@ -165,58 +181,146 @@ export class RpmsgHost extends RpmsgCore {
     if (this.corked > 0 && --this.corked === 0 && this.txDirty) this.kickTx();
   }
 
+  armRx(): boolean {
+    this.rxArmed = true;
+    const q = this.rvq;
+    if (q === undefined || this.state !== 'ready') return true;
+    return q.enableCallbacks();
+  }
+
+  disarmRx(): void {
+    this.rxArmed = false;
+    if (this.state === 'ready') this.rvq?.disableCallbacks();
+  }
+
   poll(): number {
     if (this.state !== 'ready') return 0;
     if ((this.status.load() & (DeviceStatus.DEVICE_NEEDS_RESET | DeviceStatus.FAILED)) !== 0) {
       this.fail(new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the remote set DEVICE_NEEDS_RESET'));
       return 0;
     }
-    const rvq = this.rvq!;
-    let n = 0;
-    let reposted = false;
+    // Sends made by callbacks are published once, when the poll ends (an implicit cork).
+    this.corked++;
+    let n: number;
     try {
-      for (;;) {
-        const idx = rvq.popUsed();
-        if (idx === undefined) break;
-        n++;
-        if (this.receive(idx, rvq.lastUsedLen)) reposted = true;
-      }
-      if (reposted && rvq.kick()) this.notify(VRING_HOST_RX);
-    } catch (e) {
-      if (!isVirtioError(e)) throw e;
-      this.fail(e);
-      return n;
+      n = this.drainRx();
+    } finally {
+      this.uncork();
     }
     if (this.state === 'ready') this.wakeTxWaiters();
     return n;
   }
 
-  /** One used RX buffer: validate, dispatch, post again unless held. Returns whether it was re-posted. */
-  private receive(idx: number, usedLen: number): boolean {
-    const m = this.rx[idx]!;
-    const addr = this.layout.buffers.base + idx * this.layout.buffers.size;
-    const region = this.memory.findRegion(addr, this.bufSize)!;
-    const off = addr - region.base;
-    const v = region.view;
-    const len = usedLen >= RPMSG_HEADER_SIZE ? v.getUint16(off + 12, true) : 0;
-    // Linux rpmsg_recv_single: the used length must hold the header and the payload it announces.
-    if (usedLen < RPMSG_HEADER_SIZE || usedLen > this.bufSize || len > usedLen - RPMSG_HEADER_SIZE) {
-      this.stats.droppedMalformed++;
-    } else {
-      m.src = v.getUint32(off, true);
-      m.dst = v.getUint32(off + 4, true);
-      m.len = len;
-      m.flags = v.getUint16(off + 14, true);
-      m.region = region;
-      m.payloadOff = off + RPMSG_HEADER_SIZE;
-      m.generation = this.generation;
-      m.live = true;
-      this.deliver(m);
-      if (m.held) return false;
-      m.live = false;
+  /**
+   * Receives every used RX buffer: validate, dispatch, post again unless held. Re-posts are published every rxBatch
+   * messages and at the end (one avail.idx store and at most one notification per batch).
+   *
+   * One try covers the whole batch: `cur` is set only while an endpoint callback runs, so a throw with `cur` set is
+   * the callback's (counted, the batch goes on), any other is the ring's (VirtioError: needs-reset).
+   */
+  private drainRx(): number {
+    const rvq = this.rvq!;
+    const gen = this.generation;
+    const msgs = this.rx;
+    const u32 = this.pool.u32;
+    const view = this.pool.view;
+    const aligned = this.poolAligned;
+    const base = this.layout.buffers.base;
+    const stride = this.layout.buffers.size;
+    const bufSize = this.bufSize;
+    let n = 0;
+    let unpublished = 0;
+    let cur: RxMessage | undefined;
+    let curEp: Endpoint | undefined;
+    for (;;) {
+      try {
+        for (;;) {
+          const idx = rvq.popUsed();
+          if (idx === undefined) break;
+          n++;
+          const usedLen = rvq.lastUsedLen;
+          const off = this.poolOff + idx * stride;
+          // Linux rpmsg_recv_single: the used length must hold the header and the payload it announces. Each
+          // header field is read once.
+          let ok = usedLen >= RPMSG_HEADER_SIZE && usedLen <= bufSize;
+          if (ok) {
+            const m = msgs[idx]!;
+            let word3: number;
+            if (aligned) {
+              const w = off >>> 2;
+              m.src = u32[w]!;
+              m.dst = u32[w + 1]!;
+              word3 = u32[w + 3]!;
+            } else {
+              m.src = view.getUint32(off, true);
+              m.dst = view.getUint32(off + 4, true);
+              word3 = view.getUint32(off + 12, true);
+            }
+            const len = word3 & 0xffff;
+            if (len > usedLen - RPMSG_HEADER_SIZE) ok = false;
+            else {
+              m.len = len;
+              m.flags = word3 >>> 16;
+              m.region = this.pool;
+              m.payloadOff = off + RPMSG_HEADER_SIZE;
+              m.generation = gen;
+              const ep = this.route(m);
+              if (ep !== undefined) {
+                m.live = true;
+                cur = m;
+                curEp = ep;
+                this.invoke(ep, m);
+                cur = undefined;
+                if (this.generation !== gen) return n; // reset from inside the callback: these rings are gone
+                if (m.held) continue;
+                m.live = false;
+              }
+            }
+          }
+          if (!ok) this.stats.droppedMalformed++;
+          rvq.addBuffer(base + idx * stride, bufSize, true, idx);
+          if (++unpublished >= this.rxBatch) {
+            unpublished = 0;
+            if (rvq.kick()) this.notify(VRING_HOST_RX);
+          }
+        }
+        if (unpublished > 0 && rvq.kick()) this.notify(VRING_HOST_RX);
+        return n;
+      } catch (e) {
+        const m = cur;
+        if (m === undefined) {
+          if (!isVirtioError(e)) throw e;
+          this.fail(e);
+          return n;
+        }
+        cur = undefined;
+        if (this.generation === gen && !m.held) {
+          m.live = false;
+          if (!this.repostRx(m.index)) return n;
+          unpublished++;
+        }
+        try {
+          this.callbackError(e, curEp!);
+        } catch (hookError) {
+          // options.onCallbackError rethrew: publish what was re-posted, then let it out.
+          if (this.generation === gen && unpublished > 0 && this.state === 'ready' && rvq.kick()) this.notify(VRING_HOST_RX);
+          throw hookError;
+        }
+        if (this.generation !== gen) return n;
+      }
     }
-    this.rvq!.addBuffer(addr, this.bufSize, true, idx);
-    return true;
+  }
+
+  /** Posts RX buffer `idx` again (not published); false when the ring broke (needs-reset set). */
+  private repostRx(idx: number): boolean {
+    try {
+      this.rvq!.addBuffer(this.layout.buffers.base + idx * this.layout.buffers.size, this.bufSize, true, idx);
+      return true;
+    } catch (e) {
+      if (!isVirtioError(e)) throw e;
+      this.fail(e);
+      return false;
+    }
   }
 
   releaseRx(m: RxMessage): void {
@@ -285,7 +389,12 @@ export class RpmsgHost extends RpmsgCore {
 
   private kickTx(): void {
     this.txDirty = false;
-    if (this.svq!.kick()) this.notify(VRING_HOST_TX);
+    const q = this.svq;
+    if (q !== undefined && this.state === 'ready' && q.kick()) this.notify(VRING_HOST_TX);
+  }
+
+  protected flushTx(): void {
+    if (this.txDirty) this.kickTx();
   }
 
   protected armTxWait(on: boolean): void {

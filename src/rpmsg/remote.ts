@@ -25,6 +25,7 @@ import { DeviceStatus } from '../virtio/status.js';
 import { isVirtioError } from '../virtio/errors.js';
 import { bit } from '../virtio/features.js';
 import { RpmsgCore, type RpmsgCommonOptions } from './core.js';
+import type { Endpoint } from './endpoint.js';
 import { RxMessage, TxBuffer, TX_FREE } from './buffers.js';
 import { RpmsgError, RpmsgErrorCode, isRpmsgError } from './errors.js';
 import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX } from './constants.js';
@@ -61,9 +62,17 @@ export class RpmsgRemote extends RpmsgCore {
   private rx: RxMessage[] = [];
   /** Popped TX buffers given back unsent (reused before popping more). */
   private readonly stash: TxBuffer[] = [];
+  /** Chains for popping vring1 (RX) and vring0 (TX): separate, since callbacks send while a receive is going on. */
   private readonly chain = new DescriptorChain(MAX_SEGMENTS);
+  private readonly txChain = new DescriptorChain(MAX_SEGMENTS);
   private winLo = 0;
   private winHi = 0;
+  /** The one region holding the whole buffer window, when there is one (then no lookup per message). */
+  private winRegion: MemoryRegion | undefined = undefined;
+  /** Used RX buffers are published at least every this many messages within one poll (and at its end). */
+  private rxBatch = 1;
+  /** Whether RX notifications are wanted (armRx/disarmRx), re-applied at every attach. */
+  private rxArmed = true;
   private generation = 0;
   private lastCapacity = 0xffff;
   private corked = 0;
@@ -129,12 +138,17 @@ export class RpmsgRemote extends RpmsgCore {
       this.winLo = 0;
       this.winHi = Number.MAX_SAFE_INTEGER;
     }
+    this.winRegion = this.winHi - this.winLo <= Number.MAX_SAFE_INTEGER / 2 ? this.memory.findRegion(this.winLo, this.winHi - this.winLo) : undefined;
+    this.rxBatch = Math.max(1, Math.min(64, L.vring1.num >>> 2));
     const qf = (gfeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0 ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
     const o0 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring0.num) };
     const o1 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring1.num) };
     this.txq = new SplitVirtqueueDevice(this.memory, L.vring0.num, splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align), o0);
     this.rxq = new SplitVirtqueueDevice(this.memory, L.vring1.num, splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align), o1);
     this.txq.disableNotifications();
+    this.txWaitReset();
+    if (!this.rxArmed) this.rxq.disableNotifications();
+    this.txDirty = false;
     this.generation++;
     if (this.tx.length !== L.vring0.num) {
       this.tx = [];
@@ -188,6 +202,18 @@ export class RpmsgRemote extends RpmsgCore {
     if (this.corked > 0 && --this.corked === 0 && this.txDirty) this.publishTx();
   }
 
+  armRx(): boolean {
+    this.rxArmed = true;
+    const q = this.rxq;
+    if (q === undefined || this.state !== 'ready') return true;
+    return q.enableNotifications();
+  }
+
+  disarmRx(): void {
+    this.rxArmed = false;
+    if (this.state === 'ready') this.rxq?.disableNotifications();
+  }
+
   poll(): number {
     if (this.state !== 'ready') {
       if (!this.tryAttach()) return 0;
@@ -198,21 +224,13 @@ export class RpmsgRemote extends RpmsgCore {
       this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the host reset the device'));
       return this.tryAttach() ? this.poll() : 0;
     }
-    const rxq = this.rxq!;
-    const chain = this.chain;
-    let n = 0;
-    let returned = false;
+    // Sends made by callbacks are published once, when the poll ends (an implicit cork).
+    this.corked++;
+    let n: number;
     try {
-      for (;;) {
-        if (!rxq.pop(chain)) break;
-        n++;
-        returned = this.receive(chain) || returned;
-      }
-      if (returned && rxq.publishUsed()) this.notify(VRING_HOST_TX);
-    } catch (e) {
-      if (!isVirtioError(e)) throw e;
-      this.fail(e);
-      return n;
+      n = this.drainRx();
+    } finally {
+      this.uncork();
     }
     if (this.state === 'ready') this.wakeTxWaiters();
     return n;
@@ -222,39 +240,120 @@ export class RpmsgRemote extends RpmsgCore {
     return addr >= this.winLo && addr + len <= this.winHi;
   }
 
-  /** One chain from vring1. Returns whether it was pushed back as used (false when held). */
-  private receive(c: DescriptorChain): boolean {
-    const head = c.head;
-    const addr = c.addr[0]!;
-    const blen = c.len[0]!;
-    let region: MemoryRegion | undefined;
-    if (c.count !== 1 || c.readable !== 1 || blen < RPMSG_HEADER_SIZE || !this.inWindow(addr, blen) || (region = this.memory.findRegion(addr, blen)) === undefined) {
-      this.stats.droppedMalformed++;
+  /**
+   * Receives every chain on vring1: validate, dispatch, return it as used (length 0) unless held. Used entries are
+   * published every rxBatch messages and at the end (one used.idx store, at most one notification per batch).
+   *
+   * Everything read from shared memory is validated once and used from locals: the chain shape (one readable
+   * segment inside the buffer window, at least a header long) and the header's len against the buffer length.
+   * One try covers the whole batch: `cur` is set only while an endpoint callback runs, so a throw with `cur` set is
+   * the callback's (counted, the batch goes on), any other is the ring's (VirtioError: needs-reset).
+   */
+  private drainRx(): number {
+    const rxq = this.rxq!;
+    const c = this.chain;
+    const gen = this.generation;
+    const msgs = this.rx;
+    let n = 0;
+    let unpublished = 0;
+    let cur: RxMessage | undefined;
+    let curEp: Endpoint | undefined;
+    for (;;) {
+      try {
+        for (;;) {
+          if (!rxq.pop(c)) break;
+          n++;
+          const head = c.head;
+          const addr = c.addr[0]!;
+          const blen = c.len[0]!;
+          let region: MemoryRegion | undefined;
+          let ok = c.count === 1 && c.readable === 1 && blen >= RPMSG_HEADER_SIZE && addr >= this.winLo && addr + blen <= this.winHi;
+          if (ok) {
+            region = this.winRegion ?? this.memory.findRegion(addr, blen);
+            if (region === undefined) ok = false;
+          }
+          if (ok) {
+            const r = region!;
+            const off = addr - r.base;
+            const m = msgs[head]!;
+            let word3: number;
+            if ((off & 3) === 0) {
+              const u32 = r.u32;
+              const w = off >>> 2;
+              word3 = u32[w + 3]!;
+              m.src = u32[w]!;
+              m.dst = u32[w + 1]!;
+            } else {
+              const v = r.view;
+              word3 = v.getUint32(off + 12, true);
+              m.src = v.getUint32(off, true);
+              m.dst = v.getUint32(off + 4, true);
+            }
+            const len = word3 & 0xffff;
+            if (len > blen - RPMSG_HEADER_SIZE) ok = false;
+            else {
+              m.len = len;
+              m.flags = word3 >>> 16;
+              m.region = r;
+              m.payloadOff = off + RPMSG_HEADER_SIZE;
+              m.generation = gen;
+              const ep = this.route(m);
+              if (ep !== undefined) {
+                m.live = true;
+                cur = m;
+                curEp = ep;
+                this.invoke(ep, m);
+                cur = undefined;
+                if (this.generation !== gen) return n; // detached from inside the callback: these rings are gone
+                if (m.held) continue;
+                m.live = false;
+              }
+            }
+          }
+          if (!ok) this.stats.droppedMalformed++;
+          rxq.pushUsed(head, 0);
+          if (++unpublished >= this.rxBatch) {
+            unpublished = 0;
+            if (rxq.publishUsed()) this.notify(VRING_HOST_TX);
+          }
+        }
+        if (unpublished > 0 && rxq.publishUsed()) this.notify(VRING_HOST_TX);
+        return n;
+      } catch (e) {
+        const m = cur;
+        if (m === undefined) {
+          if (!isVirtioError(e)) throw e;
+          this.fail(e);
+          return n;
+        }
+        cur = undefined;
+        if (this.generation === gen && !m.held) {
+          m.live = false;
+          if (!this.returnRx(m.index)) return n;
+          unpublished++;
+        }
+        try {
+          this.callbackError(e, curEp!);
+        } catch (hookError) {
+          // options.onCallbackError rethrew: publish what was returned, then let it out.
+          if (this.generation === gen && unpublished > 0 && rxq.publishUsed()) this.notify(VRING_HOST_TX);
+          throw hookError;
+        }
+        if (this.generation !== gen) return n;
+      }
+    }
+  }
+
+  /** Pushes RX chain `head` back as used (not published); false when that broke the rings (needs-reset set). */
+  private returnRx(head: number): boolean {
+    try {
       this.rxq!.pushUsed(head, 0);
       return true;
+    } catch (e) {
+      if (!isVirtioError(e)) throw e;
+      this.fail(e);
+      return false;
     }
-    const off = addr - region.base;
-    const v = region.view;
-    const len = v.getUint16(off + 12, true);
-    if (len > blen - RPMSG_HEADER_SIZE) {
-      this.stats.droppedMalformed++;
-      this.rxq!.pushUsed(head, 0);
-      return true;
-    }
-    const m = this.rx[head]!;
-    m.src = v.getUint32(off, true);
-    m.dst = v.getUint32(off + 4, true);
-    m.len = len;
-    m.flags = v.getUint16(off + 14, true);
-    m.region = region;
-    m.payloadOff = off + RPMSG_HEADER_SIZE;
-    m.generation = this.generation;
-    m.live = true;
-    this.deliver(m);
-    if (m.held) return false;
-    m.live = false;
-    this.rxq!.pushUsed(head, 0);
-    return true;
   }
 
   releaseRx(m: RxMessage): void {
@@ -276,7 +375,7 @@ export class RpmsgRemote extends RpmsgCore {
     if (s !== undefined) return s;
     const txq = this.txq;
     if (txq === undefined) return undefined;
-    const c = this.chain;
+    const c = this.txChain;
     try {
       for (;;) {
         if (!txq.pop(c)) {
@@ -286,7 +385,7 @@ export class RpmsgRemote extends RpmsgCore {
         const addr = c.addr[0]!;
         const blen = c.len[0]!;
         let region: MemoryRegion | undefined;
-        if (c.count !== 1 || c.readable !== 0 || blen < RPMSG_HEADER_SIZE || !this.inWindow(addr, blen) || (region = this.memory.findRegion(addr, blen)) === undefined) {
+        if (c.count !== 1 || c.readable !== 0 || blen < RPMSG_HEADER_SIZE || !this.inWindow(addr, blen) || (region = this.winRegion ?? this.memory.findRegion(addr, blen)) === undefined) {
           // Not a buffer we can write a message into: give it back empty and try the next one.
           this.stats.droppedMalformed++;
           txq.pushUsed(c.head, 0);
@@ -328,7 +427,12 @@ export class RpmsgRemote extends RpmsgCore {
 
   private publishTx(): void {
     this.txDirty = false;
-    if (this.txq!.publishUsed()) this.notify(VRING_HOST_RX);
+    const q = this.txq;
+    if (q !== undefined && this.state === 'ready' && q.publishUsed()) this.notify(VRING_HOST_RX);
+  }
+
+  protected flushTx(): void {
+    if (this.txDirty) this.publishTx();
   }
 
   protected armTxWait(on: boolean): void {
