@@ -115,7 +115,7 @@ export function formatReport(r: FuzzReport): string {
     `fuzz seed ${r.seed}, targets ${r.targets.join(', ')}`,
     `  iterations ${r.iterations}, states ${r.states} (pops ${r.pops}, chains returned ${r.chains}), resets ${r.resets}, bad pushUsed refused ${r.refused}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
     `  crashes ${r.crashes}, hangs ${r.hangs}, violations ${r.violations}`,
-    '  typed errors raised by the device (each: queue broken, DEVICE_NEEDS_RESET, reset):',
+    '  typed errors raised (each: queue broken, DEVICE_NEEDS_RESET, reset) and RPMSG_DROPPED_* (dropped, counted):',
     ...table(r.errorsByCode, '    '),
     '  hostile writes by kind:',
     ...table(r.mutations, '    '),

@@ -6,6 +6,7 @@
 import { Prng } from './prng.js';
 import { emptyReport, addFinding, type FuzzReport } from './report.js';
 import { packedTarget } from './packed-target.js';
+import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
 import type { FuzzContext, FuzzTarget } from './target.js';
 
@@ -21,10 +22,11 @@ const selftestHang: FuzzTarget = {
 export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   split: splitTarget,
   packed: packedTarget,
+  rpmsg: rpmsgTarget,
   'selftest-hang': selftestHang,
 };
 
-export const DEFAULT_TARGETS = ['split', 'packed'] as const;
+export const DEFAULT_TARGETS = ['split', 'packed', 'rpmsg'] as const;
 
 export interface FuzzRunOptions {
   readonly seed: number;

@@ -519,9 +519,10 @@ class SplitCase {
       const p = this.pushed[k]!;
       if (id !== p.id || len !== p.len) finding(this.ctx, 'violation', `used entry ${k} is (${id}, ${len}), the device pushed (${p.id}, ${p.len})`);
     }
+    // A publish that stored used.idx overwrote any scribbled index; entries scribbled after it are checked anew.
+    if (this.pushed.length > 0) this.usedScribbled = false;
     for (const p of this.pushed) this.driverReclaim(p.id);
     this.pushed = [];
-    this.usedScribbled = false;
   }
 
   misuse(): void {

@@ -32,8 +32,13 @@ export function finding(ctx: FuzzContext, kind: FindingKind, message: string): v
   addFinding(ctx.report, { kind, target: ctx.target, iteration: ctx.iteration, step: ctx.step, message, repro: ctx.repro });
 }
 
+/** For calls that must never throw at all. */
+export function neverThrows(_e: unknown): _e is { code: string } & Error {
+  return false;
+}
+
 /**
- * Calls a device operation and applies the oracles every call shares: only a VirtioError may escape (anything else
+ * Calls a device operation and applies the oracles every call shares: only a typed error (default: VirtioError) may escape (anything else
  * is a crash), the canaries around the shared region stay intact, and the region changes only inside `allowed`.
  * Returns the operation's result, or the VirtioError it threw.
  */
@@ -44,6 +49,7 @@ export function guarded<T>(
   allowed: readonly Range[],
   op: () => T,
   countErrors = true,
+  isTyped: (e: unknown) => e is { code: string } & Error = isVirtioError,
 ): { ok: true; value: T } | { ok: false; error: Error } {
   ctx.report.states++;
   arena.snapshot();
@@ -51,11 +57,11 @@ export function guarded<T>(
   try {
     res = { ok: true, value: op() };
   } catch (e) {
-    if (!isVirtioError(e)) {
+    if (!isTyped(e)) {
       const err = e instanceof Error ? e : new Error(String(e));
       finding(ctx, 'crash', `${what} threw ${err.name}: ${err.message}`);
     } else if (countErrors) {
-      bump(ctx.report.errorsByCode, e.code);
+      bump(ctx.report.errorsByCode, (e as { code: string }).code);
     }
     res = { ok: false, error: e instanceof Error ? e : new Error(String(e)) };
   }
