@@ -15,12 +15,14 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
 import { runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
+import { runMachineInProcesses } from '../../hypervisor/process/machine.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
 import { PhysicalMemory, hex } from '../../virtio/memory.js';
 import { dumpRegion } from '../../rpmsg/index.js';
 
 interface RunOptions {
   cores?: string;
+  isolation?: string;
   messages?: string;
   window?: string;
   json?: boolean;
@@ -100,7 +102,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
     nonsecure: { module: nonsecureModule, args: nsArgs },
     ...(o.verbose ? { onLog: (world, text) => process.stderr.write(`[${world}] ${text}\n`) } : {}),
   };
-  const result = await runMachine(machine);
+  const isolation = o.isolation ?? 'worker';
+  if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
+  const result = isolation === 'process' ? await runMachineInProcesses(machine) : await runMachine(machine);
   const summary = summarize(result);
   let dumpNote: string | undefined;
   if (o.dumpShm !== undefined) {
@@ -124,6 +128,7 @@ export function register(program: Command): void {
     .command('run')
     .description('run the two-partition TrustZone model (default: the secure signing service and its non-secure client)')
     .option('--cores <n>', '1: one core shared by both worlds (LTZVisor single-core); 2: one core per world', undefined)
+    .option('--isolation <mode>', 'worker: partitions are worker threads (default); process: each partition its own OS process over mapped shared files')
     .option('--messages <n>', 'requests the default client sends (default 2000)')
     .option('--window <n>', 'requests the default client keeps outstanding (default 16)')
     .option('--json', 'print one JSON object instead of the text report')
