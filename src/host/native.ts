@@ -53,7 +53,9 @@ export function loadNative(): NativeShm {
   const root = packageRoot();
   const file = fileURLToPath(new URL('build/Release/tz_shm.node', root));
   let reason: string;
-  if (process.platform !== 'linux') {
+  if (process.env['TZ_VIRTIO_NO_NATIVE'] !== undefined && process.env['TZ_VIRTIO_NO_NATIVE'] !== '') {
+    reason = 'TZ_VIRTIO_NO_NATIVE is set (the addon is disabled on purpose)';
+  } else if (process.platform !== 'linux') {
     reason = `platform ${process.platform} is not supported (the addon is Linux-only)`;
   } else if (!existsSync(file)) {
     const why = buildReason(root);
