@@ -8,8 +8,13 @@
  *   tz-virtio↔tz-virtio    our host here, our remote in a child process
  *
  * Rows follow the bench JSON shape: { experiment: 'rtt' | 'throughput', contender, payload, iterations, meanUs,
- * msgPerSec, ... }. Real OpenAMP binaries are only present on a developer machine (built from source in a temp
- * folder; docs/openamp-interop.md): their pairings are measured by hand and recorded there, not by this function.
+ * msgPerSec, ... }. With `openamp` binaries given (built locally from source in a temp folder, never committed;
+ * docs/openamp-interop.md has the recipe), three more pairings run, at OpenAMP's fixed paths (/dev/shm/openamp.shm,
+ * /tmp/openamp.event.0), one at a time:
+ *
+ *   openamp-c↔openamp-c    OpenAMP's echo remote and a timing variant of its ping host
+ *   tz-virtio↔openamp-c    our host (this process) against OpenAMP's rpmsg-echo
+ *   openamp-c↔tz-virtio    OpenAMP's ping host (timing variant) against our remote (a child process)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -40,10 +45,28 @@ export interface OpenAmpBenchOptions {
   readonly window?: number;
   /** Path of the compiled C peer; default: built from test/openamp/fixtures/peer.c with gcc into a temp dir. */
   readonly peerBin?: string;
+  /** Real OpenAMP binaries (local build); their rows are skipped when absent. */
+  readonly openamp?: OpenAmpBinaries;
   readonly log?: (line: string) => void;
 }
 
+export interface OpenAmpBinaries {
+  /** OpenAMP's echo remote, e.g. <build>/bin/rpmsg-echo-shared (LD_PRELOAD needs the dynamically linked one). */
+  readonly echo: string;
+  /**
+   * A host built from OpenAMP's rpmsg-ping.c whose app() times the exchange instead of the ping sequence: it reads
+   * BENCH_MODE (rtt|rate), BENCH_SIZE, BENCH_ITERS, BENCH_WINDOW from the environment, takes the proc index (1) as
+   * its argument like rpmsg-echo-ping, and prints {"elapsedUs":N,"iterations":N} (recipe in docs/openamp-interop.md).
+   */
+  readonly pingBench?: string;
+  /** LD_PRELOAD shim for libmetal issue 297 (metal_linux_bus_init stubbed to succeed on a machine without UIO/VFIO). */
+  readonly preload?: string;
+  /** LD_LIBRARY_PATH for libmetal.so / libopen_amp.so. */
+  readonly libraryPath?: string;
+}
+
 const TRANSPORT = 'openamp-linux (shared file + AF_UNIX kicks)' as const;
+const OPENAMP_FIXED = { shm: '/dev/shm/openamp.shm', sock: '/tmp/openamp.event.0' } as const;
 
 function pkgFile(rel: string): string {
   return fileURLToPath(new URL(`../../../${rel}`, import.meta.url));
@@ -57,9 +80,9 @@ function buildPeer(dir: string): string | undefined {
   return r.status === 0 ? bin : undefined;
 }
 
-function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(cmd: string, args: string[], timeoutMs = 120_000, env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined ? { env } : {}) });
     let stdout = '';
     let stderr = '';
     c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -130,6 +153,67 @@ async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', pay
   return { elapsedUs, iterations };
 }
 
+function lastJson(out: string): CResult | undefined {
+  const line = out.trim().split('\n').pop() ?? '';
+  try {
+    const v = JSON.parse(line) as CResult;
+    return typeof v.elapsedUs === 'number' && typeof v.iterations === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function removeFixed(): void {
+  rmSync(OPENAMP_FIXED.shm, { force: true });
+  rmSync(OPENAMP_FIXED.sock, { force: true });
+}
+
+/** The real-OpenAMP pairings of one (mode, payload) cell, at OpenAMP's fixed paths, one after the other. */
+async function openampRows(
+  b: OpenAmpBinaries,
+  mode: 'rtt' | 'throughput',
+  payload: number,
+  iterations: number,
+  window: number,
+  cli: string,
+  row: (experiment: 'rtt' | 'throughput', contender: string, payload: number, r: CResult) => void,
+  log: (line: string) => void,
+): Promise<void> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...(b.preload !== undefined ? { LD_PRELOAD: b.preload } : {}),
+    ...(b.libraryPath !== undefined ? { LD_LIBRARY_PATH: b.libraryPath } : {}),
+  };
+  const benchEnv: NodeJS.ProcessEnv = { ...env, BENCH_MODE: mode === 'rtt' ? 'rtt' : 'rate', BENCH_SIZE: String(payload), BENCH_ITERS: String(iterations), BENCH_WINDOW: String(window) };
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 200));
+  if (b.pingBench !== undefined) {
+    removeFixed();
+    const er = run(b.echo, [], 120_000, env); // the echo remote is proc 0: socket server, writes the table
+    await settle();
+    const h = await run(b.pingBench, ['1'], 120_000, benchEnv);
+    const r = lastJson(h.stdout);
+    if (r !== undefined) row(mode, 'openamp-c↔openamp-c', payload, r);
+    else log(`openamp-c↔openamp-c ${mode} ${payload} B failed: ${h.stderr.trim().split('\n').pop() ?? ''}`);
+    await er;
+  }
+  removeFixed();
+  const er2 = run(b.echo, [], 120_000, env);
+  await settle();
+  row(mode, 'tz-virtio↔openamp-c', payload, await tsHost(OPENAMP_FIXED.shm, OPENAMP_FIXED.sock, mode, payload, iterations, window));
+  await er2;
+  if (b.pingBench !== undefined) {
+    removeFixed();
+    const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--shm', OPENAMP_FIXED.shm, '--socket', OPENAMP_FIXED.sock]);
+    await settle();
+    const h = await run(b.pingBench, ['1'], 120_000, benchEnv);
+    const r = lastJson(h.stdout);
+    if (r !== undefined) row(mode, 'openamp-c↔tz-virtio', payload, r);
+    else log(`openamp-c↔tz-virtio ${mode} ${payload} B failed: ${h.stderr.trim().split('\n').pop() ?? ''}`);
+    await tr;
+  }
+  removeFixed();
+}
+
 function cHostArgs(shm: string, sock: string, mode: 'rtt' | 'throughput', payload: number, iterations: number, window: number): string[] {
   return ['host', '--shm', shm, '--sock', sock, '--bench', mode === 'rtt' ? 'rtt' : 'rate', '--size', String(payload), '--iters', String(iterations), '--window', String(window)];
 }
@@ -173,6 +257,7 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
           await tr;
           if (ch2.code === 0) row(mode, 'peer-c↔tz-virtio', payload, JSON.parse(ch2.stdout) as CResult);
         } else log('gcc or peer.c unavailable: C rows skipped');
+        if (o.openamp !== undefined) await openampRows(o.openamp, mode, payload, iterations, window, cli, row, log);
         // tz-virtio host <-> tz-virtio remote, two processes
         const p = next();
         const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--shm', p.shm, '--socket', p.sock]);
