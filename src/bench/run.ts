@@ -6,7 +6,7 @@ import { aggregateRtt, aggregateThroughput, orderOf } from './aggregate.js';
 import type { Contender } from './contender.js';
 import { CONTENDER_NAMES, loadContender } from './contenders/index.js';
 import { collectEnv } from './env.js';
-import { BenchError } from './errors.js';
+import { BenchError, BenchErrorCode } from './errors.js';
 import { runHeap } from './experiments/heap.js';
 import { runJitter } from './experiments/jitter.js';
 import { runMicro } from './micro/runner.js';
@@ -18,6 +18,20 @@ import type { BenchReport, BenchResult, Env, SkippedResult, TrialResult } from '
 export interface RunHooks {
   /** Called before each step: done so far, total steps, what runs next. */
   progress?(done: number, total: number, label: string): void;
+}
+
+/**
+ * One retry after a short pause for failures that are not the contender's verdict (a worker that could not load its
+ * module while dist/ was being rebuilt, a timeout on a busy machine). Verification failures are never retried.
+ */
+async function runTrialRetrying(s: TrialResult['spec'], timeoutMs: number): Promise<TrialResult> {
+  try {
+    return await runTrial(s, timeoutMs);
+  } catch (e) {
+    if (!(e instanceof BenchError) || e.code === BenchErrorCode.VERIFY_FAILED || e.code === BenchErrorCode.UNSUPPORTED) throw e;
+    await new Promise((r) => setTimeout(r, 2000));
+    return runTrial(s, timeoutMs);
+  }
 }
 
 export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<BenchReport> {
@@ -44,7 +58,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
     hooks.progress?.(done, total, label);
     const key = `${s.experiment}|${s.contender}|${s.mode}|${s.policy}|${s.size}`;
     try {
-      if (!failed.has(key)) done_.push(await runTrial(s, o.timeoutMs));
+      if (!failed.has(key)) done_.push(await runTrialRetrying(s, o.timeoutMs));
     } catch (e) {
       failed.add(key);
       results.push({ experiment: s.experiment, contender: s.contender, mode: s.mode, size: s.size, skipped: e instanceof BenchError ? `${e.code}: ${e.message}` : String(e) });

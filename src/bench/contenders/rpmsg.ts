@@ -105,6 +105,8 @@ class Sender implements Side {
     // acknowledgements matter only once half the window is in flight: poll the host RX ring then, not on every step
     if (this.sent - this.progress >= window >>> 1 || this.sent >= this.total) this.host.poll();
     let moved = this.progress !== before;
+    // a burst is published with one index update and at most one notification (host.cork/uncork)
+    this.host.cork();
     while (this.sent < this.total && this.sent - this.progress < window) {
       if (this.zeroCopy) {
         const b: TxBuffer | undefined = this.ep.getTxBuffer();
@@ -118,6 +120,7 @@ class Sender implements Side {
       this.sent++;
       moved = true;
     }
+    this.host.uncork();
     return moved;
   }
   arm(): boolean {
