@@ -14,7 +14,7 @@
  * unknown destination) without a reset; a VirtIO-level violation makes the remote set DEVICE_NEEDS_RESET, and after
  * the host resets and starts again the service answers again.
  */
-import { RpmsgHost, RpmsgRemote, planRpmsgRegion, writeResourceTable, type Endpoint, type RpmsgLayout } from '../rpmsg/index.js';
+import { RpmsgHost, RpmsgRemote, layoutFromResourceTable, planRpmsgRegion, writeResourceTable, type Endpoint, type RpmsgLayout } from '../rpmsg/index.js';
 import { DeviceStatus, splitLegacyLayout } from '../virtio/index.js';
 import { FuzzArena, type Range } from './arena.js';
 import type { Prng } from './prng.js';
@@ -80,7 +80,12 @@ class RpmsgCase {
     this.arena = new FuzzArena(base, Math.ceil(plan.size / 8) * 8, 1024);
     writeResourceTable(this.arena.memory, plan);
     this.host = new RpmsgHost(this.arena.memory, plan, { transport: { notify: () => undefined } });
-    this.remote = new RpmsgRemote(this.arena.memory, plan.rscTable, { transport: { notify: () => undefined } });
+    // The hardened configuration: host buffers must lie in the buffer pool (the default window is the whole region,
+    // which lets a host aim the secure side's writes at its own rings and table; see docs/robustness.md).
+    this.remote = new RpmsgRemote(this.arena.memory, plan.rscTable, {
+      transport: { notify: () => undefined },
+      bufferWindow: { base: plan.buffers.base, size: plan.buffers.count * plan.buffers.size },
+    });
     this.r0 = splitLegacyLayout(plan.vring0.da, plan.vring0.num, plan.vring0.align);
     this.r1 = splitLegacyLayout(plan.vring1.da, plan.vring1.num, plan.vring1.align);
     const b = plan.buffers;
@@ -159,7 +164,7 @@ class RpmsgCase {
     this.ctx.report.pops++;
     const wasNeedsReset = this.remote.needsReset;
     // poll() must never throw, not even a typed error: hostile input ends in a drop or in DEVICE_NEEDS_RESET.
-    const r = guarded(this.ctx, this.arena, 'remote.poll', this.allowed, () => this.remote.poll(), true, neverThrows);
+    const r = guarded(this.ctx, this.arena, 'remote.poll', this.allowedNow(), () => this.remote.poll(), true, neverThrows);
     if (!r.ok) return;
     // Entering needs-reset, the remote must say so in the vdev status (the host may overwrite it later: its memory).
     if (!wasNeedsReset && this.remote.needsReset) {
@@ -200,6 +205,10 @@ class RpmsgCase {
       try {
         writeResourceTable(this.mem, this.layout);
         this.host.reset();
+        // The host lets the remote see the reset (status 0) before starting again. Without this poll a remote that
+        // was still attached keeps its old ring indices and can silently skip messages: see docs/robustness.md
+        // ("quick reset"), reported to the RPMsg owner.
+        this.remotePoll();
         this.host.start();
       } catch {
         return;
@@ -339,6 +348,32 @@ class RpmsgCase {
     this.wreck('random-word');
   }
 
+  /**
+   * Where the remote may write: the used rings (of the layout it attached with, and of the table as it stands now:
+   * the host may move the vrings and restart), the buffer pool, the vdev status byte.
+   */
+  private allowedNow(): Range[] {
+    const out = [...this.allowed];
+    const add = (L: RpmsgLayout | undefined) => {
+      if (L === undefined) return;
+      for (const v of [L.vring0, L.vring1]) {
+        try {
+          const l = splitLegacyLayout(v.da, v.num, v.align);
+          out.push({ start: l.used, end: l.used + 6 + 8 * v.num });
+        } catch {
+          // a table the remote will refuse: no ring there
+        }
+      }
+    };
+    add(this.remote.layout);
+    try {
+      add(layoutFromResourceTable(this.mem, this.layout.rscTable));
+    } catch {
+      // a damaged table: the remote refuses to attach with it
+    }
+    return out;
+  }
+
   /** Adds the remote's drop counters to the report (dropped and counted, no reset). */
   finish(): void {
     const st = this.remote.stats;
@@ -349,7 +384,7 @@ class RpmsgCase {
   /** The secure side sends on its own (not an echo): exercises acquiring host RX buffers. */
   remoteSend(): void {
     const ep = this.echoEp;
-    const r = guarded(this.ctx, this.arena, 'remote send', this.allowed, () => ep.trySendTo(this.hostEp.addr, new Uint8Array(this.rng.range(1, 16))), false, typedError);
+    const r = guarded(this.ctx, this.arena, 'remote send', this.allowedNow(), () => ep.trySendTo(this.hostEp.addr, new Uint8Array(this.rng.range(1, 16))), false, typedError);
     // A typed error is the API's answer (NOT_READY, NEEDS_RESET, or PAYLOAD_TOO_LARGE when the host posted tiny RX
     // buffers); anything else was already recorded as a crash by guarded().
     void r;
