@@ -11,6 +11,7 @@ import type { MemoryPort } from './memory-port.js';
 import type { MemoryMapDesc, World } from './memory-map.js';
 import type { RtTaskHandle, RtTaskSpec, RtTaskStats } from './rt.js';
 import type { TimerId } from './timers.js';
+import type { BackgroundHandle, BackgroundSpec } from './background.js';
 
 export type { World } from './memory-map.js';
 
@@ -63,6 +64,12 @@ export interface TimerApi {
 
 export interface RtApi {
   task(spec: RtTaskSpec): RtTaskHandle;
+  /**
+   * Registers background (service) work: `step()` does one bounded unit and returns whether it did anything. After
+   * main returns, the executive runs steps only in the slack before the next RT release (see guest/background.ts),
+   * so a release never waits behind service work.
+   */
+  background(spec: BackgroundSpec): BackgroundHandle;
   stats(): RtTaskStats[];
 }
 
@@ -111,6 +118,8 @@ export interface RpmsgApi {
 export interface GuestContext {
   readonly world: World;
   readonly cores: 1 | 2;
+  /** Boot counter: 0 at the first boot, incremented each time the hypervisor reboots this partition. */
+  readonly boot: number;
   /** Free-form arguments from the machine configuration (e.g. the key address, the number of messages). */
   readonly args: Readonly<Record<string, unknown>>;
   /** The public memory map. */

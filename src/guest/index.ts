@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './memory-map.js';
 export * from './memory-port.js';
 export * from './rt.js';
+export * from './background.js';
 export * from './timers.js';
 export * from './stats.js';
 export type { CorePort } from './port.js';

@@ -24,6 +24,7 @@ import { createMemoryPort, type MemoryPort } from './memory-port.js';
 import type { CorePort } from './port.js';
 import { RtScheduler } from './rt.js';
 import { TimerQueue } from './timers.js';
+import { BackgroundWork, type BackgroundOptions } from './background.js';
 
 /** The RPMsg link as the runtime drives it (built by guest/rpmsg.ts). */
 export interface RpmsgBinding {
@@ -41,6 +42,10 @@ export interface RuntimeOptions {
   readonly held: readonly WindowDesc[];
   readonly args?: Readonly<Record<string, unknown>>;
   readonly rpmsg?: RpmsgBinding;
+  /** Secure executive: how background (service) work is fitted between RT releases. */
+  readonly background?: BackgroundOptions;
+  /** Boot counter of this partition (0 at the first boot, +1 per reboot by the hypervisor). */
+  readonly boot?: number;
 }
 
 export interface MainOutcome {
@@ -68,6 +73,7 @@ export class GuestRuntime {
   readonly port: CorePort;
   readonly timers: TimerQueue;
   readonly rt: RtScheduler | null;
+  readonly background: BackgroundWork | null;
   readonly memoryPort: MemoryPort;
   private readonly handlers = new Map<number, IrqHandler[]>();
   private readonly userStats = new Map<string, number | string | boolean>();
@@ -76,6 +82,7 @@ export class GuestRuntime {
   private readonly rpmsg: RpmsgBinding | undefined;
   handlerErrors = 0;
   interruptsHandled = 0;
+  executivePasses = 0;
   readonly logs: string[] = [];
 
   constructor(o: RuntimeOptions) {
@@ -84,6 +91,7 @@ export class GuestRuntime {
     const now = () => port.now();
     this.timers = new TimerQueue(now);
     this.rt = port.world === 'secure' ? new RtScheduler(now, (task, e) => this.reportError(`rt task ${task}`, e)) : null;
+    this.background = port.world === 'secure' ? new BackgroundWork(now, (name, e) => this.reportError(`background ${name}`, e), o.background) : null;
     this.timerLine = port.world === 'secure' ? IrqLine.SECURE_TIMER : IrqLine.NS_TIMER;
     this.virtioLine = port.world === 'secure' ? IrqLine.VIRTIO_TO_SECURE : IrqLine.VIRTIO_TO_NONSECURE;
     this.rpmsg = o.rpmsg;
@@ -106,6 +114,7 @@ export class GuestRuntime {
 
   private buildContext(o: RuntimeOptions): GuestContext {
     const rt = this.rt;
+    const bg = this.background;
     const port = this.port;
     const userStats = this.userStats;
     const stats: StatsApi = {
@@ -121,6 +130,7 @@ export class GuestRuntime {
     return {
       world: port.world,
       cores: port.cores,
+      boot: o.boot ?? 0,
       args: Object.freeze({ ...(o.args ?? {}) }),
       map: o.map,
       memory: this.memoryPort,
@@ -167,6 +177,7 @@ export class GuestRuntime {
           ? null
           : {
               task: (spec) => rt.add(spec),
+              background: (spec) => bg!.add(spec),
               stats: () => rt.stats(),
             },
       log: (...args: unknown[]) => {
@@ -207,6 +218,14 @@ export class GuestRuntime {
     const port = this.port;
     port.checkpoint();
     let n = 0;
+    const rt = this.rt;
+    if (rt) {
+      // RT jobs first: a due release is run before any interrupt or service work (timer-line handling below
+      // finds nothing left to release)
+      const now = port.now();
+      if (rt.nextReleaseUs() <= now) rt.release(now);
+      while (await rt.runOne()) n++;
+    }
     if (this.nextDeadline() <= port.now()) port.raise(this.timerLine);
     port.collectInterrupts();
     for (;;) {
@@ -225,7 +244,7 @@ export class GuestRuntime {
       }
       port.endOfInterrupt(line);
     }
-    if (this.rt) while (await this.rt.runOne()) n++;
+    if (rt) while (await rt.runOne()) n++;
     if (this.rpmsg) {
       try {
         n += this.rpmsg.poll();
@@ -278,14 +297,28 @@ export class GuestRuntime {
     }
   }
 
-  /** After main returned: keep serving interrupts, timers, RT jobs and RPMsg until the machine stops. */
+  /**
+   * After main returned: the executive loop, until the machine stops. One iteration: poll() (due RT jobs first,
+   * then interrupts, RT jobs, the RPMsg link); then background steps in the slack before the next release
+   * (background.ts); when nothing is left, wait for the next release or an interrupt (the port sleeps until
+   * shortly before the release and spins to it).
+   */
   async serveUntilStop(): Promise<void> {
     for (;;) {
       try {
-        await this.idle(Infinity);
+        if (this.port.stopping()) return;
+        const n = await this.poll();
+        if (n > 0) this.background?.wake();
+        const bg = this.background;
+        const steps = bg && bg.size > 0 ? await bg.pass(() => this.nextDeadline()) : 0;
+        this.executivePasses++;
+        if (n > 0 || steps > 0) continue;
+        if (this.port.stopping()) return;
+        this.port.waitForEvent(this.nextDeadline());
+        this.background?.wake();
       } catch (e) {
         if (isGuestError(e, GuestErrorCode.STOPPED)) return;
-        this.reportError('idle', e);
+        this.reportError('executive', e);
       }
     }
   }
@@ -299,6 +332,8 @@ export class GuestRuntime {
       interruptsHandled: this.interruptsHandled,
       handlerErrors: this.handlerErrors,
       rt: this.rt ? this.rt.stats() : [],
+      background: this.background ? this.background.stats() : [],
+      executivePasses: this.executivePasses,
       rpmsg: this.rpmsg ? this.rpmsg.stats() : undefined,
       user: this.userStatsObject(),
       port: this.port.stats(),

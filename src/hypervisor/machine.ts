@@ -32,6 +32,18 @@ export interface RpmsgConfig {
   readonly features?: number;
 }
 
+/** The secure real-time executive (every field optional). */
+export interface RtConfig {
+  /** Sleep until this many µs before a release, then spin to it (and, on one core, take the core back then). Default 250. */
+  readonly wakeLeadUs?: number;
+  /** Margin kept free before a release when fitting service steps (µs). Default 20. */
+  readonly guardUs?: number;
+  /** Service steps per executive pass. Default 8. */
+  readonly maxStepsPerPass?: number;
+  /** Upper bound of a service step's cost estimate (µs). Default 300. */
+  readonly maxEstimateUs?: number;
+}
+
 export interface MachineConfig {
   /** 1: one core token shared by both worlds (LTZVisor single-core); 2: one core per world. Default 1. */
   readonly cores?: 1 | 2;
@@ -42,6 +54,8 @@ export interface MachineConfig {
   readonly rpmsg?: RpmsgConfig | false;
   /** Longest wait of the secure core for the non-secure one to reach a preemption point. Default 20000 µs. */
   readonly preemptTimeoutUs?: number;
+  /** Secure real-time executive settings. */
+  readonly rt?: RtConfig;
   /** Secure-only time after the non-secure partition ended. Default 0. */
   readonly afterNsExitMs?: number;
   /** Whole-run limit. Default 60000 ms. */
@@ -115,7 +129,12 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
   });
   const t0 = performance.now();
   const secure = new Partition(
-    { ...common('secure', cfg.secure), ctlSecure: ctl.secure, ...(cfg.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: cfg.preemptTimeoutUs } : {}) },
+    {
+      ...common('secure', cfg.secure),
+      ctlSecure: ctl.secure,
+      ...(cfg.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: cfg.preemptTimeoutUs } : {}),
+      ...(cfg.rt !== undefined ? { rt: cfg.rt } : {}),
+    },
     cfg.onLog,
     (f) => faults.push(f),
   );

@@ -15,6 +15,7 @@ import { GuestRpmsg } from '../guest/rpmsg.js';
 import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import type { GuestMain } from '../guest/api.js';
+import type { BackgroundOptions } from '../guest/background.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 
@@ -32,6 +33,10 @@ export interface PartitionWorkerData {
   readonly ctlSecure?: SharedArrayBuffer;
   readonly numVqs: number;
   readonly preemptTimeoutUs?: number;
+  /** Secure partition: RT executive settings (see RtConfig in machine.ts). */
+  readonly rt?: BackgroundOptions & { readonly wakeLeadUs?: number };
+  /** Boot counter (ctx.boot). Default 0. */
+  readonly boot?: number;
   readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
 }
 
@@ -59,6 +64,7 @@ async function boot(): Promise<void> {
       secure: d.ctlSecure,
       numVqs: d.numVqs,
       ...(d.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: d.preemptTimeoutUs } : {}),
+      ...(d.rt?.wakeLeadUs !== undefined ? { wakeLeadUs: d.rt.wakeLeadUs } : {}),
       log,
       reportFault,
     });
@@ -81,7 +87,17 @@ async function boot(): Promise<void> {
       },
     });
   }
-  const runtime = new GuestRuntime({ port: core, map: d.map, memory, held: d.held, args: d.args, ...(rpmsg ? { rpmsg } : {}) });
+  const background: BackgroundOptions | undefined = d.rt;
+  const runtime = new GuestRuntime({
+    port: core,
+    map: d.map,
+    memory,
+    held: d.held,
+    args: d.args,
+    boot: d.boot ?? 0,
+    ...(rpmsg ? { rpmsg } : {}),
+    ...(background ? { background } : {}),
+  });
   rpmsg?.setWaiter((us) => runtime.idle(us));
 
   let outcome: MainOutcome;

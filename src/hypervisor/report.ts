@@ -27,6 +27,8 @@ export interface RunSummary {
   readonly preemptionLatencyUs: { count: number; p50: number; p99: number; max: number; timeouts: number };
   readonly rtTask: { name: string; periodUs: number; jobs: number; deadlineMisses: number; maxJitterUs: number; p99JitterUs: number };
   readonly rtTasks: RtTaskStats[];
+  /** The secure executive: wake-up lead, how late the OS woke it, time spun to releases, service steps held back. */
+  readonly rtExecutive: { wakeLeadUs: number; wakeLateUs: { p50: number; p99: number; max: number }; lateWaits: number; spinMs: number; serviceSteps: number; serviceDeferred: number; serviceOverruns: number };
   readonly securityFaults: { attempted: number; blocked: number; records: Array<{ addr: string; len: number; world: string; access: string }> };
   readonly keyAddress: string | undefined;
   readonly keyLeaked: boolean;
@@ -61,6 +63,18 @@ export function summarize(r: MachineResult): RunSummary {
     ...(p.outcome?.error !== undefined ? { error: p.outcome.error } : p.crash !== undefined ? { error: p.crash } : {}),
     stats: ((p.report ?? {})['user'] ?? {}) as Record<string, unknown>,
   });
+  const sPort = (sRep['port'] ?? {}) as { wakeLeadUs?: number; wakeLateUs?: Summary; lateWaits?: number; spinUs?: number };
+  const bgs = (sRep['background'] ?? []) as Array<{ steps: number; deferred: number; overruns: number }>;
+  const wl = sPort.wakeLateUs ?? EMPTY_SUMMARY;
+  const rtExecutive = {
+    wakeLeadUs: num(sPort.wakeLeadUs),
+    wakeLateUs: { p50: round(wl.p50), p99: round(wl.p99), max: round(wl.max) },
+    lateWaits: num(sPort.lateWaits),
+    spinMs: round(num(sPort.spinUs) / 1000, 2),
+    serviceSteps: bgs.reduce((a, b) => a + num(b.steps), 0),
+    serviceDeferred: bgs.reduce((a, b) => a + num(b.deferred), 0),
+    serviceOverruns: bgs.reduce((a, b) => a + num(b.overruns), 0),
+  };
   const problems: string[] = [];
   if (r.timedOut) problems.push('the run timed out');
   if (r.secure.outcome?.status === 'threw') problems.push(`secure partition failed: ${r.secure.outcome.error}`);
@@ -93,6 +107,7 @@ export function summarize(r: MachineResult): RunSummary {
       p99JitterUs: round(t0?.jitterUs.p99 ?? 0),
     },
     rtTasks: rt,
+    rtExecutive,
     securityFaults: {
       attempted,
       blocked: secFaults.length,
@@ -128,6 +143,8 @@ export function formatSummary(s: RunSummary): string {
   for (const t of s.rtTasks) {
     L.push(`rt task ${t.name.padEnd(11)} period ${t.periodUs} µs, ${t.jobs} jobs, ${t.deadlineMisses} deadline misses, jitter p50 ${round(t.jitterUs.p50)} µs, max ${round(t.jitterUs.max)} µs`);
   }
+  const x = s.rtExecutive;
+  L.push(`rt executive        wake lead ${x.wakeLeadUs} µs (OS wake-up late p50 ${x.wakeLateUs.p50} µs, p99 ${x.wakeLateUs.p99} µs; ${x.lateWaits} past the release), spun ${x.spinMs} ms; service steps ${x.serviceSteps}, ${x.serviceDeferred} held back for a release, ${x.serviceOverruns} over their estimate`);
   L.push(`security faults     attempted ${s.securityFaults.attempted}, blocked ${s.securityFaults.blocked}${s.keyLeaked ? '  KEY LEAKED' : ''}`);
   for (const f of s.securityFaults.records) L.push(`  ${f.world} ${f.access} of ${f.len} bytes at ${f.addr}: blocked (SecurityFault)`);
   L.push(`partitions          secure: ${s.partitions.secure.status}${s.partitions.secure.error ? ` (${s.partitions.secure.error})` : ''}; non-secure: ${s.partitions.nonsecure.status}${s.partitions.nonsecure.error ? ` (${s.partitions.nonsecure.error})` : ''}`);
@@ -150,6 +167,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     problems: s.problems,
     features: s.features,
     preemptionLatencyUs: s.preemptionLatencyUs,
+    rtExecutive: s.rtExecutive,
     timePerWorldMs: s.timePerWorldMs,
     smc: s.smc,
     keyAddress: s.keyAddress,

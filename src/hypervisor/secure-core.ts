@@ -18,6 +18,7 @@ import type { CorePort } from '../guest/port.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import { Gic } from './gic.js';
 import { Monitor } from './monitor.js';
+import { Samples } from '../guest/stats.js';
 import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nowUs, ring } from './ctl.js';
 
 export interface SecureCoreOptions {
@@ -28,6 +29,12 @@ export interface SecureCoreOptions {
   readonly numVqs: number;
   /** Longest wait for the non-secure core to reach a preemption point (µs). Default 20000. */
   readonly preemptTimeoutUs?: number;
+  /**
+   * RT release precision: a wait for a release sleeps (Atomics.wait) until this many µs before it, then spins to the
+   * exact time; on one core the core is taken back from the non-secure world at that moment, so that the
+   * preemption latency is absorbed before the release. Default 250.
+   */
+  readonly wakeLeadUs?: number;
   readonly log: (text: string) => void;
   readonly reportFault: (f: FaultRecord) => void;
 }
@@ -52,6 +59,13 @@ export class SecureCore implements CorePort {
   private nsNotifies = 0;
   private wakeups = 0;
   private spuriousWakeups = 0;
+  private readonly wakeLeadUs: number;
+  /** How late a timed Atomics.wait returned after its target (the OS wake-up latency the lead absorbs). */
+  private readonly wakeLate = new Samples(1 << 14);
+  private spinUs = 0;
+  private idleUs = 0;
+  /** Waits that reached their target time late (after the spin phase could not start before it). */
+  private lateWaits = 0;
 
   constructor(private readonly o: SecureCoreOptions) {
     this.cores = o.cores;
@@ -60,6 +74,7 @@ export class SecureCore implements CorePort {
     this.sctl = new Int32Array(o.secure);
     this.numVqs = o.numVqs;
     this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
+    this.wakeLeadUs = Math.max(0, o.wakeLeadUs ?? 250);
     // secure boot: our lines are group 0 (FIQ), the non-secure world's are group 1
     this.gic.configure(IrqLine.VIRTIO_TO_SECURE, { group: 0, enabled: true, priority: 0x40 }, 'secure');
     this.gic.configure(IrqLine.SECURE_TIMER, { group: 0, enabled: true, priority: 0x20 }, 'secure');
@@ -88,26 +103,50 @@ export class SecureCore implements CorePort {
     return Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 || this.stopping();
   }
 
+  /**
+   * Wait for interrupt until `untilUs` (the next release or timer). Phase 1 sleeps on the doorbell until
+   * untilUs - wakeLeadUs (a FIQ — non-secure request, stop — ends it at once); phase 2 spins to the exact time,
+   * still watching for a FIQ. On one core the idle hook first yields the core (only when there is time left before
+   * the wake-up point) and takes it back when phase 1 ends, so the non-secure world's way to its next preemption
+   * point overlaps the lead, not the release.
+   */
   waitForEvent(untilUs: number): void {
     if (this.stopping()) return;
+    const t0 = nowUs();
     const single = this.cores === 1;
-    if (single && this.holdsCore && this.nsAlive()) {
+    const wakeAt = untilUs - this.wakeLeadUs;
+    if (single && this.holdsCore && this.nsAlive() && wakeAt > t0 && !this.externalPending()) {
       this.monitor.countSmc('secure', SmcCall.YIELD);
       this.holdsCore = false;
       this.monitor.switchTo('nonsecure', 'yield');
       Atomics.store(this.ctl, Ctl.GATE, Gate.NONSECURE);
       ring(this.ctl, Ctl.NS_DOORBELL);
     }
+    let event = false;
     for (;;) {
       const seq = Atomics.load(this.ctl, Ctl.S_DOORBELL);
-      if (this.externalPending()) break;
+      if (this.externalPending()) {
+        event = true;
+        break;
+      }
       const t = nowUs();
-      if (t >= untilUs) break;
-      const r = Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, Number.isFinite(untilUs) ? (untilUs - t) / 1000 : 1000);
+      if (t >= wakeAt) break;
+      const r = Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, Number.isFinite(wakeAt) ? (wakeAt - t) / 1000 : 1000);
       this.wakeups++;
-      if (r === 'ok' && !this.externalPending() && nowUs() < untilUs) this.spuriousWakeups++;
+      if (r === 'timed-out' && Number.isFinite(wakeAt)) {
+        const late = nowUs() - wakeAt;
+        if (late >= 0) this.wakeLate.add(late);
+      } else if (r === 'ok' && !this.externalPending() && nowUs() < wakeAt) this.spuriousWakeups++;
     }
     if (single && !this.holdsCore) this.takeCore();
+    if (!event && Number.isFinite(untilUs)) {
+      const s0 = nowUs();
+      if (s0 > untilUs) this.lateWaits++;
+      let t = s0;
+      while (t < untilUs && !this.externalPending()) t = nowUs();
+      this.spinUs += t - s0;
+    }
+    this.idleUs += nowUs() - t0;
   }
 
   /** Single core: a FIQ is pending, the monitor takes the core back from the non-secure world. */
@@ -233,6 +272,11 @@ export class SecureCore implements CorePort {
       invalidRequests: this.invalidRequests,
       wakeups: this.wakeups,
       spuriousWakeups: this.spuriousWakeups,
+      wakeLeadUs: this.wakeLeadUs,
+      wakeLateUs: this.wakeLate.summary(),
+      lateWaits: this.lateWaits,
+      spinUs: Math.round(this.spinUs),
+      idleUs: Math.round(this.idleUs),
       gicIgnoredWrites: this.gic.ignoredWrites,
     };
   }
