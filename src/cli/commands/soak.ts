@@ -5,11 +5,14 @@
  *   tz-virtio soak --messages N [--cores 1|2|both] [--window W] [--seed S] [--max-body B] [--json]
  *   tz-virtio soak --messages N --pause-at K --pause-ms T [--stall-timeout-ms T2]     backpressure: the receiver stops reading
  *
+ *   tz-virtio soak --reboot [--crashes K] --messages N     kill the non-secure partition mid-stream K times and reboot it
+ *
  * Prints lost / duplicated / corrupted (all must be 0) and memory at start and end. Exit code 0 when every run is OK.
  */
 import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
 import { formatSoak, runSoak, type SoakResult } from '../../soak/run.js';
+import { formatReboot, runReboot } from '../../soak/reboot.js';
 
 interface SoakCliOptions {
   messages: string;
@@ -23,6 +26,8 @@ interface SoakCliOptions {
   pauseMs: string;
   stallTimeoutMs: string;
   json?: boolean;
+  reboot?: boolean;
+  crashes: string;
 }
 
 export function register(program: Command): void {
@@ -39,10 +44,20 @@ export function register(program: Command): void {
     .option('--pause-at <k>', 'backpressure: the receiver stops reading after k messages ...')
     .option('--pause-ms <t>', '... for t ms', '500')
     .option('--stall-timeout-ms <t>', 'the sender gives up after t ms without an acknowledgement', '10000')
+    .option('--reboot', 'crash the non-secure partition mid-stream and reboot it (two workers running the RPMsg roles)')
+    .option('--crashes <k>', 'with --reboot: how many crashes', '1')
     .option('--json', 'print the results as JSON')
     .action(async (o: SoakCliOptions) => {
       const messages = parseNumberArg('--messages', o.messages);
       if (messages < 1) throw new CliError('soak: --messages must be at least 1');
+      if (o.reboot === true) {
+        const crashes = parseNumberArg('--crashes', o.crashes);
+        if (crashes < 1 || crashes > 1000) throw new CliError('soak: --crashes must be in 1..1000');
+        const r = await runReboot({ messages, crashes, seed: parseNumberArg('--seed', o.seed) });
+        process.stdout.write(o.json === true ? JSON.stringify(r, null, 2) + '\n' : formatReboot(r) + '\n');
+        process.exitCode = r.ok ? 0 : 1;
+        return;
+      }
       const modes: (1 | 2)[] = o.cores === 'both' ? [1, 2] : o.cores === '1' ? [1] : o.cores === '2' ? [2] : [];
       if (modes.length === 0) throw new CliError(`soak: --cores must be 1, 2 or both, not '${o.cores}'`);
       const results: SoakResult[] = [];
