@@ -64,7 +64,11 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
         if (t0 < 0 && side.progress >= o.warmup) mark();
         continue;
       }
-      token.switchToOther(); // idle: SMC yield, the other world runs (no-op once it has finished)
+      // idle: ask for a notification (the world waits for its interrupt), then SMC yield: the other world runs
+      // until it notifies us (non-secure -> secure) or goes idle itself; no-op once it has finished
+      if (!side.arm()) continue;
+      token.switchToOther();
+      side.disarm();
     }
     token.finish();
   } else {

@@ -86,13 +86,19 @@ class Sender implements Side {
     }
     const size = this.spec.size;
     const step = slot(size);
+    let added = 0;
     while (this.sent < this.total && this.nFree > 0) {
       const b = this.free[--this.nFree]!;
       const off = POOL_OFFSET + b * step;
       stamp(this.app.u32, 0, size, this.sent);
-      this.region.u8.set(this.app.u8, off); // rpmsg_send-style copy into the shared buffer
+      this.region.u8.set(this.app.u8, off); // copy into the shared buffer
       vq.addBuffer(IPC_BASE + off, size, false, b);
       this.sent++;
+      added++;
+    }
+    // one kick per burst (as Linux drivers batch adds before virtqueue_kick): one avail.idx update, at most one
+    // notification
+    if (added > 0) {
       moved = true;
       if (vq.kick()) this.ep.notify();
     }
