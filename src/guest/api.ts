@@ -12,6 +12,7 @@ import type { MemoryMapDesc, World } from './memory-map.js';
 import type { RtTaskHandle, RtTaskSpec, RtTaskStats } from './rt.js';
 import type { TimerId } from './timers.js';
 import type { BackgroundHandle, BackgroundSpec } from './background.js';
+import type { RpmsgLayout } from '../rpmsg/index.js';
 
 export type { World } from './memory-map.js';
 
@@ -113,6 +114,19 @@ export interface RpmsgApi {
   features(): string[];
   /** Link counters (messages and bytes each way, drops). */
   stats(): Record<string, number>;
+  /**
+   * Called when the link goes down: the peer reset the device (e.g. the non-secure partition crashed and was
+   * rebooted) or a ring violation needs a reset. Messages queued for the old peer should be dropped; the link comes
+   * back by itself when the peer sets it up again (named endpoints are announced again).
+   */
+  onReset(listener: () => void): void;
+  /** Incarnation of the link: 1 after the first attach, +1 after every reset and re-attach (0 before). */
+  epoch(): number;
+  /**
+   * The layout of the shared region (resource table, both vrings, buffer pool) — given to the RPMsg *host* only,
+   * which owns the rings anyway (a non-secure OS can read them from the resource table); undefined on the remote.
+   */
+  layout(): RpmsgLayout | undefined;
 }
 
 export interface GuestContext {

@@ -38,6 +38,12 @@ export interface CorePort {
   smc(call: number, args: readonly number[]): number;
   reportFault(f: FaultRecord): void;
   log(text: string): void;
+  /**
+   * Secure side: true once per reset of the peer partition by the hypervisor (it crashed and is being rebooted).
+   * The runtime then resets its RPMsg link and calls ackPeerReset().
+   */
+  takePeerReset?(): boolean;
+  ackPeerReset?(): void;
   /** Counters the runtime adds to the partition's report. */
   stats(): Record<string, unknown>;
 }

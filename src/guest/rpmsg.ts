@@ -27,6 +27,11 @@ export interface RpmsgBindingOptions {
   readonly nowMs: () => number;
   /** Feature bits the role wants/supports (u32); default: the role's default (NS | EVENT_IDX). */
   readonly features?: number;
+  /**
+   * Fault injection for tests and `tz-virtio run --crash-at`: when the `atMessage`-th message has been sent through
+   * the guest API, `fire()` is called (the partition worker turns it into a throw, an exit or a hypervisor kill).
+   */
+  readonly crash?: { readonly atMessage: number; readonly fire: () => void };
 }
 
 const FEATURE_NAMES: Record<number, string> = { [VIRTIO_RPMSG_F_NS]: 'VIRTIO_RPMSG_F_NS', 28: 'VIRTIO_RING_F_INDIRECT_DESC', 29: 'VIRTIO_RING_F_EVENT_IDX' };
@@ -43,10 +48,21 @@ export class GuestRpmsg implements RpmsgBinding {
   private waiter: ((timeoutUs: number) => Promise<boolean>) | undefined;
   private readonly kind: 'host' | 'remote';
   private readonly bufSize: number;
+  private readonly layout: RpmsgLayout;
+  private readonly resetListeners: Array<() => void> = [];
+  private wasReady = false;
+  /** Link incarnations: +1 at each (re)attach. */
+  private epoch = 0;
+  private resets = 0;
+  private peerResets = 0;
+  private sent = 0;
+  private readonly crash: RpmsgBindingOptions['crash'];
 
   constructor(o: RpmsgBindingOptions) {
     this.kind = o.role;
     this.bufSize = o.layout.buffers.size;
+    this.layout = o.layout;
+    this.crash = o.crash;
     const common = {
       transport: { notify: (vq: number) => o.notify(vq) },
       now: o.nowMs,
@@ -71,11 +87,60 @@ export class GuestRpmsg implements RpmsgBinding {
   poll(): number {
     const r = this.role as RpmsgHost | RpmsgRemote;
     r.cork();
+    let n: number;
     try {
-      return r.poll();
+      n = r.poll();
     } finally {
       r.uncork();
     }
+    this.track();
+    return n;
+  }
+
+  /** Follows the link's life: a ready → not-ready edge is a reset (listeners run), not-ready → ready a new epoch. */
+  private track(): void {
+    const ready = this.role.ready;
+    if (ready === this.wasReady) return;
+    this.wasReady = ready;
+    if (ready) {
+      this.epoch++;
+      return;
+    }
+    this.resets++;
+    for (const l of this.resetListeners) {
+      try {
+        l();
+      } catch {
+        // a listener's error must not break the link
+      }
+    }
+  }
+
+  /**
+   * The hypervisor reset the peer partition (it crashed and is rebooted; the vdev status was set to 0). A remote
+   * forgets the rings and waits for the new driver's DRIVER_OK; a host resets the device and starts it again.
+   */
+  peerReset(): void {
+    this.peerResets++;
+    const r = this.role;
+    if (r instanceof RpmsgRemote) r.reset();
+    else if (r instanceof RpmsgHost) {
+      r.reset();
+      r.start();
+    }
+    if (this.wasReady) {
+      // report the reset even when the link is up again at once (host role)
+      this.wasReady = false;
+      this.resets++;
+      for (const l of this.resetListeners) {
+        try {
+          l();
+        } catch {
+          // ignored, as in track()
+        }
+      }
+    }
+    this.track();
   }
 
   negotiated(): number {
@@ -84,7 +149,7 @@ export class GuestRpmsg implements RpmsgBinding {
   }
 
   stats(): Record<string, unknown> {
-    return { role: this.kind, ready: this.role.ready, features: featureNames(this.negotiated()), ...this.role.stats };
+    return { role: this.kind, ready: this.role.ready, features: featureNames(this.negotiated()), epoch: this.epoch, resets: this.resets, peerResets: this.peerResets, ...this.role.stats };
   }
 
   private async waitUntil(cond: () => boolean, timeoutUs: number, what: string): Promise<void> {
@@ -93,6 +158,7 @@ export class GuestRpmsg implements RpmsgBinding {
     const t0 = performance.now();
     for (;;) {
       this.role.poll();
+      this.track();
       if (cond()) return;
       if (this.role.needsReset) throw new GuestError(GuestErrorCode.NO_RPMSG, `rpmsg: link broken (${String(this.role.lastError)})`);
       const left = timeoutUs - (performance.now() - t0) * 1000;
@@ -106,7 +172,11 @@ export class GuestRpmsg implements RpmsgBinding {
     const wrap = (ep: Endpoint): GuestEndpoint => ({
       addr: ep.addr,
       name: ep.name,
-      send: (dst, data) => role.trySendRaw(ep.addr, dst, data),
+      send: (dst, data) => {
+        const ok = role.trySendRaw(ep.addr, dst, data);
+        if (ok && this.crash !== undefined && ++this.sent === this.crash.atMessage) this.crash.fire();
+        return ok;
+      },
       close: () => ep.destroy(),
     });
     return {
@@ -133,6 +203,12 @@ export class GuestRpmsg implements RpmsgBinding {
       cork: () => (role as RpmsgHost | RpmsgRemote).cork(),
       uncork: () => (role as RpmsgHost | RpmsgRemote).uncork(),
       stats: () => ({ ...role.stats }),
+      onReset: (listener) => {
+        if (typeof listener !== 'function') throw new GuestError(GuestErrorCode.BAD_ARGUMENT, 'rpmsg.onReset: listener must be a function');
+        this.resetListeners.push(listener);
+      },
+      epoch: () => this.epoch,
+      layout: () => (this.kind === 'host' ? this.layout : undefined),
     };
   }
 }

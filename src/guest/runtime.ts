@@ -32,6 +32,8 @@ export interface RpmsgBinding {
   /** Processes whatever the peer made available; returns the number of messages/buffers handled. */
   poll(): number;
   stats(): Record<string, unknown>;
+  /** The peer partition was reset by the hypervisor: forget the rings and wait for the peer to set the link up again. */
+  peerReset?(): void;
 }
 
 export interface RuntimeOptions {
@@ -66,6 +68,9 @@ const NO_RPMSG: RpmsgApi = {
   cork: () => undefined,
   uncork: () => undefined,
   stats: () => ({}),
+  onReset: () => undefined,
+  epoch: () => 0,
+  layout: () => undefined,
 };
 
 export class GuestRuntime {
@@ -225,6 +230,15 @@ export class GuestRuntime {
       const now = port.now();
       if (rt.nextReleaseUs() <= now) rt.release(now);
       while (await rt.runOne()) n++;
+    }
+    if (port.takePeerReset?.()) {
+      try {
+        this.rpmsg?.peerReset?.();
+      } catch (e) {
+        this.reportError('rpmsg peer reset', e);
+      }
+      port.ackPeerReset?.();
+      n++;
     }
     if (this.nextDeadline() <= port.now()) port.raise(this.timerLine);
     port.collectInterrupts();

@@ -23,6 +23,10 @@
  *
  *   secure block  (main and secure worker only):
  *     word 0  S_STOP       main → secure: stop.
+ *     word 1  S_PEER_RESET main → secure: sequence, incremented when the hypervisor reset the non-secure partition
+ *                          (it died and is rebooted; the vdev status was reset). The secure core answers at its next
+ *                          poll: its RPMsg device forgets the rings and waits for the new driver's DRIVER_OK.
+ *     word 2  S_PEER_RESET_ACK  secure → main: the last S_PEER_RESET sequence handled.
  */
 export const SHARED_CTL_BYTES = 256;
 export const SECURE_CTL_BYTES = 64;
@@ -47,6 +51,8 @@ export const CtlF64 = {
 
 export const SecureCtl = {
   S_STOP: 0,
+  S_PEER_RESET: 1,
+  S_PEER_RESET_ACK: 2,
 } as const;
 
 export const Gate = { SECURE: 0, NONSECURE: 1 } as const;

@@ -12,6 +12,7 @@ import type { MainOutcome } from '../guest/runtime.js';
 import { allocateBacking, buildPlatform, describeMap, regionsFor, windowsFor, type Backing, type Platform, type PlatformConfig } from './platform.js';
 import { Ctl, NsState, SecureCtl, allocateCtl, ring } from './ctl.js';
 import { Partition } from './partition.js';
+import type { CrashMode } from './partition-worker.js';
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
 
 export interface PartitionConfig {
@@ -56,12 +57,41 @@ export interface MachineConfig {
   readonly preemptTimeoutUs?: number;
   /** Secure real-time executive settings. */
   readonly rt?: RtConfig;
+  /** Reboots of the non-secure partition when it crashes or its main throws (0 = none: the run ends). Default 0. */
+  readonly maxReboots?: number;
+  /** Fault injection (tests, --crash-at). */
+  readonly crash?: CrashConfig;
+  /** Longest wait for the secure side to confirm a peer reset (ms). Default 2000. */
+  readonly peerResetTimeoutMs?: number;
   /** Secure-only time after the non-secure partition ended. Default 0. */
   readonly afterNsExitMs?: number;
   /** Whole-run limit. Default 60000 ms. */
   readonly timeoutMs?: number;
   /** Live log lines from the guests. */
   readonly onLog?: (world: World, text: string) => void;
+}
+
+/** Fault injection: kill the non-secure partition after it sent `atMessage` RPMsg messages. */
+export interface CrashConfig {
+  readonly atMessage: number;
+  /** 'throw' (its guest code throws), 'exit' (its worker calls process.exit) or 'terminate' (the hypervisor kills it). Default 'terminate'. */
+  readonly mode?: CrashMode;
+  /** Which boot of the partition dies (0 = the first). Default 0. */
+  readonly boot?: number;
+}
+
+/** One reboot of the non-secure partition. */
+export interface RebootRecord {
+  /** The boot that died (0 = the first). */
+  readonly boot: number;
+  /** Milliseconds since the machine started. */
+  readonly atMs: number;
+  readonly reason: string;
+  /** Whether the secure runtime confirmed it had reset its side of the link before the new boot. */
+  readonly secureAcked: boolean;
+  readonly ackMs: number;
+  /** The dead partition's last log lines. */
+  readonly logs: readonly string[];
 }
 
 export interface PartitionResult {
@@ -83,6 +113,8 @@ export interface MachineResult {
   readonly faultCount: number;
   readonly timedOut: boolean;
   readonly durationMs: number;
+  /** Reboots of the non-secure partition, in order; `nonsecure` is the last boot. */
+  readonly reboots?: readonly RebootRecord[];
   /** The backing buffers (for --dump-shm and tests); null after the run only if the caller drops them. */
   readonly backing: Backing;
 }
@@ -138,25 +170,80 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
     cfg.onLog,
     (f) => faults.push(f),
   );
-  const nonsecure = new Partition(common('nonsecure', cfg.nonsecure), cfg.onLog, (f) => faults.push(f));
+  const nsParts: Partition[] = [];
+  const bootNonSecure = (boot: number): Partition => {
+    const crash = cfg.crash !== undefined && (cfg.crash.boot ?? 0) === boot ? { atMessage: cfg.crash.atMessage, mode: cfg.crash.mode ?? 'terminate' } : undefined;
+    const p = new Partition({ ...common('nonsecure', cfg.nonsecure), boot, ...(crash ? { crash } : {}) }, cfg.onLog, (f) => faults.push(f));
+    nsParts.push(p);
+    return p;
+  };
+  let nonsecure = bootNonSecure(0);
 
   const timeoutMs = cfg.timeoutMs ?? 60_000;
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+  const maxReboots = cfg.maxReboots ?? 0;
+  const reboots: RebootRecord[] = [];
+  let lastEnd: 'ns' | 'secure' | 'timeout' = 'ns';
 
-  // the non-secure side ends: its main returned/threw, it crashed, or the secure side died first
-  const nsEnd = await Promise.race([nonsecure.mainDone.then(() => 'ns' as const), secure.finished.then(() => 'secure' as const), timeout]);
-  if (nsEnd === 'timeout') timedOut = true;
   // make sure the secure core never waits for a non-secure core that is gone
   const markNsGone = () => {
     Atomics.store(ctlShared, Ctl.NS_STATE, NsState.EXITED);
     ring(ctlShared, Ctl.S_DOORBELL);
   };
-  void nonsecure.finished.then(() => {
-    if (nonsecure.crash !== undefined) markNsGone();
-  });
-  if (nsEnd === 'ns' && (cfg.afterNsExitMs ?? 0) > 0) {
+  for (;;) {
+    const ns = nonsecure;
+    void ns.finished.then(() => {
+      if (ns.crash !== undefined && ns === nonsecure) markNsGone();
+    });
+    // the non-secure side ends: its main returned/threw, it crashed, or the secure side died first
+    const nsEnd = await Promise.race([ns.mainDone.then(() => 'ns' as const), secure.finished.then(() => 'secure' as const), timeout]);
+    lastEnd = nsEnd;
+    if (nsEnd === 'timeout') timedOut = true;
+    if (nsEnd !== 'ns') break;
+    const failed = ns.crash !== undefined || ns.outcome?.status === 'threw';
+    if (!failed || reboots.length >= maxReboots || !secure.alive) break;
+    // reboot: the dead partition is gone for good, the device is reset, the secure side told, a fresh worker booted
+    const rec = await rebootNonSecure(ns);
+    reboots.push(rec);
+    nonsecure = bootNonSecure(reboots.length);
+  }
+
+  async function rebootNonSecure(dead: Partition): Promise<RebootRecord> {
+    const atMs = performance.now() - t0;
+    const reason = dead.crash ?? `main threw: ${dead.outcome?.error ?? 'unknown'}`;
+    // 1. the old worker must be stopped before its control words are reused
+    let t: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([dead.finished, new Promise((r) => (t = setTimeout(r, 200)))]);
+    clearTimeout(t);
+    await dead.terminate();
+    await dead.finished;
+    markNsGone();
+    // 2. device reset: the vdev status byte to 0 (what a driver's reset writes), so the remote detaches
+    if (layout !== undefined) {
+      const ipc = backing.ipc;
+      Atomics.store(new Uint8Array(ipc.buffer!), layout.statusAddr - ipc.base, 0);
+    }
+    // 3. tell the secure core (a secure-only word) and wait until its runtime has reset its RPMsg side
+    const seq = Atomics.add(ctlSecure, SecureCtl.S_PEER_RESET, 1) + 1;
+    ring(ctlShared, Ctl.S_DOORBELL);
+    const tAck = performance.now();
+    let acked = false;
+    while (performance.now() - tAck < (cfg.peerResetTimeoutMs ?? 2000) && secure.alive) {
+      if (Atomics.load(ctlSecure, SecureCtl.S_PEER_RESET_ACK) === seq) {
+        acked = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    // 4. the non-secure control words as at power-on (GATE stays the secure core's business)
+    for (const w of [Ctl.NS_REQ, Ctl.NS_REQ_VQ, Ctl.NS_IRQ0, Ctl.NS_IRQ1, Ctl.NS_STOP]) Atomics.store(ctlShared, w, 0);
+    Atomics.store(ctlShared, Ctl.NS_STATE, NsState.BOOT);
+    return { boot: nsParts.length - 1, atMs: Math.round(atMs * 10) / 10, reason, secureAcked: acked, ackMs: Math.round((performance.now() - tAck) * 10) / 10, logs: dead.logs.slice(-5) };
+  }
+
+  if (lastEnd === 'ns' && (cfg.afterNsExitMs ?? 0) > 0) {
     if (nonsecure.crash !== undefined) markNsGone();
     let t: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([new Promise((r) => (t = setTimeout(r, cfg.afterNsExitMs))), secure.finished]);
@@ -192,7 +279,8 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
     secure: res(secure),
     nonsecure: res(nonsecure),
     faults,
-    faultCount: nonsecure.faultCount + secure.faultCount,
+    faultCount: nsParts.reduce((a, p) => a + p.faultCount, 0) + secure.faultCount,
+    reboots,
     timedOut,
     durationMs,
     backing,

@@ -37,10 +37,20 @@ export interface PartitionWorkerData {
   readonly rt?: BackgroundOptions & { readonly wakeLeadUs?: number };
   /** Boot counter (ctx.boot). Default 0. */
   readonly boot?: number;
+  /** Fault injection (non-secure tests, --crash-at): die when the guest has sent `atMessage` RPMsg messages. */
+  readonly crash?: CrashSpec;
   readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
 }
 
+/** How an injected crash kills the partition: its guest code throws, its worker exits, or the hypervisor terminates it. */
+export type CrashMode = 'throw' | 'exit' | 'terminate';
+export interface CrashSpec {
+  readonly atMessage: number;
+  readonly mode: CrashMode;
+}
+
 export type PartitionMessage =
+  | { readonly type: 'crash-point'; readonly atMessage: number }
   | { readonly type: 'log'; readonly text: string }
   | { readonly type: 'fault'; readonly fault: FaultRecord }
   | { readonly type: 'main-done'; readonly outcome: MainOutcome }
@@ -77,8 +87,22 @@ async function boot(): Promise<void> {
     // the link sees the IPC window only (see guest/rpmsg.ts: no confused deputy)
     const ipc = new PhysicalMemory(d.regions.filter((r) => r.base <= L.base && L.base + L.size <= r.base + r.size));
     const c = core;
+    const crash = d.crash;
+    const fire = (): void => {
+      if (crash === undefined) return;
+      if (crash.mode === 'exit') process.exit(70);
+      if (crash.mode === 'terminate') {
+        // the hypervisor kills this worker when it gets the message; the worker stops right here (message k is out,
+        // its answer and everything after it are not), so that the crash point is exactly message k
+        post({ type: 'crash-point', atMessage: crash.atMessage });
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+        return;
+      }
+      throw new Error(`injected crash at message ${crash.atMessage}`);
+    };
     rpmsg = new GuestRpmsg({
       role: d.rpmsg.role,
+      ...(crash !== undefined ? { crash: { atMessage: crash.atMessage, fire } } : {}),
       memory: ipc,
       layout: L,
       nowMs: () => performance.now(),

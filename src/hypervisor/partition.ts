@@ -76,6 +76,12 @@ export class Partition {
           resolveMain(this.outcome);
           end();
           return;
+        case 'crash-point':
+          if (this.world !== 'nonsecure') break;
+          // an injected crash: kill the worker wherever it is now (a power cut, not a clean exit)
+          this.crash ??= `terminated by the hypervisor (crash injected at message ${Number(msg.atMessage)})`;
+          void this.worker.terminate();
+          return;
         case 'boot-error':
           this.crash = `boot failed: ${String(msg.error)}`;
           resolveMain(undefined);

@@ -33,6 +33,8 @@ export interface RunSummary {
   readonly keyAddress: string | undefined;
   readonly keyLeaked: boolean;
   readonly partitions: { secure: PartitionLine; nonsecure: PartitionLine };
+  /** Reboots of the non-secure partition (crash recovery). */
+  readonly reboots: Array<{ boot: number; atMs: number; reason: string; secureAcked: boolean }>;
 }
 
 interface PartitionLine {
@@ -116,6 +118,7 @@ export function summarize(r: MachineResult): RunSummary {
     keyAddress: typeof sUser['keyAddress'] === 'string' ? sUser['keyAddress'] : undefined,
     keyLeaked: nUser['keyLeaked'] === true,
     partitions: { secure: line(r.secure), nonsecure: line(r.nonsecure) },
+    reboots: (r.reboots ?? []).map((b) => ({ boot: b.boot, atMs: b.atMs, reason: b.reason, secureAcked: b.secureAcked })),
   };
 }
 
@@ -147,6 +150,10 @@ export function formatSummary(s: RunSummary): string {
   L.push(`rt executive        wake lead ${x.wakeLeadUs} µs (OS wake-up late p50 ${x.wakeLateUs.p50} µs, p99 ${x.wakeLateUs.p99} µs; ${x.lateWaits} past the release), spun ${x.spinMs} ms; service steps ${x.serviceSteps}, ${x.serviceDeferred} held back for a release, ${x.serviceOverruns} over their estimate`);
   L.push(`security faults     attempted ${s.securityFaults.attempted}, blocked ${s.securityFaults.blocked}${s.keyLeaked ? '  KEY LEAKED' : ''}`);
   for (const f of s.securityFaults.records) L.push(`  ${f.world} ${f.access} of ${f.len} bytes at ${f.addr}: blocked (SecurityFault)`);
+  if (s.reboots.length > 0) {
+    L.push(`reboots             ${s.reboots.length} of the non-secure partition (the secure partition kept running)`);
+    for (const b of s.reboots) L.push(`  boot ${b.boot} died at ${b.atMs} ms: ${b.reason}; device reset, secure side ${b.secureAcked ? 'reset its link' : 'did not confirm'}, boot ${b.boot + 1} started`);
+  }
   L.push(`partitions          secure: ${s.partitions.secure.status}${s.partitions.secure.error ? ` (${s.partitions.secure.error})` : ''}; non-secure: ${s.partitions.nonsecure.status}${s.partitions.nonsecure.error ? ` (${s.partitions.nonsecure.error})` : ''}`);
   L.push(`duration            ${s.durationMs} ms`);
   L.push(s.ok ? 'result              OK' : `result              FAILED: ${s.problems.join('; ')}`);
@@ -174,6 +181,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     keyLeaked: s.keyLeaked,
     memoryMap: s.memoryMap,
     partitions: s.partitions,
+    reboots: s.reboots,
     durationMs: s.durationMs,
   };
 }

@@ -66,6 +66,9 @@ export class SecureCore implements CorePort {
   private idleUs = 0;
   /** Waits that reached their target time late (after the spin phase could not start before it). */
   private lateWaits = 0;
+  /** Last S_PEER_RESET sequence taken, and how many peer resets were handled. */
+  private peerResetSeen = 0;
+  private peerResets = 0;
 
   constructor(private readonly o: SecureCoreOptions) {
     this.cores = o.cores;
@@ -100,7 +103,20 @@ export class SecureCore implements CorePort {
   }
 
   private externalPending(): boolean {
-    return Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 || this.stopping();
+    return Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 || this.stopping() || Atomics.load(this.sctl, SecureCtl.S_PEER_RESET) !== this.peerResetSeen;
+  }
+
+  takePeerReset(): boolean {
+    const seq = Atomics.load(this.sctl, SecureCtl.S_PEER_RESET);
+    if (seq === this.peerResetSeen) return false;
+    this.peerResetSeen = seq;
+    this.peerResets++;
+    return true;
+  }
+
+  ackPeerReset(): void {
+    Atomics.store(this.sctl, SecureCtl.S_PEER_RESET_ACK, this.peerResetSeen);
+    Atomics.notify(this.sctl, SecureCtl.S_PEER_RESET_ACK);
   }
 
   /**
@@ -272,6 +288,7 @@ export class SecureCore implements CorePort {
       invalidRequests: this.invalidRequests,
       wakeups: this.wakeups,
       spuriousWakeups: this.spuriousWakeups,
+      peerResets: this.peerResets,
       wakeLeadUs: this.wakeLeadUs,
       wakeLateUs: this.wakeLate.summary(),
       lateWaits: this.lateWaits,

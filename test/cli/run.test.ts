@@ -58,6 +58,26 @@ describe('tz-virtio run: the default scenario', () => {
   });
 });
 
+describe('tz-virtio run --crash-at', () => {
+  it('kills the non-secure partition at message k, reboots it, and the stream completes exactly once', async () => {
+    const r = await cli(['--cores', '2', '--messages', '300', '--crash-at', '120', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.reboots).toHaveLength(1);
+    expect(j.reboots[0]).toMatchObject({ boot: 0, secureAcked: true });
+    expect(j.messages).toEqual({ sent: 300, received: 300, lost: 0, corrupted: 0 });
+    expect(j.partitions.secure.stats['delivery.once']).toBe(300);
+    expect(j.partitions.secure.stats['delivery.twice']).toBe(0);
+    expect(j.partitions.nonsecure.stats.boot).toBe(1);
+  });
+
+  it('refuses a bad crash mode', async () => {
+    const r = await cli(['--crash-at', '5', '--crash-mode', 'explode']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--crash-mode/);
+  });
+});
+
 describe('tz-virtio run: user partitions', () => {
   it('runs --secure/--nonsecure modules from a --config file', async () => {
     const r = await cli(['--config', join(FX, 'echo.json'), '--json']);

@@ -3,6 +3,7 @@
  *
  *   tz-virtio run [--cores 1|2] [--messages N] [--window N] [--json] [--dump-shm FILE] [--verbose]
  *   tz-virtio run --secure FILE --nonsecure FILE [--config FILE]
+ *   tz-virtio run --crash-at K [--crash-mode terminate|exit|throw] [--max-reboots N]
  *
  * Without --secure/--nonsecure it runs the default scenario (examples/secure-signer + examples/nonsecure-client).
  * --config takes a JSON file: { cores, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
@@ -32,6 +33,9 @@ interface RunOptions {
   config?: string;
   verbose?: boolean;
   timeout?: string;
+  crashAt?: string;
+  crashMode?: string;
+  maxReboots?: string;
 }
 
 const EXAMPLES = new URL('../../../examples/', import.meta.url);
@@ -94,8 +98,20 @@ export async function runCommand(o: RunOptions): Promise<number> {
   if (o.window !== undefined) nsArgs['window'] = parseNumberArg('--window', o.window);
   const timeoutMs = o.timeout !== undefined ? parseNumberArg('--timeout', o.timeout) : (cfg.timeoutMs ?? 120_000);
 
+  let crash: MachineConfig['crash'] = cfg.crash;
+  if (o.crashAt !== undefined) {
+    const k = parseNumberArg('--crash-at', o.crashAt);
+    if (k < 1) throw new CliError('run: --crash-at must be at least 1');
+    const mode = o.crashMode ?? 'terminate';
+    if (mode !== 'terminate' && mode !== 'exit' && mode !== 'throw') throw new CliError(`run: --crash-mode must be terminate, exit or throw, not ${mode}`);
+    crash = { atMessage: k, mode };
+  } else if (o.crashMode !== undefined) throw new CliError('run: --crash-mode needs --crash-at');
+  const maxReboots = o.maxReboots !== undefined ? parseNumberArg('--max-reboots', o.maxReboots) : (cfg.maxReboots ?? 3);
+
   const machine: MachineConfig = {
     ...cfg,
+    maxReboots,
+    ...(crash !== undefined ? { crash } : {}),
     cores,
     timeoutMs,
     secure: { module: secureModule, args: { ...(cfg.secure?.args ?? {}) } },
@@ -138,6 +154,9 @@ export function register(program: Command): void {
     .option('--config <file>', 'machine configuration (JSON)')
     .option('--timeout <ms>', 'whole-run limit in ms (default 120000)')
     .option('--verbose', 'print the partitions\' log lines on stderr')
+    .option('--crash-at <k>', 'kill the non-secure partition after it sent k messages; it is rebooted and the stream resumes')
+    .option('--crash-mode <mode>', 'how it dies: terminate (the hypervisor kills its worker, default), exit, throw')
+    .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
     });
