@@ -16,9 +16,6 @@ export interface BufferOwner {
   /** @internal */ releaseRx(msg: RxMessage): void;
 }
 
-/** Payloads up to this many bytes are copied with a plain loop (cheaper than TypedArray.prototype.set's set-up). */
-export const SMALL_COPY = 0;
-
 export const TX_FREE = 0;
 /** Handed to the user (getTxBuffer) and not sent yet. */
 export const TX_ACQUIRED = 1;
@@ -144,11 +141,8 @@ export class RxMessage implements RpmsgMessage {
     if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= dst.length)) {
       throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `a ${n}-byte payload does not fit ${dst.length} bytes at offset ${offset}`, { len: n, offset });
     }
-    if (n <= SMALL_COPY) {
-      const src = this.region!.u8;
-      const o = this.payloadOff;
-      for (let i = 0; i < n; i++) dst[offset + i] = src[o + i]!;
-    } else dst.set(this.data, offset);
+    // TypedArray.set from the cached view: a byte loop into or out of shared memory is ~10x slower, even for 16 B.
+    dst.set(this.data, offset);
     return n;
   }
 

@@ -232,12 +232,29 @@ export class RpmsgHost extends RpmsgCore {
     let unpublished = 0;
     let cur: RxMessage | undefined;
     let curEp: Endpoint | undefined;
+    /** Messages popped since notifications were last (re-)enabled, and whether this poll turned them off. */
+    let run = 0;
+    let suppressed = false;
     for (;;) {
       try {
         for (;;) {
           const idx = rvq.popUsed();
-          if (idx === undefined) break;
+          if (idx === undefined) {
+            // Notifications back on (if we turned them off) and a last look: a message published meanwhile was
+            // not notified, so it must be taken now (no lost wake-up for a caller that sleeps after poll()).
+            if (suppressed) {
+              suppressed = false;
+              run = 0;
+              if (this.rxArmed && !rvq.enableCallbacks()) continue;
+            }
+            break;
+          }
           n++;
+          if (++run === 2 && this.rxArmed) {
+            // A burst: stop asking for a notification per message until the end of this poll (Linux NAPI).
+            rvq.disableCallbacks();
+            suppressed = true;
+          }
           const usedLen = rvq.lastUsedLen;
           const off = this.poolOff + idx * stride;
           // Linux rpmsg_recv_single: the used length must hold the header and the payload it announces. Each
@@ -302,6 +319,7 @@ export class RpmsgHost extends RpmsgCore {
         try {
           this.callbackError(e, curEp!);
         } catch (hookError) {
+          if (suppressed && this.rxArmed && this.generation === gen) rvq.enableCallbacks();
           // options.onCallbackError rethrew: publish what was re-posted, then let it out.
           if (this.generation === gen && unpublished > 0 && this.state === 'ready' && rvq.kick()) this.notify(VRING_HOST_RX);
           throw hookError;

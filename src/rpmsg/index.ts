@@ -14,7 +14,14 @@
  *   everything (receiving, reclaiming TX buffers, waking waiting senders, remote attach at DRIVER_OK) happens in
  *   there. `transport.notify(vq)` is called only when the virtqueue says the peer wants it (EVENT_IDX or flags).
  *   vq 0 = vring0 (host RX / remote TX), vq 1 = vring1 (host TX / remote RX).
- * - `host.cork()` / `uncork()` (and the same on the remote) publish a burst with one index update.
+ * - `host.cork()` / `uncork()` (and the same on the remote) publish a burst with one index update. poll() corks
+ *   itself: sends made by callbacks are published once, when the poll ends. A wait for a TX buffer (send(),
+ *   *Blocking) publishes corked sends first.
+ * - Receive batches: poll() publishes returned RX buffers every min(64, num/4) messages and at its end, and turns
+ *   per-message RX notifications off for a burst (back on, with a last look, before it returns).
+ * - `armRx()` / `disarmRx()`: a polling receiver disarms (the peer stops notifying it; no shared store per
+ *   message); before sleeping it arms again, and sleeps only when armRx() returned true (false: messages waiting).
+ *   Default: armed.
  * - State: `ready`, `needsReset`, `lastError`, `stats` (counters: drops, malformed, notifications, ...).
  *   Remote: hostile input never escapes poll(); a broken ring sets DEVICE_NEEDS_RESET in the vdev status. Host:
  *   sees it in poll() (`needsReset`), then `host.reset(); host.start()`; the remote re-attaches by itself.
@@ -32,7 +39,10 @@
  *   write `b.data` (capacity `b.capacity`), `ep.sendNoCopy(b, len, dst?)`, or `role.releaseTxBuffer(b)`.
  * - Receive: `onMessage(msg)` gets a zero-copy view (`msg.data`, valid during the callback); `msg.hold()` keeps the
  *   buffer out of the ring until `msg.release()`. Without a callback, copies are queued for `await ep.receive(ms)`
- *   and `for await (const m of ep)`.
+ *   and `for await (const m of ep)`. The message object and its `data` view are reused for later messages of the
+ *   same ring buffer (no allocation per message): keep neither past the callback unless held; copy with
+ *   `msg.copyTo(dst, offset)` (no allocation) or `msg.copy()`. A throwing callback is counted (stats.callbackErrors,
+ *   options.onCallbackError) and the rest of the batch is still delivered.
  * - Errors: RpmsgError with stable `code` (RpmsgErrorCode).
  *
  * ## Tools

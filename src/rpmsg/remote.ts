@@ -258,11 +258,28 @@ export class RpmsgRemote extends RpmsgCore {
     let unpublished = 0;
     let cur: RxMessage | undefined;
     let curEp: Endpoint | undefined;
+    /** Messages popped since notifications were last (re-)enabled, and whether this poll turned them off. */
+    let run = 0;
+    let suppressed = false;
     for (;;) {
       try {
         for (;;) {
-          if (!rxq.pop(c)) break;
+          if (!rxq.pop(c)) {
+            // Notifications back on (if we turned them off) and a last look: a message published meanwhile was
+            // not notified, so it must be taken now (no lost wake-up for a caller that sleeps after poll()).
+            if (suppressed) {
+              suppressed = false;
+              run = 0;
+              if (this.rxArmed && !rxq.enableNotifications()) continue;
+            }
+            break;
+          }
           n++;
+          if (++run === 2 && this.rxArmed) {
+            // A burst: stop asking for a notification per message until the end of this poll (Linux NAPI).
+            rxq.disableNotifications();
+            suppressed = true;
+          }
           const head = c.head;
           const addr = c.addr[0]!;
           const blen = c.len[0]!;
@@ -335,6 +352,7 @@ export class RpmsgRemote extends RpmsgCore {
         try {
           this.callbackError(e, curEp!);
         } catch (hookError) {
+          if (suppressed && this.rxArmed && this.generation === gen) rxq.enableNotifications();
           // options.onCallbackError rethrew: publish what was returned, then let it out.
           if (this.generation === gen && unpublished > 0 && rxq.publishUsed()) this.notify(VRING_HOST_TX);
           throw hookError;
