@@ -231,6 +231,38 @@ describe('armRx / disarmRx', () => {
     });
   }
 
+  for (const dir of ['h2r', 'r2h'] as const) {
+    it(`${dir}: an armed receiver is not notified per message during a burst, takes late arrivals, and is armed after poll`, () => {
+      const p = makePair();
+      startPair(p);
+      const { tx, rx } = sides(p, dir);
+      const ep = tx.createEndpoint({ dst: 300 });
+      const got: number[] = [];
+      let injected = false;
+      rx.createEndpoint({
+        addr: 300,
+        onMessage: (m) => {
+          got.push(m.data[0]!);
+          if (got.length === 3 && !injected) {
+            injected = true;
+            // the peer sends while the burst is being received (caught up with it): no notification is asked for
+            expect(ep.trySend(new Uint8Array([99]))).toBe(true);
+          }
+        },
+      });
+      const notified = dir === 'h2r' ? p.hostNotified : p.remoteNotified;
+      const vq = dir === 'h2r' ? 1 : 0;
+      for (let i = 0; i < 3; i++) expect(ep.trySend(new Uint8Array([i]))).toBe(true);
+      const n0 = notified[vq]!;
+      expect(rx.poll()).toBe(4);
+      expect(got).toEqual([0, 1, 2, 99]);
+      expect(notified[vq]! - n0).toBe(0);
+      // armed again: the next message notifies
+      expect(ep.trySend(new Uint8Array([5]))).toBe(true);
+      expect(notified[vq]! - n0).toBe(1);
+    });
+  }
+
   it('the disarmed state survives a reset and re-attach', () => {
     const p = makePair();
     startPair(p);
