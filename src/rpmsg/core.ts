@@ -316,17 +316,6 @@ export abstract class RpmsgCore {
     else ep.deliver(msg);
   }
 
-  /** @internal Roles call this for each well-formed message; the message is live during the call. */
-  protected deliver(msg: RxMessage): void {
-    const ep = this.route(msg);
-    if (ep === undefined) return;
-    try {
-      this.invoke(ep, msg);
-    } catch (e) {
-      this.callbackError(e, ep);
-    }
-  }
-
   /** An endpoint callback threw: count it and hand it to options.onCallbackError (which may rethrow). */
   protected callbackError(e: unknown, ep: Endpoint): void {
     this.stats.callbackErrors++;
