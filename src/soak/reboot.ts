@@ -135,12 +135,16 @@ export async function runReboot(o: RebootOptions): Promise<RebootResult> {
   };
 }
 
+function list(v: readonly number[]): string {
+  return v.length <= 12 ? v.join(', ') : `${v.slice(0, 10).join(', ')}, ... (${v.length} in all)`;
+}
+
 export function formatReboot(r: RebootResult): string {
   return [
     `crash and reboot of the non-secure partition: ${r.messages} messages, ${r.crashes} crash(es)`,
-    `  acknowledged when killed: ${r.ackedAtCrash.join(', ')}; resumed at: ${r.resumedAt.join(', ')}`,
+    `  acknowledged when killed: ${list(r.ackedAtCrash)}; resumed at: ${list(r.resumedAt)}`,
     `  delivered ${r.delivered}, lost ${r.lost}, duplicated ${r.duplicated}, corrupted ${r.corrupted}`,
-    `  secure loop during each outage: ${r.secureBeatsDuringOutage.join(', ')} iterations; longest loop gap ${r.secureMaxLoopGapMs.toFixed(1)} ms; ring errors it refused ${r.securePeerErrors}`,
+    `  secure loop during each 50 ms outage: min ${Math.min(...r.secureBeatsDuringOutage)} iterations; longest loop gap ${r.secureMaxLoopGapMs.toFixed(1)} ms; ring errors it refused ${r.securePeerErrors}`,
     `  ${(r.elapsedMs / 1000).toFixed(1)} s, result ${r.ok ? 'OK' : 'FAILED'}`,
   ].join('\n');
 }
