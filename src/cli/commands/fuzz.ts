@@ -56,6 +56,9 @@ export function register(program: Command): void {
       if (o.replay !== undefined) {
         report = runFuzz({ seed, iterations: 1, replay: parseNumberArg('--replay', o.replay), targets, steps });
       } else {
+        if (o.concurrent !== undefined && targets !== undefined && !targets.some((t) => t === 'split' || t === 'packed')) {
+          throw new CliError('fuzz: --concurrent runs the split and packed targets only');
+        }
         const concurrentMs = o.concurrent === undefined ? undefined : 1000 * (typeof o.concurrent === 'string' ? parseNumberArg('--concurrent', o.concurrent) : 5);
         const tty = process.stderr.isTTY && o.json !== true;
         report = await runWatchedFuzz({
