@@ -3,7 +3,7 @@
  * world, and records for each attack how it was stopped (ctx.stats "attack.<n>.<name>" = outcome, and the log).
  *
  * Run it against the default secure partition:
- *   tz-virtio run --secure dist/examples/secure-signer.js --nonsecure dist/examples/hostile-nonsecure.js --cores 1|2
+ *   tz-virtio run --scenario hostile [--cores 1|2]
  *
  * 1. baseline: the secure "tz-signer" service answers a PUBKEY request;
  * 2. platform: read and write secure RAM (the key), an unbacked address, SMC calls with bad numbers and arguments,
@@ -14,8 +14,8 @@
  *    each, the secure device must have set DEVICE_NEEDS_RESET (or dropped the message); the channel is then reset
  *    and the service must answer again.
  *
- * The runtime's own RPMsg host cannot be reset through the guest API (see docs/robustness.md), so after the first
- * ring attack this partition drives the channel with its own RpmsgHost over the IPC window it holds anyway.
+ * The guest API has no channel reset (see docs/robustness.md), so after the first ring attack this partition drives
+ * the channel with its own RpmsgHost over the IPC window it holds anyway.
  */
 import type { GuestContext } from '../src/guest/api.js';
 import { SmcCall } from '../src/guest/api.js';
@@ -79,7 +79,7 @@ export default async function main(ctx: GuestContext): Promise<void> {
       ctx.smc(SmcCall.NOTIFY, i & 1);
       notifies++;
     }
-    record('interrupt-storm', true, `${notifies} NOTIFY SMCs in ${((ctx.now() - t0) / 1000).toFixed(1)} ms; pending interrupts coalesce, the secure RT task is scheduled first (see its deadline misses in the report)`);
+    record('interrupt-storm', true, `${notifies} NOTIFY SMCs in ${((ctx.now() - t0) / 1000).toFixed(1)} ms, absorbed by the monitor and the GIC (see "notifications" and the RT task's deadline misses in the run report)`);
   } catch (e) {
     record('interrupt-storm', true, `refused after ${notifies} NOTIFY SMCs: ${String(e)}`);
   }
