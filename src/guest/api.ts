@@ -78,6 +78,19 @@ export interface StatsApi {
   set(name: string, value: number | string | boolean): void;
   add(name: string, delta?: number): number;
   get(name: string): number | string | boolean | undefined;
+  /**
+   * Records an attack attempt and the outcome the guest observed (e.g. "GUEST_ERR_SECURITY_FAULT",
+   * "DEVICE_NEEDS_RESET, answered after reset"); `stopped` = whether the platform stopped it (default true). The
+   * run report lists them next to what the secure side and the hypervisor recorded as blocked.
+   */
+  attack(name: string, outcome: string, stopped?: boolean): void;
+}
+
+/** One recorded attack attempt (ctx.stats.attack). */
+export interface AttackRecord {
+  readonly name: string;
+  readonly outcome: string;
+  readonly stopped: boolean;
 }
 
 /** An RPMsg endpoint bound in this partition. */
@@ -112,6 +125,12 @@ export interface RpmsgApi {
   uncork(): void;
   /** Negotiated virtio features, as names. */
   features(): string[];
+  /**
+   * Resets the link: host role — the device is reset (status 0), the rings re-laid and the features renegotiated
+   * (DRIVER_OK again); remote role — the rings are forgotten until the host sets DRIVER_OK again. Endpoints stay;
+   * named ones are announced again; onReset listeners run.
+   */
+  reset(): void;
   /** Link counters (messages and bytes each way, drops). */
   stats(): Record<string, number>;
   /**

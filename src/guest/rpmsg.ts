@@ -32,6 +32,11 @@ export interface RpmsgBindingOptions {
    * the guest API, `fire()` is called (the partition worker turns it into a throw, an exit or a hypervisor kill).
    */
   readonly crash?: { readonly atMessage: number; readonly fire: () => void };
+  /**
+   * Host role: the device-reset handshake with the peer (returns when the peer device forgot the rings). Without it
+   * reset() cannot be used on the host (the remote would read the re-laid rings with stale indices).
+   */
+  readonly resetPeer?: () => void;
 }
 
 const FEATURE_NAMES: Record<number, string> = { [VIRTIO_RPMSG_F_NS]: 'VIRTIO_RPMSG_F_NS', 28: 'VIRTIO_RING_F_INDIRECT_DESC', 29: 'VIRTIO_RING_F_EVENT_IDX' };
@@ -57,12 +62,14 @@ export class GuestRpmsg implements RpmsgBinding {
   private peerResets = 0;
   private sent = 0;
   private readonly crash: RpmsgBindingOptions['crash'];
+  private readonly resetPeer: (() => void) | undefined;
 
   constructor(o: RpmsgBindingOptions) {
     this.kind = o.role;
     this.bufSize = o.layout.buffers.size;
     this.layout = o.layout;
     this.crash = o.crash;
+    this.resetPeer = o.resetPeer;
     const common = {
       transport: { notify: (vq: number) => o.notify(vq) },
       now: o.nowMs,
@@ -101,11 +108,32 @@ export class GuestRpmsg implements RpmsgBinding {
   private track(): void {
     const ready = this.role.ready;
     if (ready === this.wasReady) return;
-    this.wasReady = ready;
     if (ready) {
+      this.wasReady = true;
       this.epoch++;
       return;
     }
+    this.linkDown();
+  }
+
+  /** ctx.rpmsg.reset(): this side resets the link (see RpmsgApi.reset). */
+  resetLink(): void {
+    const r = this.role;
+    if (r instanceof RpmsgHost) {
+      if (this.resetPeer === undefined) throw new GuestError(GuestErrorCode.NO_RPMSG, 'rpmsg.reset: no device-reset handshake on this platform');
+      // status 0, then the handshake: the device has forgotten the rings before they are laid out again
+      r.reset();
+      this.linkDown();
+      this.resetPeer();
+      r.start();
+    } else if (r instanceof RpmsgRemote) r.reset();
+    this.linkDown();
+    this.track();
+  }
+
+  private linkDown(): void {
+    if (!this.wasReady) return;
+    this.wasReady = false;
     this.resets++;
     for (const l of this.resetListeners) {
       try {
@@ -128,18 +156,8 @@ export class GuestRpmsg implements RpmsgBinding {
       r.reset();
       r.start();
     }
-    if (this.wasReady) {
-      // report the reset even when the link is up again at once (host role)
-      this.wasReady = false;
-      this.resets++;
-      for (const l of this.resetListeners) {
-        try {
-          l();
-        } catch {
-          // ignored, as in track()
-        }
-      }
-    }
+    // report the reset even when the link is up again at once (host role)
+    this.linkDown();
     this.track();
   }
 
@@ -200,6 +218,7 @@ export class GuestRpmsg implements RpmsgBinding {
         return role.services.get(name)!;
       },
       features: () => featureNames(this.negotiated()),
+      reset: () => this.resetLink(),
       cork: () => (role as RpmsgHost | RpmsgRemote).cork(),
       uncork: () => (role as RpmsgHost | RpmsgRemote).uncork(),
       stats: () => ({ ...role.stats }),

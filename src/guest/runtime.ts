@@ -17,6 +17,7 @@ import {
   type IrqHandler,
   type RpmsgApi,
   type StatsApi,
+  type AttackRecord,
 } from './api.js';
 import { GuestError, GuestErrorCode, isGuestError } from './errors.js';
 import type { MemoryMapDesc, WindowDesc } from './memory-map.js';
@@ -65,6 +66,7 @@ const NO_RPMSG: RpmsgApi = {
   },
   findService: () => Promise.reject(new GuestError(GuestErrorCode.NO_RPMSG, 'no RPMsg link configured')),
   features: () => [],
+  reset: () => undefined,
   cork: () => undefined,
   uncork: () => undefined,
   stats: () => ({}),
@@ -82,6 +84,8 @@ export class GuestRuntime {
   readonly memoryPort: MemoryPort;
   private readonly handlers = new Map<number, IrqHandler[]>();
   private readonly userStats = new Map<string, number | string | boolean>();
+  private readonly attacks: AttackRecord[] = [];
+  private attacksDropped = 0;
   private readonly timerLine: number;
   private readonly virtioLine: number;
   private readonly rpmsg: RpmsgBinding | undefined;
@@ -130,6 +134,13 @@ export class GuestRuntime {
         return v;
       },
       get: (name) => userStats.get(name),
+      attack: (name, outcome, stopped = true) => {
+        if (this.attacks.length >= 1000) {
+          this.attacksDropped++;
+          return;
+        }
+        this.attacks.push({ name: String(name).slice(0, 100), outcome: String(outcome).slice(0, 300), stopped: stopped !== false });
+      },
     };
     const self = this;
     return {
@@ -350,6 +361,8 @@ export class GuestRuntime {
       executivePasses: this.executivePasses,
       rpmsg: this.rpmsg ? this.rpmsg.stats() : undefined,
       user: this.userStatsObject(),
+      attacks: this.attacks.slice(),
+      attacksDropped: this.attacksDropped,
       port: this.port.stats(),
     };
   }

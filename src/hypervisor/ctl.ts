@@ -19,6 +19,8 @@
  *     word 6,7 NS_IRQ      pending group-1 lines 0..31 / 32..63 for the non-secure GIC (set by trusted code).
  *     word 8  NS_STOP      main → non-secure: stop.
  *     word 9  NS_PARKS     number of times the non-secure core parked.
+ *     word 10 NS_RESET_ACK secure → non-secure: sequence, incremented when the secure device finished a reset the
+ *                          non-secure driver asked for (mailbox RESET: the model's trapped device-reset write).
  *     f64 16  NS_PARK_US   time of the last park (µs).
  *
  *   secure block  (main and secure worker only):
@@ -27,6 +29,9 @@
  *                          (it died and is rebooted; the vdev status was reset). The secure core answers at its next
  *                          poll: its RPMsg device forgets the rings and waits for the new driver's DRIVER_OK.
  *     word 2  S_PEER_RESET_ACK  secure → main: the last S_PEER_RESET sequence handled.
+ *     word 3  S_WAKE       a doorbell only trusted threads can ring: the secure core waits on it instead of
+ *                          S_DOORBELL while non-secure notifications are masked (rate limit), so that a storm of
+ *                          them cannot wake it; main rings it with stop and peer reset.
  */
 export const SHARED_CTL_BYTES = 256;
 export const SECURE_CTL_BYTES = 64;
@@ -42,6 +47,7 @@ export const Ctl = {
   NS_IRQ1: 7,
   NS_STOP: 8,
   NS_PARKS: 9,
+  NS_RESET_ACK: 10,
 } as const;
 
 /** Float64 indices in the shared block. */
@@ -53,12 +59,13 @@ export const SecureCtl = {
   S_STOP: 0,
   S_PEER_RESET: 1,
   S_PEER_RESET_ACK: 2,
+  S_WAKE: 3,
 } as const;
 
 export const Gate = { SECURE: 0, NONSECURE: 1 } as const;
 export const NsState = { BOOT: 0, RUNNING: 1, PARKED: 2, WFI: 3, EXITED: 4 } as const;
-export const NsReq = { NOTIFY: 1, YIELD: 2 } as const;
-export const NS_REQ_KNOWN = NsReq.NOTIFY | NsReq.YIELD;
+export const NsReq = { NOTIFY: 1, YIELD: 2, RESET: 4 } as const;
+export const NS_REQ_KNOWN = NsReq.NOTIFY | NsReq.YIELD | NsReq.RESET;
 
 export interface CtlBlocks {
   readonly shared: SharedArrayBuffer;

@@ -57,6 +57,8 @@ export interface MachineConfig {
   readonly preemptTimeoutUs?: number;
   /** Secure real-time executive settings. */
   readonly rt?: RtConfig;
+  /** Interrupt-storm defence of the secure core: non-secure notifications accepted as wake-ups (token bucket). Defaults 4000/s, burst 64. */
+  readonly notifyRateLimit?: { readonly perSec?: number; readonly burst?: number };
   /** Reboots of the non-secure partition when it crashes or its main throws (0 = none: the run ends). Default 0. */
   readonly maxReboots?: number;
   /** Fault injection (tests, --crash-at). */
@@ -166,6 +168,7 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
       ctlSecure: ctl.secure,
       ...(cfg.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: cfg.preemptTimeoutUs } : {}),
       ...(cfg.rt !== undefined ? { rt: cfg.rt } : {}),
+      ...(cfg.notifyRateLimit !== undefined ? { notifyRateLimit: cfg.notifyRateLimit } : {}),
     },
     cfg.onLog,
     (f) => faults.push(f),
@@ -228,6 +231,7 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
     // 3. tell the secure core (a secure-only word) and wait until its runtime has reset its RPMsg side
     const seq = Atomics.add(ctlSecure, SecureCtl.S_PEER_RESET, 1) + 1;
     ring(ctlShared, Ctl.S_DOORBELL);
+    ring(ctlSecure, SecureCtl.S_WAKE);
     const tAck = performance.now();
     let acked = false;
     while (performance.now() - tAck < (cfg.peerResetTimeoutMs ?? 2000) && secure.alive) {
@@ -254,6 +258,7 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
   ring(ctlShared, Ctl.NS_DOORBELL);
   Atomics.store(ctlSecure, SecureCtl.S_STOP, 1);
   ring(ctlShared, Ctl.S_DOORBELL);
+  ring(ctlSecure, SecureCtl.S_WAKE);
   // a partition whose main never returned may be spinning without API calls: give it little time before terminate()
   const grace = async (p: Partition) => {
     let t: ReturnType<typeof setTimeout> | undefined;

@@ -39,6 +39,13 @@ export class NonSecureCore implements CorePort {
   private parkedUs = 0;
   private wfiUs = 0;
   private readonly smcCounts: Record<string, number> = {};
+  /** SMCs the monitor entry refused (unknown call, bad argument), by call. */
+  private readonly smcRefused: Record<string, number> = {};
+
+  private refuse(n: string, msg: string, details: Record<string, unknown>): never {
+    this.smcRefused[n] = (this.smcRefused[n] ?? 0) + 1;
+    throw new GuestError(GuestErrorCode.BAD_ARGUMENT, msg, details);
+  }
 
   constructor(private readonly o: NonSecureCoreOptions) {
     this.cores = o.cores;
@@ -179,7 +186,7 @@ export class NonSecureCore implements CorePort {
       case SmcCall.NOTIFY: {
         const vq = args[0];
         if (vq === undefined || !Number.isInteger(vq) || vq < 0 || vq >= this.o.numVqs) {
-          throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `smc notify: no virtqueue ${String(vq)}`, { vq });
+          this.refuse(n, `smc notify: no virtqueue ${String(vq)}`, { vq });
         }
         this.smcCounts[n] = (this.smcCounts[n] ?? 0) + 1;
         Atomics.or(this.ctl, Ctl.NS_REQ_VQ, 1 << vq);
@@ -195,8 +202,31 @@ export class NonSecureCore implements CorePort {
         }
         return 0;
       default:
-        throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `smc: unknown call ${call}`, { call });
+        this.refuse('unknown', `smc: unknown call ${call}`, { call });
     }
+  }
+
+  /**
+   * The driver's device reset, trapped to the device model: a RESET request in the mailbox; returns once the secure
+   * device acknowledged it (it forgot the rings), so that the driver may lay them out again. Throws
+   * GuestError(NO_RPMSG) when no acknowledgement comes within timeoutUs.
+   */
+  requestDeviceReset(timeoutUs = 2_000_000): void {
+    this.checkpoint();
+    const before = Atomics.load(this.ctl, Ctl.NS_RESET_ACK);
+    Atomics.or(this.ctl, Ctl.NS_REQ, NsReq.RESET);
+    const t0 = nowUs();
+    this.trap();
+    for (;;) {
+      const seq = Atomics.load(this.ctl, Ctl.NS_DOORBELL);
+      if (Atomics.load(this.ctl, Ctl.NS_RESET_ACK) !== before) break;
+      if (this.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
+      const left = t0 + timeoutUs - nowUs();
+      if (left <= 0) throw new GuestError(GuestErrorCode.NO_RPMSG, 'device reset: the secure device did not acknowledge');
+      if (this.cores === 1 && Atomics.load(this.ctl, Ctl.GATE) !== Gate.NONSECURE) this.park();
+      else Atomics.wait(this.ctl, Ctl.NS_DOORBELL, seq, Math.min(left / 1000, 50));
+    }
+    this.checkpoint();
   }
 
   /** Marks the partition gone and hands the core back for good. */
@@ -215,6 +245,6 @@ export class NonSecureCore implements CorePort {
   }
 
   stats(): Record<string, unknown> {
-    return { apiCalls: this.apiCalls, parks: this.parks, parkedUs: this.parkedUs, wfiUs: this.wfiUs, smc: { ...this.smcCounts } };
+    return { apiCalls: this.apiCalls, parks: this.parks, parkedUs: this.parkedUs, wfiUs: this.wfiUs, smc: { ...this.smcCounts }, smcRefused: { ...this.smcRefused } };
   }
 }

@@ -35,6 +35,8 @@ export interface PartitionWorkerData {
   readonly preemptTimeoutUs?: number;
   /** Secure partition: RT executive settings (see RtConfig in machine.ts). */
   readonly rt?: BackgroundOptions & { readonly wakeLeadUs?: number };
+  /** Secure partition: the interrupt-storm rate limit (SecureCoreOptions.notifyRatePerSec / notifyBurst). */
+  readonly notifyRateLimit?: { readonly perSec?: number; readonly burst?: number };
   /** Boot counter (ctx.boot). Default 0. */
   readonly boot?: number;
   /** Fault injection (non-secure tests, --crash-at): die when the guest has sent `atMessage` RPMsg messages. */
@@ -75,6 +77,8 @@ async function boot(): Promise<void> {
       numVqs: d.numVqs,
       ...(d.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: d.preemptTimeoutUs } : {}),
       ...(d.rt?.wakeLeadUs !== undefined ? { wakeLeadUs: d.rt.wakeLeadUs } : {}),
+      ...(d.notifyRateLimit?.perSec !== undefined ? { notifyRatePerSec: d.notifyRateLimit.perSec } : {}),
+      ...(d.notifyRateLimit?.burst !== undefined ? { notifyBurst: d.notifyRateLimit.burst } : {}),
       log,
       reportFault,
     });
@@ -103,6 +107,7 @@ async function boot(): Promise<void> {
     rpmsg = new GuestRpmsg({
       role: d.rpmsg.role,
       ...(crash !== undefined ? { crash: { atMessage: crash.atMessage, fire } } : {}),
+      ...(c instanceof NonSecureCore ? { resetPeer: () => c.requestDeviceReset() } : {}),
       memory: ipc,
       layout: L,
       nowMs: () => performance.now(),

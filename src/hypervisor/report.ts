@@ -33,8 +33,30 @@ export interface RunSummary {
   readonly keyAddress: string | undefined;
   readonly keyLeaked: boolean;
   readonly partitions: { secure: PartitionLine; nonsecure: PartitionLine };
+  readonly scenario: string | undefined;
+  /** Attack attempts the non-secure guest recorded (ctx.stats.attack, or its "attack.<n>.<name>" counters). */
+  readonly attacks: Array<{ name: string; outcome: string; stopped: boolean }>;
+  /** What the platform recorded as blocked, from trusted records (hypervisor, secure core, secure RPMsg device). */
+  readonly blocked: Defences;
   /** Reboots of the non-secure partition (crash recovery). */
   readonly reboots: Array<{ boot: number; atMs: number; reason: string; secureAcked: boolean }>;
+}
+
+export interface Defences {
+  /** Non-secure accesses to secure memory refused (hypervisor records), by access kind. */
+  readonly securityFaults: { read: number; write: number };
+  /** Non-secure accesses to unbacked addresses refused. */
+  readonly busErrors: number;
+  /** SMCs refused at the non-secure monitor entry (unknown call, bad argument), by call. */
+  readonly smcRefused: Record<string, number>;
+  /** Malformed mailbox requests the secure core dropped (unknown bits, bad virtqueue numbers). */
+  readonly invalidRequests: number;
+  /** Non-secure notifications: issued (non-secure count), seen by the secure core after coalescing, over the rate limit, waits with the line masked. */
+  readonly notifications: { issued: number; seen: number; coalesced: number; rateLimited: number; maskedWaits: number };
+  /** Ring rule violations the secure RPMsg device refused (each: DEVICE_NEEDS_RESET), malformed messages dropped, link resets. */
+  readonly ringViolations: number;
+  readonly malformedDropped: number;
+  readonly linkResets: number;
 }
 
 interface PartitionLine {
@@ -45,7 +67,56 @@ interface PartitionLine {
 
 const num = (v: unknown, d = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
 
-export function summarize(r: MachineResult): RunSummary {
+export interface SummarizeOptions {
+  readonly scenario?: string;
+  /** Judge the run on its attacks (each must be stopped) instead of a message stream. */
+  readonly adversarial?: boolean;
+}
+
+function collectAttacks(rep: Record<string, unknown>, user: Record<string, unknown>): RunSummary['attacks'] {
+  const out: RunSummary['attacks'] = [];
+  const recs = rep['attacks'];
+  if (Array.isArray(recs)) {
+    for (const a of recs as Array<Record<string, unknown>>) {
+      if (typeof a?.['name'] === 'string') out.push({ name: a['name'], outcome: String(a['outcome'] ?? ''), stopped: a['stopped'] !== false });
+    }
+  }
+  // the older convention: user stats "attack.<n>.<name>" = "stopped: <outcome>" | "NOT STOPPED: <outcome>"
+  const legacy = Object.entries(user)
+    .map(([k, v]) => [/^attack\.(\d+)\.(.+)$/.exec(k), v] as const)
+    .filter((e): e is readonly [RegExpExecArray, unknown] => e[0] !== null)
+    .sort((a, b) => Number(a[0][1]) - Number(b[0][1]));
+  for (const [m, v] of legacy) {
+    const text = String(v);
+    const stopped = /^stopped/i.test(text);
+    out.push({ name: m[2]!, outcome: text.replace(/^(stopped|NOT STOPPED):\s*/i, ''), stopped });
+  }
+  return out;
+}
+
+function collectDefences(r: MachineResult, sRep: Record<string, unknown>, nRep: Record<string, unknown>): Defences {
+  const sPort = (sRep['port'] ?? {}) as Record<string, unknown>;
+  const nPort = (nRep['port'] ?? {}) as Record<string, unknown>;
+  const sLink = (sRep['rpmsg'] ?? {}) as Record<string, unknown>;
+  const nsFaults = r.faults.filter((f) => f.world === 'nonsecure');
+  const issued = num(((nPort['smc'] ?? {}) as Record<string, unknown>)['notify']);
+  const seen = num(sPort['nsNotifies']);
+  return {
+    securityFaults: {
+      read: nsFaults.filter((f) => f.kind === 'security' && f.access === 'read').length,
+      write: nsFaults.filter((f) => f.kind === 'security' && f.access === 'write').length,
+    },
+    busErrors: nsFaults.filter((f) => f.kind === 'bus').length,
+    smcRefused: Object.fromEntries(Object.entries((nPort['smcRefused'] ?? {}) as Record<string, unknown>).map(([k, v]) => [k, num(v)])),
+    invalidRequests: num(sPort['invalidRequests']),
+    notifications: { issued, seen, coalesced: Math.max(0, issued - seen), rateLimited: num(sPort['rateLimitedNotifies']), maskedWaits: num(sPort['maskedWaits']) },
+    ringViolations: num(sLink['peerErrors']),
+    malformedDropped: num(sLink['droppedMalformed']),
+    linkResets: num(sLink['resets']),
+  };
+}
+
+export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSummary {
   const sRep = r.secure.report ?? {};
   const nRep = r.nonsecure.report ?? {};
   const nUser = (nRep['user'] ?? {}) as Record<string, unknown>;
@@ -77,7 +148,13 @@ export function summarize(r: MachineResult): RunSummary {
     serviceDeferred: bgs.reduce((a, b) => a + num(b.deferred), 0),
     serviceOverruns: bgs.reduce((a, b) => a + num(b.overruns), 0),
   };
+  const attacks = collectAttacks(nRep, nUser);
+  const blocked = collectDefences(r, sRep, nRep);
   const problems: string[] = [];
+  if (opts.adversarial) {
+    if (attacks.length === 0) problems.push('the non-secure partition recorded no attack');
+    for (const a of attacks) if (!a.stopped) problems.push(`attack ${a.name} was not stopped: ${a.outcome}`);
+  }
   if (r.timedOut) problems.push('the run timed out');
   if (r.secure.outcome?.status === 'threw') problems.push(`secure partition failed: ${r.secure.outcome.error}`);
   if (r.secure.report === undefined) problems.push(`secure partition gave no report (${r.secure.crash ?? 'unknown'})`);
@@ -118,13 +195,16 @@ export function summarize(r: MachineResult): RunSummary {
     keyAddress: typeof sUser['keyAddress'] === 'string' ? sUser['keyAddress'] : undefined,
     keyLeaked: nUser['keyLeaked'] === true,
     partitions: { secure: line(r.secure), nonsecure: line(r.nonsecure) },
+    scenario: opts.scenario,
+    attacks,
+    blocked,
     reboots: (r.reboots ?? []).map((b) => ({ boot: b.boot, atMs: b.atMs, reason: b.reason, secureAcked: b.secureAcked })),
   };
 }
 
 export function formatSummary(s: RunSummary): string {
   const L: string[] = [];
-  L.push(`tz-virtio: LTZVisor-style TrustZone model, ${s.cores === 1 ? '1 core (core token shared by both worlds)' : '2 cores (secure on core 0, non-secure on core 1)'}`);
+  L.push(`tz-virtio: LTZVisor-style TrustZone model${s.scenario ? `, scenario ${s.scenario}` : ''}, ${s.cores === 1 ? '1 core (core token shared by both worlds)' : '2 cores (secure on core 0, non-secure on core 1)'}`);
   L.push('');
   L.push('memory map');
   for (const m of s.memoryMap) L.push(`  ${m}`);
@@ -150,6 +230,17 @@ export function formatSummary(s: RunSummary): string {
   L.push(`rt executive        wake lead ${x.wakeLeadUs} µs (OS wake-up late p50 ${x.wakeLateUs.p50} µs, p99 ${x.wakeLateUs.p99} µs; ${x.lateWaits} past the release), spun ${x.spinMs} ms; service steps ${x.serviceSteps}, ${x.serviceDeferred} held back for a release, ${x.serviceOverruns} over their estimate`);
   L.push(`security faults     attempted ${s.securityFaults.attempted}, blocked ${s.securityFaults.blocked}${s.keyLeaked ? '  KEY LEAKED' : ''}`);
   for (const f of s.securityFaults.records) L.push(`  ${f.world} ${f.access} of ${f.len} bytes at ${f.addr}: blocked (SecurityFault)`);
+  if (s.attacks.length > 0) {
+    L.push(`attacks             ${s.attacks.filter((a) => a.stopped).length} of ${s.attacks.length} stopped`);
+    for (const a of s.attacks) L.push(`  ${a.stopped ? 'stopped    ' : 'NOT STOPPED'} ${a.name}: ${a.outcome}`);
+    const b = s.blocked;
+    const refused = Object.entries(b.smcRefused).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+    L.push('blocked by the platform (trusted records)');
+    L.push(`  secure memory     ${b.securityFaults.read} reads, ${b.securityFaults.write} writes refused (SecurityFault); ${b.busErrors} bus errors`);
+    L.push(`  smc               refused at the monitor entry: ${refused}; ${b.invalidRequests} malformed mailbox requests dropped`);
+    L.push(`  notifications     ${b.notifications.issued} issued, ${b.notifications.seen} seen by the secure core (${b.notifications.coalesced} coalesced), ${b.notifications.rateLimited} over the rate limit, ${b.notifications.maskedWaits} waits with the line masked`);
+    L.push(`  rings             ${b.ringViolations} rule violations refused (DEVICE_NEEDS_RESET), ${b.malformedDropped} malformed buffers dropped, ${b.linkResets} link resets`);
+  }
   if (s.reboots.length > 0) {
     L.push(`reboots             ${s.reboots.length} of the non-secure partition (the secure partition kept running)`);
     for (const b of s.reboots) L.push(`  boot ${b.boot} died at ${b.atMs} ms: ${b.reason}; device reset, secure side ${b.secureAcked ? 'reset its link' : 'did not confirm'}, boot ${b.boot + 1} started`);
@@ -182,6 +273,9 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     memoryMap: s.memoryMap,
     partitions: s.partitions,
     reboots: s.reboots,
+    ...(s.scenario !== undefined ? { scenario: s.scenario } : {}),
+    ...(s.attacks.length > 0 ? { attacks: s.attacks } : {}),
+    blocked: s.blocked,
     durationMs: s.durationMs,
   };
 }

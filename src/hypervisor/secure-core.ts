@@ -35,6 +35,15 @@ export interface SecureCoreOptions {
    * preemption latency is absorbed before the release. Default 250.
    */
   readonly wakeLeadUs?: number;
+  /**
+   * Interrupt-storm defence: non-secure notifications accepted as wake-ups per second (token bucket). Above it the
+   * line is masked: the secure core stops waking for them (it waits on a doorbell only trusted threads ring) and
+   * picks the rings up at its next release. Default 4000 (one core: each accepted notification costs a world
+   * switch, ~50-100 µs here, so this caps a storm at a fraction of the secure core).
+   */
+  readonly notifyRatePerSec?: number;
+  /** Bucket size (burst) of the rate limit. Default 64. */
+  readonly notifyBurst?: number;
   readonly log: (text: string) => void;
   readonly reportFault: (f: FaultRecord) => void;
 }
@@ -66,9 +75,20 @@ export class SecureCore implements CorePort {
   private idleUs = 0;
   /** Waits that reached their target time late (after the spin phase could not start before it). */
   private lateWaits = 0;
+  private readonly notifyRate: number;
+  private readonly notifyBurst: number;
+  private tokens: number;
+  private tokensAt: number;
+  /** NOTIFY requests collected while over the rate (coalesced into the next poll, no wake-up of their own). */
+  private rateLimitedNotifies = 0;
+  /** Waits done with non-secure notifications masked. */
+  private maskedWaits = 0;
   /** Last S_PEER_RESET sequence taken, and how many peer resets were handled. */
   private peerResetSeen = 0;
   private peerResets = 0;
+  /** Device resets the non-secure driver asked for (mailbox RESET), and whether one waits for its acknowledgement. */
+  private deviceResets = 0;
+  private deviceResetPending = false;
 
   constructor(private readonly o: SecureCoreOptions) {
     this.cores = o.cores;
@@ -78,6 +98,10 @@ export class SecureCore implements CorePort {
     this.numVqs = o.numVqs;
     this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
     this.wakeLeadUs = Math.max(0, o.wakeLeadUs ?? 250);
+    this.notifyRate = Math.max(1, o.notifyRatePerSec ?? 4000);
+    this.notifyBurst = Math.max(1, o.notifyBurst ?? 64);
+    this.tokens = this.notifyBurst;
+    this.tokensAt = nowUs();
     // secure boot: our lines are group 0 (FIQ), the non-secure world's are group 1
     this.gic.configure(IrqLine.VIRTIO_TO_SECURE, { group: 0, enabled: true, priority: 0x40 }, 'secure');
     this.gic.configure(IrqLine.SECURE_TIMER, { group: 0, enabled: true, priority: 0x20 }, 'secure');
@@ -102,21 +126,51 @@ export class SecureCore implements CorePort {
     return Atomics.load(this.ctl, Ctl.NS_STATE) !== NsState.EXITED;
   }
 
-  private externalPending(): boolean {
-    return Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 || this.stopping() || Atomics.load(this.sctl, SecureCtl.S_PEER_RESET) !== this.peerResetSeen;
+  private trustedPending(): boolean {
+    return this.stopping() || Atomics.load(this.sctl, SecureCtl.S_PEER_RESET) !== this.peerResetSeen;
   }
 
+  private externalPending(): boolean {
+    return Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 || this.trustedPending();
+  }
+
+  private refill(t: number): void {
+    this.tokens = Math.min(this.notifyBurst, this.tokens + ((t - this.tokensAt) * this.notifyRate) / 1e6);
+    this.tokensAt = t;
+  }
+
+  /** Non-secure notifications are over their rate: they do not wake the secure core until a token is back. */
+  private masked(t: number): boolean {
+    this.refill(t);
+    return this.tokens < 1;
+  }
+
+  /** A reset of the link: by the hypervisor (peer rebooted, secure word) or asked by the non-secure driver (mailbox RESET). */
   takePeerReset(): boolean {
     const seq = Atomics.load(this.sctl, SecureCtl.S_PEER_RESET);
-    if (seq === this.peerResetSeen) return false;
-    this.peerResetSeen = seq;
-    this.peerResets++;
-    return true;
+    let any = false;
+    if (seq !== this.peerResetSeen) {
+      this.peerResetSeen = seq;
+      this.peerResets++;
+      any = true;
+    }
+    if ((Atomics.load(this.ctl, Ctl.NS_REQ) & NsReq.RESET) !== 0) {
+      Atomics.and(this.ctl, Ctl.NS_REQ, ~NsReq.RESET);
+      this.deviceResets++;
+      this.deviceResetPending = true;
+      any = true;
+    }
+    return any;
   }
 
   ackPeerReset(): void {
     Atomics.store(this.sctl, SecureCtl.S_PEER_RESET_ACK, this.peerResetSeen);
     Atomics.notify(this.sctl, SecureCtl.S_PEER_RESET_ACK);
+    if (this.deviceResetPending) {
+      this.deviceResetPending = false;
+      Atomics.add(this.ctl, Ctl.NS_RESET_ACK, 1);
+      ring(this.ctl, Ctl.NS_DOORBELL);
+    }
   }
 
   /**
@@ -140,12 +194,26 @@ export class SecureCore implements CorePort {
     }
     let event = false;
     for (;;) {
+      const t = nowUs();
+      if (this.masked(t)) {
+        // storm: only trusted events end the wait early; the wait ends when a token is back (or at wakeAt)
+        if (this.trustedPending()) {
+          event = true;
+          break;
+        }
+        if (t >= wakeAt) break;
+        const until = Math.min(wakeAt, t + 1e6 / this.notifyRate);
+        const seqW = Atomics.load(this.sctl, SecureCtl.S_WAKE);
+        if (this.trustedPending()) continue;
+        this.maskedWaits++;
+        Atomics.wait(this.sctl, SecureCtl.S_WAKE, seqW, (until - t) / 1000);
+        continue;
+      }
       const seq = Atomics.load(this.ctl, Ctl.S_DOORBELL);
       if (this.externalPending()) {
         event = true;
         break;
       }
-      const t = nowUs();
       if (t >= wakeAt) break;
       const r = Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, Number.isFinite(wakeAt) ? (wakeAt - t) / 1000 : 1000);
       this.wakeups++;
@@ -208,6 +276,10 @@ export class SecureCore implements CorePort {
       const valid = vqs & mask;
       if (valid !== 0) {
         this.nsNotifies++;
+        const t = nowUs();
+        this.refill(t);
+        if (this.tokens >= 1) this.tokens -= 1;
+        else this.rateLimitedNotifies++;
         this.notified |= valid;
         this.gic.setPending(IrqLine.VIRTIO_TO_SECURE);
       }
@@ -289,6 +361,10 @@ export class SecureCore implements CorePort {
       wakeups: this.wakeups,
       spuriousWakeups: this.spuriousWakeups,
       peerResets: this.peerResets,
+      deviceResets: this.deviceResets,
+      notifyRatePerSec: this.notifyRate,
+      rateLimitedNotifies: this.rateLimitedNotifies,
+      maskedWaits: this.maskedWaits,
       wakeLeadUs: this.wakeLeadUs,
       wakeLateUs: this.wakeLate.summary(),
       lateWaits: this.lateWaits,

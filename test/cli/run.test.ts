@@ -58,6 +58,44 @@ describe('tz-virtio run: the default scenario', () => {
   });
 });
 
+describe('tz-virtio run --scenario', () => {
+  it('hostile: every attack listed as stopped, the platform\'s own records of what it blocked, the RT task ran', async () => {
+    const r = await cli(['--scenario', 'hostile', '--cores', '2', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.scenario).toBe('hostile');
+    expect(j.ok).toBe(true);
+    expect(j.attacks.length).toBeGreaterThanOrEqual(10);
+    for (const a of j.attacks) expect(a.stopped, a.name).toBe(true);
+    // the service answered again after each channel reset (the guest's own observation, per ring attack)
+    for (const a of j.attacks.filter((x: { outcome: string }) => /channel reset/.test(x.outcome))) expect(a.outcome).toMatch(/answered again/);
+    expect(j.blocked.securityFaults.read).toBeGreaterThanOrEqual(1);
+    expect(j.blocked.securityFaults.write).toBeGreaterThanOrEqual(1);
+    expect(Object.values(j.blocked.smcRefused).reduce((a: number, b) => a + (b as number), 0)).toBeGreaterThanOrEqual(3);
+    expect(j.blocked.ringViolations).toBeGreaterThanOrEqual(1);
+    expect(j.blocked.linkResets).toBeGreaterThanOrEqual(1);
+    expect(j.blocked.notifications.issued).toBeGreaterThan(1000);
+    expect(j.partitions.secure.status).toBe('returned');
+    expect(j.rtTask.jobs).toBeGreaterThan(0);
+    expect(typeof j.rtTask.deadlineMisses).toBe('number');
+  });
+
+  it('echo: the docs example; --messages sets its count', async () => {
+    const r = await cli(['--scenario', 'echo', '--messages', '40', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.messages).toEqual({ sent: 40, received: 40, lost: 0, corrupted: 0 });
+  });
+
+  it('refuses an unknown scenario, and --scenario with --secure', async () => {
+    for (const args of [['--scenario', 'nope'], ['--scenario', 'echo', '--secure', join(FX, 'echo-secure.mjs'), '--nonsecure', join(FX, 'echo-nonsecure.mjs')]]) {
+      const r = await cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--scenario/);
+    }
+  });
+});
+
 describe('tz-virtio run --crash-at', () => {
   it('kills the non-secure partition at message k, reboots it, and the stream completes exactly once', async () => {
     const r = await cli(['--cores', '2', '--messages', '300', '--crash-at', '120', '--json']);

@@ -4,20 +4,23 @@
  *   tz-virtio run [--cores 1|2] [--messages N] [--window N] [--json] [--dump-shm FILE] [--verbose]
  *   tz-virtio run --secure FILE --nonsecure FILE [--config FILE]
  *   tz-virtio run --crash-at K [--crash-mode terminate|exit|throw] [--max-reboots N]
+ *   tz-virtio run --scenario default|hostile|echo
  *
- * Without --secure/--nonsecure it runs the default scenario (examples/secure-signer + examples/nonsecure-client).
+ * Without --secure/--nonsecure it runs a scenario of the registry (src/hypervisor/scenarios.ts), by default
+ * "default" (examples/secure-signer + examples/nonsecure-client).
  * --config takes a JSON file: { cores, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
  * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
  * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
 import { runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
 import { runMachineInProcesses } from '../../hypervisor/process/machine.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
+import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../hypervisor/scenarios.js';
+import { isHypervisorError } from '../../hypervisor/errors.js';
 import { PhysicalMemory, hex } from '../../virtio/memory.js';
 import { dumpRegion } from '../../rpmsg/index.js';
 
@@ -36,14 +39,7 @@ interface RunOptions {
   crashAt?: string;
   crashMode?: string;
   maxReboots?: string;
-}
-
-const EXAMPLES = new URL('../../../examples/', import.meta.url);
-
-function defaultModule(name: string): string {
-  const p = fileURLToPath(new URL(name, EXAMPLES));
-  if (!existsSync(p)) throw new CliError(`run: ${p} is missing; run \`npm run build\` first`);
-  return p;
+  scenario?: string;
 }
 
 function moduleArg(flag: string, path: string, base: string): string {
@@ -81,19 +77,32 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const cores = o.cores !== undefined ? parseNumberArg('--cores', o.cores) : (cfg.cores ?? 1);
   if (cores !== 1 && cores !== 2) throw new CliError(`run: --cores must be 1 or 2, not ${cores}`);
   const custom = o.secure !== undefined || o.nonsecure !== undefined || cfg.secure?.module !== undefined || cfg.nonsecure?.module !== undefined;
-  const pick = (flag: string, cli: string | undefined, fromCfg: string | undefined, def: string): string => {
+  if (custom && o.scenario !== undefined) throw new CliError('run: --scenario and --secure/--nonsecure (or modules in --config) exclude each other');
+  let sc: Scenario | undefined;
+  if (!custom) {
+    const name = o.scenario ?? 'default';
+    if (!isScenarioName(name)) throw new CliError(`run: --scenario must be one of ${SCENARIO_NAMES.join(', ')}, not ${name}`);
+    try {
+      sc = lookupScenario(name);
+    } catch (e) {
+      if (isHypervisorError(e)) throw new CliError(`run: ${e.message}`);
+      throw e;
+    }
+  }
+  const pick = (flag: string, cli: string | undefined, fromCfg: string | undefined, def: string | undefined): string => {
     if (cli !== undefined) return moduleArg(flag, cli, process.cwd());
     if (fromCfg !== undefined) return moduleArg(flag, fromCfg, dir);
-    if (custom) throw new CliError(`run: give both --secure and --nonsecure (or both modules in --config)`);
-    return defaultModule(def);
+    if (custom || def === undefined) throw new CliError(`run: give both --secure and --nonsecure (or both modules in --config)`);
+    return def;
   };
-  const secureModule = pick('--secure', o.secure, cfg.secure?.module, 'secure-signer.js');
-  const nonsecureModule = pick('--nonsecure', o.nonsecure, cfg.nonsecure?.module, 'nonsecure-client.js');
+  const secureModule = pick('--secure', o.secure, cfg.secure?.module, sc?.secure.module);
+  const nonsecureModule = pick('--nonsecure', o.nonsecure, cfg.nonsecure?.module, sc?.nonsecure.module);
   const nsArgs: Record<string, unknown> = { ...(cfg.nonsecure?.args ?? {}) };
   if (o.messages !== undefined) {
     const n = parseNumberArg('--messages', o.messages);
     if (n < 1) throw new CliError('run: --messages must be at least 1');
-    nsArgs['messages'] = n;
+    if (sc !== undefined && sc.messagesArg === undefined) throw new CliError(`run: --messages does not apply to the ${sc.name} scenario`);
+    nsArgs[sc?.messagesArg ?? 'messages'] = n;
   }
   if (o.window !== undefined) nsArgs['window'] = parseNumberArg('--window', o.window);
   const timeoutMs = o.timeout !== undefined ? parseNumberArg('--timeout', o.timeout) : (cfg.timeoutMs ?? 120_000);
@@ -121,7 +130,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const isolation = o.isolation ?? 'worker';
   if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
   const result = isolation === 'process' ? await runMachineInProcesses(machine) : await runMachine(machine);
-  const summary = summarize(result);
+  const summary = summarize(result, { ...(sc ? { scenario: sc.name, adversarial: sc.adversarial } : {}) });
   let dumpNote: string | undefined;
   if (o.dumpShm !== undefined) {
     if (result.rpmsg === undefined) throw new CliError('run: --dump-shm: this machine has no RPMsg region');
@@ -154,6 +163,7 @@ export function register(program: Command): void {
     .option('--config <file>', 'machine configuration (JSON)')
     .option('--timeout <ms>', 'whole-run limit in ms (default 120000)')
     .option('--verbose', 'print the partitions\' log lines on stderr')
+    .option('--scenario <name>', `what to run: ${SCENARIO_NAMES.join(' | ')} (default: default)`)
     .option('--crash-at <k>', 'kill the non-secure partition after it sent k messages; it is rebooted and the stream resumes')
     .option('--crash-mode <mode>', 'how it dies: terminate (the hypervisor kills its worker, default), exit, throw')
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
