@@ -96,7 +96,7 @@ export function lineChart(spec: LineChartSpec): string {
   const W = spec.width ?? 960;
   const H = spec.height ?? 540;
   const legendW = 250;
-  const m = { l: 86, r: legendW + 20, t: 52, b: 64 };
+  const m = { l: 112, r: legendW + 20, t: 52, b: 64 };
   const series = spec.series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => x > 0 && y > 0 && Number.isFinite(x) && Number.isFinite(y)) })).filter((s) => s.points.length > 0);
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));

@@ -57,7 +57,7 @@ export function buildCharts(report: BenchReport): Chart[] {
           { name: 'p99', values: rows.map((r) => r.p99Us) },
           { name: 'p99.9', values: rows.map((r) => r.p999Us) },
         ],
-        xFormat: (v) => fmtTick(v, 'µs'),
+        xFormat: (v) => (v >= 1000 ? `${Number((v / 1000).toPrecision(3))} ms` : `${Number(v.toPrecision(3))} µs`),
       }),
     });
   }
