@@ -31,7 +31,11 @@ export interface NonSecureCoreOptions {
 export class NonSecureCore implements CorePort {
   readonly world = 'nonsecure' as const;
   readonly cores: 1 | 2;
-  readonly gic = new Gic({ lines: 64, cpus: 1 });
+  /** This core's CPU interface (and its banked SGI/PPI state): core 1 on two cores, core 0 on one. */
+  readonly gic: Gic;
+  readonly cpu: number;
+  private sgiReceived = 0;
+  private readonly t0 = nowUs();
   private readonly ctl: Int32Array;
   private readonly f64: Float64Array;
   private apiCalls = 0;
@@ -51,9 +55,11 @@ export class NonSecureCore implements CorePort {
     this.cores = o.cores;
     this.ctl = new Int32Array(o.shared);
     this.f64 = new Float64Array(o.shared);
+    this.cpu = o.cores === 2 ? 1 : 0;
+    this.gic = new Gic({ lines: 64, cpus: o.cores });
     // boot code (before the guest runs): the lines of the non-secure world are group 1
-    this.gic.configure(IrqLine.VIRTIO_TO_NONSECURE, { group: 1, enabled: true, priority: 0xa0 }, 'secure');
-    this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0x80 }, 'secure');
+    this.gic.configure(IrqLine.VIRTIO_TO_NONSECURE, { group: 1, enabled: true, priority: 0xa0 }, 'secure', this.cpu);
+    this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0x80 }, 'secure', this.cpu);
   }
 
   /**
@@ -137,30 +143,32 @@ export class NonSecureCore implements CorePort {
         const b = 31 - Math.clz32(bits);
         bits &= ~(1 << b);
         const line = w * 32 + b;
-        if (this.gic.groupOf(line) === 1) this.gic.setPending(line);
+        if (this.gic.groupOf(line, this.cpu) !== 1) continue;
+        this.gic.setPending(line, this.cpu);
+        if (line < 16 && this.cores === 2) this.sgiReceived++;
       }
     }
   }
 
   raise(line: number): void {
-    if (this.gic.groupOf(line) === 1) this.gic.setPending(line);
+    if (this.gic.groupOf(line, this.cpu) === 1) this.gic.setPending(line, this.cpu);
   }
 
   acknowledge(): number {
-    return this.gic.acknowledge('nonsecure');
+    return this.gic.acknowledge('nonsecure', this.cpu);
   }
 
   endOfInterrupt(line: number): void {
-    this.gic.endOfInterrupt(line, 'nonsecure');
+    this.gic.endOfInterrupt(line, 'nonsecure', this.cpu);
   }
 
   isOwnLine(line: number): boolean {
-    return Number.isInteger(line) && line >= 0 && line < this.gic.lines && this.gic.groupOf(line) === 1;
+    return Number.isInteger(line) && line >= 0 && line < this.gic.lines && this.gic.groupOf(line, this.cpu) === 1;
   }
 
   configureLine(line: number, enabled: boolean, priority?: number): boolean {
     if (!Number.isInteger(line) || line < 0 || line >= this.gic.lines) return false;
-    return this.gic.configure(line, { enabled, ...(priority !== undefined ? { priority } : {}) }, 'nonsecure');
+    return this.gic.configure(line, { enabled, ...(priority !== undefined ? { priority } : {}) }, 'nonsecure', this.cpu);
   }
 
   /** Single core: the trap into the monitor hands the core to the secure world and parks. */
@@ -245,6 +253,16 @@ export class NonSecureCore implements CorePort {
   }
 
   stats(): Record<string, unknown> {
-    return { apiCalls: this.apiCalls, parks: this.parks, parkedUs: this.parkedUs, wfiUs: this.wfiUs, smc: { ...this.smcCounts }, smcRefused: { ...this.smcRefused } };
+    return {
+      apiCalls: this.apiCalls,
+      parks: this.parks,
+      parkedUs: this.parkedUs,
+      wfiUs: this.wfiUs,
+      smc: { ...this.smcCounts },
+      smcRefused: { ...this.smcRefused },
+      sgiReceived: this.sgiReceived,
+      gicAcknowledged: this.gic.acknowledged,
+      upUs: Math.round(nowUs() - this.t0),
+    };
   }
 }

@@ -34,6 +34,10 @@ export interface RunSummary {
   readonly keyLeaked: boolean;
   readonly partitions: { secure: PartitionLine; nonsecure: PartitionLine };
   readonly scenario: string | undefined;
+  /** Two cores: virtio notifications sent as SGIs through the distributor, and acknowledged by each core's interface. */
+  readonly sgi: { toSecure: number; toNonSecure: number; receivedByNonSecure: number; acknowledgedSecure: number; acknowledgedNonSecure: number };
+  /** Two cores: time per core (its world running vs waiting for an interrupt); the non-secure figures are its own report. */
+  readonly perCoreMs: Array<{ core: number; world: string; busy: number; idle: number }>;
   /** Attack attempts the non-secure guest recorded (ctx.stats.attack, or its "attack.<n>.<name>" counters). */
   readonly attacks: Array<{ name: string; outcome: string; stopped: boolean }>;
   /** What the platform recorded as blocked, from trusted records (hypervisor, secure core, secure RPMsg device). */
@@ -148,6 +152,28 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     serviceDeferred: bgs.reduce((a, b) => a + num(b.deferred), 0),
     serviceOverruns: bgs.reduce((a, b) => a + num(b.overruns), 0),
   };
+  const sP = (sRep['port'] ?? {}) as Record<string, unknown>;
+  const nP = (nRep['port'] ?? {}) as Record<string, unknown>;
+  const sSgi = (sP['sgi'] ?? {}) as Record<string, unknown>;
+  const sgi = {
+    toSecure: num(sSgi['toSecure']),
+    toNonSecure: num(sSgi['toNonSecure']),
+    receivedByNonSecure: num(nP['sgiReceived']),
+    acknowledgedSecure: num(sP['gicAcknowledged']),
+    acknowledgedNonSecure: num(nP['gicAcknowledged']),
+  };
+  const perCoreMs =
+    r.cores === 2
+      ? [
+          { core: 0, world: 'secure', busy: round((num(sP['upUs']) - num(sP['idleUs'])) / 1000, 2), idle: round(num(sP['idleUs']) / 1000, 2) },
+          {
+            core: 1,
+            world: 'nonsecure',
+            busy: round((num(nP['upUs']) - num(nP['wfiUs']) - num(nP['parkedUs'])) / 1000, 2),
+            idle: round((num(nP['wfiUs']) + num(nP['parkedUs'])) / 1000, 2),
+          },
+        ]
+      : [];
   const attacks = collectAttacks(nRep, nUser);
   const blocked = collectDefences(r, sRep, nRep);
   const problems: string[] = [];
@@ -196,6 +222,8 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     keyLeaked: nUser['keyLeaked'] === true,
     partitions: { secure: line(r.secure), nonsecure: line(r.nonsecure) },
     scenario: opts.scenario,
+    sgi,
+    perCoreMs,
     attacks,
     blocked,
     reboots: (r.reboots ?? []).map((b) => ({ boot: b.boot, atMs: b.atMs, reason: b.reason, secureAcked: b.secureAcked })),
@@ -214,10 +242,18 @@ export function formatSummary(s: RunSummary): string {
   L.push(`messages            sent ${s.messages.sent}, received ${s.messages.received}, lost ${s.messages.lost}, corrupted ${s.messages.corrupted}`);
   L.push(`throughput          ${s.throughputMBps} MB/s (payload both ways)`);
   L.push(`round trip          p50 ${s.rttUs.p50} µs, p99 ${s.rttUs.p99} µs, max ${s.rttUs.max} µs`);
-  L.push(`world switches      ${s.worldSwitches}   (secure ${s.timePerWorldMs.secure} ms, non-secure ${s.timePerWorldMs.nonsecure} ms of core time)`);
+  L.push(
+    s.cores === 1
+      ? `world switches      ${s.worldSwitches}   (secure ${s.timePerWorldMs.secure} ms, non-secure ${s.timePerWorldMs.nonsecure} ms of core time)`
+      : `world switches      ${s.worldSwitches}   (none needed: one core per world)`,
+  );
   const smcLine = (w: Record<string, number> | undefined) => (w ? Object.entries(w).map(([k, v]) => `${k} ${v}`).join(', ') || '-' : '-');
   const smc = s.smc as MonitorSnapshot['smc'];
   L.push(`smc calls           secure: ${smcLine(smc.secure)}; non-secure: ${smcLine(smc.nonsecure)}`);
+  if (s.cores === 2) {
+    L.push(`notifications (SGI) non-secure → secure ${s.sgi.toSecure}, secure → non-secure ${s.sgi.toNonSecure} (received ${s.sgi.receivedByNonSecure}); acknowledged: core 0 ${s.sgi.acknowledgedSecure}, core 1 ${s.sgi.acknowledgedNonSecure} interrupts`);
+    L.push(`time per core       ${s.perCoreMs.map((c) => `core ${c.core} (${c.world}): busy ${c.busy} ms, idle ${c.idle} ms`).join('; ')}`);
+  }
   L.push(
     s.cores === 1
       ? `preemption latency  p50 ${s.preemptionLatencyUs.p50} µs, p99 ${s.preemptionLatencyUs.p99} µs, max ${s.preemptionLatencyUs.max} µs over ${s.preemptionLatencyUs.count} preemptions (${s.preemptionLatencyUs.timeouts} timeouts)`
@@ -267,6 +303,8 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     preemptionLatencyUs: s.preemptionLatencyUs,
     rtExecutive: s.rtExecutive,
     timePerWorldMs: s.timePerWorldMs,
+    sgi: s.sgi,
+    perCoreMs: s.perCoreMs,
     smc: s.smc,
     keyAddress: s.keyAddress,
     keyLeaked: s.keyLeaked,

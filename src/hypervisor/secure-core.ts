@@ -53,7 +53,12 @@ const SPIN_US = 30;
 export class SecureCore implements CorePort {
   readonly world = 'secure' as const;
   readonly cores: 1 | 2;
-  readonly gic = new Gic({ lines: 64, cpus: 1 });
+  /** The distributor and core 0's CPU interface (two cores: banked SGI/PPI state for cores 0 and 1). */
+  readonly gic: Gic;
+  /** SGIs sent through the distributor (two cores): non-secure → secure (issued by core 1's monitor), secure → non-secure. */
+  private sgiToSecure = 0;
+  private sgiToNonSecure = 0;
+  private readonly t0 = nowUs();
   readonly monitor = new Monitor(nowUs, 'secure');
   private readonly ctl: Int32Array;
   private readonly f64: Float64Array;
@@ -102,11 +107,15 @@ export class SecureCore implements CorePort {
     this.notifyBurst = Math.max(1, o.notifyBurst ?? 64);
     this.tokens = this.notifyBurst;
     this.tokensAt = nowUs();
-    // secure boot: our lines are group 0 (FIQ), the non-secure world's are group 1
-    this.gic.configure(IrqLine.VIRTIO_TO_SECURE, { group: 0, enabled: true, priority: 0x40 }, 'secure');
-    this.gic.configure(IrqLine.SECURE_TIMER, { group: 0, enabled: true, priority: 0x20 }, 'secure');
-    this.gic.configure(IrqLine.VIRTIO_TO_NONSECURE, { group: 1, enabled: true, priority: 0xa0 }, 'secure');
-    this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0xa0 }, 'secure');
+    this.gic = new Gic({ lines: 64, cpus: o.cores });
+    // secure boot: our lines are group 0 (FIQ), the non-secure world's are group 1 (SGIs and PPIs are banked: set
+    // on every core's bank)
+    for (let cpu = 0; cpu < o.cores; cpu++) {
+      this.gic.configure(IrqLine.VIRTIO_TO_SECURE, { group: 0, enabled: true, priority: 0x40 }, 'secure', cpu);
+      this.gic.configure(IrqLine.SECURE_TIMER, { group: 0, enabled: true, priority: 0x20 }, 'secure', cpu);
+      this.gic.configure(IrqLine.VIRTIO_TO_NONSECURE, { group: 1, enabled: true, priority: 0xa0 }, 'secure', cpu);
+      this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0xa0 }, 'secure', cpu);
+    }
     Atomics.store(this.ctl, Ctl.GATE, o.cores === 2 ? Gate.NONSECURE : Gate.SECURE);
   }
 
@@ -281,7 +290,11 @@ export class SecureCore implements CorePort {
         if (this.tokens >= 1) this.tokens -= 1;
         else this.rateLimitedNotifies++;
         this.notified |= valid;
-        this.gic.setPending(IrqLine.VIRTIO_TO_SECURE);
+        if (this.cores === 2) {
+          // GICD_SGIR written by core 1's monitor on the SMC's behalf (secure access: a group-0 SGI) → core 0
+          this.gic.sendSgi(IrqLine.VIRTIO_TO_SECURE, [0], 'secure');
+          this.sgiToSecure++;
+        } else this.gic.setPending(IrqLine.VIRTIO_TO_SECURE); // one core: the SMC trapped into the monitor already
       }
     }
   }
@@ -314,8 +327,16 @@ export class SecureCore implements CorePort {
     return this.gic.configure(line, { enabled, ...(priority !== undefined ? { priority } : {}) }, 'secure');
   }
 
-  /** Raises a group-1 line for the non-secure world (SGI on two cores; a pending IRQ for its next turn on one). */
+  /**
+   * Raises a group-1 line for the non-secure world. Two cores: an SGI to core 1 through the distributor, whose
+   * pending state is then forwarded to core 1's CPU interface (in the non-secure worker: the NS_IRQ word plus one
+   * doorbell wake-up; the interface acknowledges and ends it). One core: a pending IRQ for its next turn.
+   */
   raiseNonSecure(line: number): void {
+    if (this.cores === 2 && line < 16 && this.gic.sendSgi(line, [1], 'secure') === 1) {
+      this.sgiToNonSecure++;
+      this.gic.clearPending(line, 1);
+    }
     Atomics.or(this.ctl, line < 32 ? Ctl.NS_IRQ0 : Ctl.NS_IRQ1, 1 << (line & 31));
     ring(this.ctl, Ctl.NS_DOORBELL);
   }
@@ -371,6 +392,9 @@ export class SecureCore implements CorePort {
       spinUs: Math.round(this.spinUs),
       idleUs: Math.round(this.idleUs),
       gicIgnoredWrites: this.gic.ignoredWrites,
+      gicAcknowledged: this.gic.acknowledged,
+      sgi: { toSecure: this.sgiToSecure, toNonSecure: this.sgiToNonSecure },
+      upUs: Math.round(nowUs() - this.t0),
     };
   }
 }
