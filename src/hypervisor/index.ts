@@ -4,5 +4,7 @@ export * from './gic.js';
 export * from './monitor.js';
 export * from './machine.js';
 export * from './report.js';
+export * from './scenarios.js';
+export type { CrashMode, CrashSpec } from './partition-worker.js';
 export { SecureCore, type SecureCoreOptions } from './secure-core.js';
 export { NonSecureCore, type NonSecureCoreOptions } from './nonsecure-core.js';
