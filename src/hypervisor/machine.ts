@@ -43,6 +43,12 @@ export interface RtConfig {
   readonly maxStepsPerPass?: number;
   /** Upper bound of a service step's cost estimate (µs). Default 300. */
   readonly maxEstimateUs?: number;
+  /**
+   * Host scheduling priority (nice value, -20..19) of the secure partition's thread — the model's stand-in for a
+   * real-time core: on a loaded host most deadline misses are the OS running something else. Lower than 0 needs
+   * privileges (refused: reported as rtNiceError in the secure port stats). Default: unchanged.
+   */
+  readonly niceness?: number;
 }
 
 export interface MachineConfig {

@@ -8,6 +8,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
@@ -34,7 +36,7 @@ export interface PartitionWorkerData {
   readonly numVqs: number;
   readonly preemptTimeoutUs?: number;
   /** Secure partition: RT executive settings (see RtConfig in machine.ts). */
-  readonly rt?: BackgroundOptions & { readonly wakeLeadUs?: number };
+  readonly rt?: BackgroundOptions & { readonly wakeLeadUs?: number; readonly niceness?: number };
   /** Secure partition: the interrupt-storm rate limit (SecureCoreOptions.notifyRatePerSec / notifyBurst). */
   readonly notifyRateLimit?: { readonly perSec?: number; readonly burst?: number };
   /** Boot counter (ctx.boot). Default 0. */
@@ -63,7 +65,20 @@ const port = parentPort!;
 const d = workerData as PartitionWorkerData;
 const post = (m: PartitionMessage) => port.postMessage(m);
 
+/** Sets this thread's nice value (Linux: setpriority on the thread id, from /proc/thread-self). Returns the error, if any. */
+function setThreadNiceness(n: number): string | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return 'no thread id';
+    setPriority(tid, n);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 async function boot(): Promise<void> {
+  const niceError = d.world === 'secure' && d.rt?.niceness !== undefined ? setThreadNiceness(d.rt.niceness) : undefined;
   const memory = new PhysicalMemory(d.regions);
   const log = (text: string) => post({ type: 'log', text });
   const reportFault = (fault: FaultRecord) => post({ type: 'fault', fault });
@@ -147,7 +162,9 @@ async function boot(): Promise<void> {
   } else {
     await runtime.serveUntilStop();
   }
-  post({ type: 'report', report: { outcome, ...runtime.report() } });
+  const report = runtime.report();
+  if (d.world === 'secure' && d.rt?.niceness !== undefined) report['rtNiceness'] = niceError === undefined ? d.rt.niceness : `refused: ${niceError}`;
+  post({ type: 'report', report: { outcome, ...report } });
 }
 
 boot().catch((e: unknown) => {
