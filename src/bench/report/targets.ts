@@ -66,7 +66,9 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
   out.push({
     target: 'no heap growth over 10^6 rpmsg messages',
     measured: heap ? `${heap.messages} messages: ${heap.growthBytes} B after GC (${heap.bytesPerMessage.toFixed(4)} B/msg); ${heap.allocBytesPerMessage} B/msg allocated on the hot path, ${heap.gcs} GCs` : 'n/a',
-    met: heap ? heap.bytesPerMessage < 0.01 : undefined,
+    // "no growth": under 0.1 B/message after GC (100 kB per 10^6 messages); V8's code and feedback caches alone
+    // move the heap by tens of kB, a leak of one small object per message would add tens of MB
+    met: heap ? heap.bytesPerMessage < 0.1 : undefined,
   });
   return out;
 }
