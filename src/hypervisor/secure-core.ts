@@ -236,7 +236,8 @@ export class SecureCore implements CorePort {
       const s0 = nowUs();
       if (s0 > untilUs) this.lateWaits++;
       let t = s0;
-      while (t < untilUs && !this.externalPending()) t = nowUs();
+      // a masked (rate-limited) notification does not end the spin either
+      while (t < untilUs && !(this.masked(t) ? this.trustedPending() : this.externalPending())) t = nowUs();
       this.spinUs += t - s0;
     }
     this.idleUs += nowUs() - t0;

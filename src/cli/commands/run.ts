@@ -129,6 +129,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   };
   const isolation = o.isolation ?? 'worker';
   if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
+  if (isolation === 'process' && crash !== undefined) throw new CliError('run: --crash-at needs --isolation worker (the process machine does not reboot partitions)');
   const result = isolation === 'process' ? await runMachineInProcesses(machine) : await runMachine(machine);
   const summary = summarize(result, { ...(sc ? { scenario: sc.name, adversarial: sc.adversarial } : {}) });
   let dumpNote: string | undefined;
