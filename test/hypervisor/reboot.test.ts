@@ -66,6 +66,25 @@ describe('the non-secure partition dies mid-stream and is rebooted', () => {
     });
   }
 
+  it('a guest that dies at every boot is rebooted maxReboots times, then the run ends; the secure side never stops', async () => {
+    const fx = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+    const r = await runMachine({
+      cores: 1,
+      rpmsg: false,
+      timeoutMs: 20_000,
+      maxReboots: 2,
+      afterNsExitMs: 20,
+      secure: { module: fx('ticker-secure.mjs') },
+      nonsecure: { module: fx('throwing-nonsecure.mjs') },
+    });
+    expect(r.reboots!.map((b) => b.boot)).toEqual([0, 1]);
+    expect(r.reboots!.every((b) => b.secureAcked && /hostile guest gives up/.test(b.reason))).toBe(true);
+    expect(r.nonsecure.outcome?.status).toBe('threw');
+    expect(r.secure.crash).toBeUndefined();
+    expect(user(r.secure)['ticks']).toBeGreaterThan(0);
+    expect((r.secure.report?.['port'] as Record<string, number>)['peerResets']).toBe(2);
+  });
+
   it('without reboots allowed, a crash ends the run and is reported', async () => {
     const r = await runMachine({
       cores: 2,
