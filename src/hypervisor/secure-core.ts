@@ -19,6 +19,7 @@ import type { FaultRecord } from '../guest/memory-port.js';
 import { Gic } from './gic.js';
 import { Monitor } from './monitor.js';
 import { Samples } from '../guest/stats.js';
+import { NotifyLimiter } from './notify-limiter.js';
 import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nowUs, ring } from './ctl.js';
 
 export interface SecureCoreOptions {
@@ -80,12 +81,7 @@ export class SecureCore implements CorePort {
   private idleUs = 0;
   /** Waits that reached their target time late (after the spin phase could not start before it). */
   private lateWaits = 0;
-  private readonly notifyRate: number;
-  private readonly notifyBurst: number;
-  private tokens: number;
-  private tokensAt: number;
-  /** NOTIFY requests collected while over the rate (coalesced into the next poll, no wake-up of their own). */
-  private rateLimitedNotifies = 0;
+  private readonly limiter: NotifyLimiter;
   /** Waits done with non-secure notifications masked. */
   private maskedWaits = 0;
   /** Last S_PEER_RESET sequence taken, and how many peer resets were handled. */
@@ -103,10 +99,7 @@ export class SecureCore implements CorePort {
     this.numVqs = o.numVqs;
     this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
     this.wakeLeadUs = Math.max(0, o.wakeLeadUs ?? 250);
-    this.notifyRate = Math.max(1, o.notifyRatePerSec ?? 4000);
-    this.notifyBurst = Math.max(1, o.notifyBurst ?? 64);
-    this.tokens = this.notifyBurst;
-    this.tokensAt = nowUs();
+    this.limiter = new NotifyLimiter(o.notifyRatePerSec ?? 4000, o.notifyBurst ?? 64, nowUs());
     this.gic = new Gic({ lines: 64, cpus: o.cores });
     // secure boot: our lines are group 0 (FIQ), the non-secure world's are group 1 (SGIs and PPIs are banked: set
     // on every core's bank)
@@ -143,15 +136,9 @@ export class SecureCore implements CorePort {
     return Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 || this.trustedPending();
   }
 
-  private refill(t: number): void {
-    this.tokens = Math.min(this.notifyBurst, this.tokens + ((t - this.tokensAt) * this.notifyRate) / 1e6);
-    this.tokensAt = t;
-  }
-
   /** Non-secure notifications are over their rate: they do not wake the secure core until a token is back. */
   private masked(t: number): boolean {
-    this.refill(t);
-    return this.tokens < 1;
+    return this.limiter.masked(t);
   }
 
   /** A reset of the link: by the hypervisor (peer rebooted, secure word) or asked by the non-secure driver (mailbox RESET). */
@@ -211,7 +198,7 @@ export class SecureCore implements CorePort {
           break;
         }
         if (t >= wakeAt) break;
-        const until = Math.min(wakeAt, t + 1e6 / this.notifyRate);
+        const until = Math.min(wakeAt, t + this.limiter.periodUs);
         const seqW = Atomics.load(this.sctl, SecureCtl.S_WAKE);
         if (this.trustedPending()) continue;
         this.maskedWaits++;
@@ -286,10 +273,7 @@ export class SecureCore implements CorePort {
       const valid = vqs & mask;
       if (valid !== 0) {
         this.nsNotifies++;
-        const t = nowUs();
-        this.refill(t);
-        if (this.tokens >= 1) this.tokens -= 1;
-        else this.rateLimitedNotifies++;
+        this.limiter.take(nowUs());
         this.notified |= valid;
         if (this.cores === 2) {
           // GICD_SGIR written by core 1's monitor on the SMC's behalf (secure access: a group-0 SGI) → core 0
@@ -384,8 +368,8 @@ export class SecureCore implements CorePort {
       spuriousWakeups: this.spuriousWakeups,
       peerResets: this.peerResets,
       deviceResets: this.deviceResets,
-      notifyRatePerSec: this.notifyRate,
-      rateLimitedNotifies: this.rateLimitedNotifies,
+      notifyRatePerSec: this.limiter.perSec,
+      rateLimitedNotifies: this.limiter.limited,
       maskedWaits: this.maskedWaits,
       wakeLeadUs: this.wakeLeadUs,
       wakeLateUs: this.wakeLate.summary(),
