@@ -5,6 +5,8 @@ export * from './monitor.js';
 export * from './machine.js';
 export * from './report.js';
 export * from './scenarios.js';
+export * from './ctl.js';
+export { NotifyLimiter } from './notify-limiter.js';
 export type { CrashMode, CrashSpec } from './partition-worker.js';
 export { SecureCore, type SecureCoreOptions } from './secure-core.js';
 export { NonSecureCore, type NonSecureCoreOptions } from './nonsecure-core.js';
