@@ -304,9 +304,16 @@ export class GuestRuntime {
   /** The idle hook. Throws GuestError(STOPPED) once the machine stops, which ends any guest loop. */
   async idle(timeoutUs: number): Promise<boolean> {
     if (this.port.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
-    if ((await this.poll()) > 0) return true;
+    if ((await this.poll()) > 0) {
+      this.background?.wake();
+      return true;
+    }
+    // background work registered by a guest that keeps its own loop runs here too, in the slack before the release
+    const bg = this.background;
+    if (bg && bg.size > 0 && (await bg.pass(() => this.nextDeadline())) > 0) return true;
     const limit = Number.isFinite(timeoutUs) ? this.port.now() + Math.max(0, timeoutUs) : Infinity;
     this.port.waitForEvent(Math.min(limit, this.nextDeadline()));
+    this.background?.wake();
     if (this.port.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
     return (await this.poll()) > 0;
   }

@@ -7,6 +7,25 @@ import { summarize } from '../../dist/src/hypervisor/report.js';
 const fx = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const user = (r: { report?: Record<string, unknown> | undefined }) => (r.report?.['user'] ?? {}) as Record<string, number>;
 
+describe('background work of the secure executive', () => {
+  it.each([false, true])('runs every unit next to the RT task (guest keeps its own idle loop: %s)', async (ownLoop) => {
+    const r = await runMachine({
+      cores: 2,
+      rpmsg: false,
+      timeoutMs: 20_000,
+      secure: { module: fx('background-secure.mjs'), args: { ownLoop } },
+      nonsecure: { module: fx('waiting-nonsecure.mjs') },
+    });
+    const s = user(r.secure);
+    expect(r.secure.crash).toBeUndefined();
+    expect(s['units']).toBe(50);
+    if (ownLoop) expect(s['loopDone']).toBe(true);
+    const bg = (r.secure.report?.['background'] as Array<Record<string, number>>)[0]!;
+    expect(bg['steps']).toBe(50);
+    expect(bg['errors']).toBe(0);
+  });
+});
+
 describe('the RPMsg host guest API for raw ring work', () => {
   it.each([1, 2] as const)('%i core(s): layout() gives the host its rings; reset() (device-reset handshake) renegotiates, the remote re-attaches and re-announces', async (cores) => {
     const r = await runMachine({
