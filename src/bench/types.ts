@@ -127,6 +127,10 @@ export interface JitterResult {
   /** Messages the non-secure side streamed meanwhile (0 without load). */
   readonly messagesStreamed: number;
   readonly worldSwitches: number;
+  /** Longest single receive burst (one remote.poll()) in the secure idle time, µs (0 without load). */
+  readonly maxServiceUs: number;
+  /** Host thread priorities the two worlds got (the secure world has priority, as in LTZVisor). */
+  readonly priorities: string;
 }
 
 export interface HeapResult {
