@@ -250,7 +250,8 @@ export class SecureCore implements CorePort {
         if (t >= deadline) break;
         if (t < spinEnd) continue;
         const seq = Atomics.load(this.ctl, Ctl.S_DOORBELL);
-        if (Atomics.load(this.ctl, Ctl.NS_STATE) !== NsState.RUNNING) break;
+        state = Atomics.load(this.ctl, Ctl.NS_STATE); // (re-read into `state`: a park right here is not a timeout)
+        if (state !== NsState.RUNNING) break;
         Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, (deadline - t) / 1000);
       }
       if (state === NsState.RUNNING) this.monitor.preemptionTimeouts++;
