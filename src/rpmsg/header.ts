@@ -7,7 +7,8 @@
  *   +--------+--------+----------+------+-------+----------------
  *
  * `reserved` is 0 on the wire (OpenAMP uses it locally for its buffer index; we never rely on a peer's value).
- * The codecs here are for tests, tools and slow paths; the roles write headers through a DataView in place.
+ * The codecs here are for tests, tools and slow paths; the roles read and write headers in place as four u32 words
+ * (word 3 = len | flags << 16; the host is little-endian), through the region's DataView only when unaligned.
  */
 import { RpmsgError, RpmsgErrorCode } from './errors.js';
 import { RPMSG_HEADER_SIZE } from './constants.js';

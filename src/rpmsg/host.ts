@@ -13,7 +13,8 @@
  * DRIVER_OK before it looks at the rings.
  *
  * Notifications: a TX kick notifies vring 1, a re-post of RX buffers vring 0, each only when the virtqueue says the
- * remote asked for it (EVENT_IDX or flags). cork()/uncork() batch several sends into one publish.
+ * remote asked for it (EVENT_IDX or flags). cork()/uncork() batch several sends into one publish; poll() corks
+ * itself around its callbacks and publishes re-posted RX buffers per batch (see drainRx).
  */
 import type { MemoryRegion, PhysicalMemory } from '../virtio/memory.js';
 import { SplitVirtqueueDriver } from '../virtio/split/driver.js';
