@@ -32,6 +32,7 @@
  *     word 3  S_WAKE       a doorbell only trusted threads can ring: the secure core waits on it instead of
  *                          S_DOORBELL while non-secure notifications are masked (rate limit), so that a storm of
  *                          them cannot wake it; main rings it with stop and peer reset.
+ *     word 4  S_STARTED    secure → main: 1 once the secure guest's main has been called (boot done).
  */
 export const SHARED_CTL_BYTES = 256;
 export const SECURE_CTL_BYTES = 64;
@@ -60,6 +61,7 @@ export const SecureCtl = {
   S_PEER_RESET: 1,
   S_PEER_RESET_ACK: 2,
   S_WAKE: 3,
+  S_STARTED: 4,
 } as const;
 
 export const Gate = { SECURE: 0, NONSECURE: 1 } as const;

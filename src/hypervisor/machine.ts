@@ -255,6 +255,10 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
 
   if (lastEnd === 'ns' && (cfg.afterNsExitMs ?? 0) > 0) {
     if (nonsecure.crash !== undefined) markNsGone();
+    // the secure-only time counts from the secure guest's start (its boot may be slower than a short-lived non-secure guest)
+    while (Atomics.load(ctlSecure, SecureCtl.S_STARTED) === 0 && secure.alive && performance.now() - t0 < timeoutMs) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
     let t: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([new Promise((r) => (t = setTimeout(r, cfg.afterNsExitMs))), secure.finished]);
     clearTimeout(t);

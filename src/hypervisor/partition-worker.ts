@@ -20,6 +20,7 @@ import type { GuestMain } from '../guest/api.js';
 import type { BackgroundOptions } from '../guest/background.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
+import { SecureCtl } from './ctl.js';
 
 export interface PartitionWorkerData {
   readonly world: World;
@@ -151,6 +152,7 @@ async function boot(): Promise<void> {
     const main = (typeof mod.default === 'function' ? mod.default : mod.main) as GuestMain | undefined;
     if (typeof main !== 'function') throw new Error(`${d.module} exports no main function (export default async function main(ctx))`);
     if (core instanceof NonSecureCore) core.begin();
+    else if (d.ctlSecure !== undefined) Atomics.store(new Int32Array(d.ctlSecure), SecureCtl.S_STARTED, 1);
     outcome = await runtime.runMain(main);
   } catch (e) {
     outcome = { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
