@@ -271,9 +271,9 @@ export function formatSummary(s: RunSummary): string {
     for (const a of s.attacks) L.push(`  ${a.stopped ? 'stopped    ' : 'NOT STOPPED'} ${a.name}: ${a.outcome}`);
     const b = s.blocked;
     const refused = Object.entries(b.smcRefused).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-    L.push('blocked by the platform (trusted records)');
+    L.push('blocked by the platform (hypervisor and secure-core records unless noted)');
     L.push(`  secure memory     ${b.securityFaults.read} reads, ${b.securityFaults.write} writes refused (SecurityFault); ${b.busErrors} bus errors`);
-    L.push(`  smc               refused at the monitor entry: ${refused}; ${b.invalidRequests} malformed mailbox requests dropped`);
+    L.push(`  smc               refused at the monitor entry: ${refused} (counted by the monitor model in the non-secure worker); ${b.invalidRequests} malformed mailbox requests dropped by the secure core`);
     L.push(`  notifications     ${b.notifications.issued} issued, ${b.notifications.seen} seen by the secure core (${b.notifications.coalesced} coalesced), ${b.notifications.rateLimited} over the rate limit, ${b.notifications.maskedWaits} waits with the line masked`);
     L.push(`  rings             ${b.ringViolations} rule violations refused (DEVICE_NEEDS_RESET), ${b.malformedDropped} malformed buffers dropped, ${b.linkResets} link resets`);
   }
