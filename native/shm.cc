@@ -6,6 +6,14 @@
 //   futexWake(sab, byteOffset, count) -> number of waiters woken
 //   unlink(path)
 //
+// Kick sockets (AF_UNIX stream, one byte per kick, as OpenAMP's Linux machine), usable without Node's event loop:
+//   kickListen(path) -> listening fd        kickAccept(listenFd) -> fd | -1 (none pending yet)
+//   kickConnect(path) -> fd (throws ENOENT / ECONNREFUSED while the server is not up: retry)
+//   pollKick(fd, timeoutMs) -> bytes drained (> 0) | 0 timed out or interrupted | -1 peer closed
+//   sendKick(fd) -> 1 sent | 0 coalesced (socket buffer full: unread kicks are already queued) | -1 peer gone
+//   closeFd(fd)
+// Every fd is non-blocking and close-on-exec; pollKick is the only call that sleeps (in ppoll).
+//
 // N-API cannot wrap foreign memory in a SharedArrayBuffer, hence node.h/v8.h. The futex calls use FUTEX_WAIT and
 // FUTEX_WAKE *without* FUTEX_PRIVATE_FLAG: a private futex is keyed by (mm, address) and never reaches another
 // process; a shared one is keyed by (inode/page, offset) and does, which is the point. V8's Atomics.wait keeps its own
@@ -24,6 +32,10 @@
 #include <string>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -62,6 +74,15 @@ static void ThrowErrno(Isolate* isolate, int err, const std::string& what) {
     case EISDIR: name = "EISDIR"; break;
     case EPERM: name = "EPERM"; break;
     case ENODEV: name = "ENODEV"; break;
+    case EBADF: name = "EBADF"; break;
+    case ENOTSOCK: name = "ENOTSOCK"; break;
+    case ECONNREFUSED: name = "ECONNREFUSED"; break;
+    case EADDRINUSE: name = "EADDRINUSE"; break;
+    case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
+    case ENOTDIR: name = "ENOTDIR"; break;
+    case EAGAIN: name = "EAGAIN"; break;
+    case ENOTCONN: name = "ENOTCONN"; break;
+    case EMFILE: name = "EMFILE"; break;
     default: name = "EUNKNOWN"; break;
   }
   Local<Context> ctx = isolate->GetCurrentContext();
@@ -200,6 +221,164 @@ static void Unlink(const FunctionCallbackInfo<Value>& args) {
   if (unlink(*path) != 0 && errno != ENOENT) return ThrowErrno(isolate, errno, std::string("unlink ") + *path);
 }
 
+
+// ---- kick sockets --------------------------------------------------------------------------------------------------
+
+// Fills a sockaddr_un from args[0]; throws (and returns false) on a bad or too long path.
+static bool SocketPath(const FunctionCallbackInfo<Value>& args, struct sockaddr_un* a, std::string* out) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 1 || !args[0]->IsString()) {
+    ThrowType(isolate, "expected (path: string)");
+    return false;
+  }
+  String::Utf8Value path(isolate, args[0]);
+  *out = *path;
+  std::memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  if (out->empty() || out->size() >= sizeof a->sun_path) {
+    ThrowErrno(isolate, ENAMETOOLONG, "kick socket " + *out + " (1.." + std::to_string(sizeof a->sun_path - 1) + " bytes)");
+    return false;
+  }
+  std::memcpy(a->sun_path, out->c_str(), out->size());
+  return true;
+}
+
+static bool FdArg(const FunctionCallbackInfo<Value>& args, int* fd) {
+  if (args.Length() < 1 || !args[0]->IsInt32() || args[0].As<v8::Int32>()->Value() < 0) {
+    ThrowType(args.GetIsolate(), "expected (fd: non-negative integer, ...)");
+    return false;
+  }
+  *fd = args[0].As<v8::Int32>()->Value();
+  return true;
+}
+
+// kickListen(path): a non-blocking listening socket at path (the caller removes a stale file first).
+static void KickListen(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  struct sockaddr_un a;
+  std::string path;
+  if (!SocketPath(args, &a, &path)) return;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(isolate, errno, "socket");
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0 || listen(fd, 1) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(isolate, err, "listen on " + path);
+  }
+  args.GetReturnValue().Set(fd);
+}
+
+// kickAccept(listenFd): the connected peer's fd (non-blocking), or -1 when no peer is waiting yet.
+static void KickAccept(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int lfd;
+  if (!FdArg(args, &lfd)) return;
+  int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return args.GetReturnValue().Set(-1);
+    return ThrowErrno(isolate, errno, "accept");
+  }
+  args.GetReturnValue().Set(fd);
+}
+
+// kickConnect(path): a connected non-blocking fd. AF_UNIX connect completes at once or fails (ENOENT: no socket
+// file yet, ECONNREFUSED: nobody listening, EAGAIN: backlog full); the caller retries those.
+static void KickConnect(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  struct sockaddr_un a;
+  std::string path;
+  if (!SocketPath(args, &a, &path)) return;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(isolate, errno, "socket");
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(isolate, err, "connect to " + path);
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(isolate, err, "fcntl O_NONBLOCK");
+  }
+  args.GetReturnValue().Set(fd);
+}
+
+// Reads every queued byte. Returns the count (>= 0), or -1 when the peer has closed and nothing was queued.
+static int Drain(int fd, int* err) {
+  char buf[256];
+  int total = 0;
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      total += static_cast<int>(n);
+      if (static_cast<size_t>(n) < sizeof buf) return total;  // short read: the queue is empty now
+      continue;
+    }
+    if (n == 0) return total > 0 ? total : -1;  // EOF; reported on the next call when bytes came first
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return total;
+    if (errno == ECONNRESET) return total > 0 ? total : -1;
+    *err = errno;
+    return -2;
+  }
+}
+
+// pollKick(fd, timeoutMs): waits until kick bytes arrive (or timeoutMs passes; < 0 or Infinity = no limit), then
+// drains them all. Several kicks merge into one return: a kick only says "rescan the rings".
+static void PollKick(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int fd;
+  if (!FdArg(args, &fd)) return;
+  if (args.Length() < 2 || !args[1]->IsNumber()) return ThrowType(isolate, "pollKick(fd, timeoutMs: number)");
+  double ms = args[1].As<v8::Number>()->Value();
+  int err = 0;
+  struct timespec ts;
+  struct timespec* tsp = nullptr;
+  if (ms >= 0 && std::isfinite(ms)) {
+    ts.tv_sec = static_cast<time_t>(ms / 1000.0);
+    ts.tv_nsec = static_cast<long>((ms - static_cast<double>(ts.tv_sec) * 1000.0) * 1e6);
+    if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+    if (ts.tv_nsec < 0) ts.tv_nsec = 0;
+    tsp = &ts;
+  }
+  // Bytes already queued make ppoll return at once (no separate recv before it: one syscall less per wait).
+  struct pollfd p = {fd, POLLIN, 0};
+  int r = ppoll(&p, 1, tsp, nullptr);
+  if (r < 0) {
+    if (errno == EINTR) return args.GetReturnValue().Set(0);
+    return ThrowErrno(isolate, errno, "poll kick socket");
+  }
+  if (r == 0) return args.GetReturnValue().Set(0);
+  if (p.revents & POLLNVAL) return ThrowErrno(isolate, EBADF, "poll kick socket");
+  int got = Drain(fd, &err);
+  if (got == -2) return ThrowErrno(isolate, err, "recv kick");
+  args.GetReturnValue().Set(got);
+}
+
+// sendKick(fd): one byte, never blocking, never raising SIGPIPE.
+static void SendKick(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int fd;
+  if (!FdArg(args, &fd)) return;
+  const char b = 1;
+  for (;;) {
+    ssize_t n = send(fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == 1) return args.GetReturnValue().Set(1);
+    if (n < 0 && errno == EINTR) continue;
+    // Full: the peer has unread kicks, and it rescans every ring when it reads them, so this one adds nothing.
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return args.GetReturnValue().Set(0);
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)) return args.GetReturnValue().Set(-1);
+    return ThrowErrno(isolate, n < 0 ? errno : EIO, "send kick");
+  }
+}
+
+static void CloseFd(const FunctionCallbackInfo<Value>& args) {
+  int fd;
+  if (!FdArg(args, &fd)) return;
+  if (close(fd) != 0 && errno != EINTR) return ThrowErrno(args.GetIsolate(), errno, "close");
+}
+
 }  // namespace tz_shm
 
 // Context-aware, so that every worker_thread may load it.
@@ -208,8 +387,14 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "futexWait", tz_shm::FutexWait);
   NODE_SET_METHOD(exports, "futexWake", tz_shm::FutexWake);
   NODE_SET_METHOD(exports, "unlink", tz_shm::Unlink);
+  NODE_SET_METHOD(exports, "kickListen", tz_shm::KickListen);
+  NODE_SET_METHOD(exports, "kickAccept", tz_shm::KickAccept);
+  NODE_SET_METHOD(exports, "kickConnect", tz_shm::KickConnect);
+  NODE_SET_METHOD(exports, "pollKick", tz_shm::PollKick);
+  NODE_SET_METHOD(exports, "sendKick", tz_shm::SendKick);
+  NODE_SET_METHOD(exports, "closeFd", tz_shm::CloseFd);
   v8::Isolate* isolate = context->GetIsolate();
   exports
-      ->Set(context, v8::String::NewFromUtf8(isolate, "abiVersion").ToLocalChecked(), v8::Integer::New(isolate, 1))
+      ->Set(context, v8::String::NewFromUtf8(isolate, "abiVersion").ToLocalChecked(), v8::Integer::New(isolate, 2))
       .Check();
 }

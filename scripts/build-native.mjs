@@ -2,10 +2,14 @@
 // Builds the tz_shm addon (native/shm.cc -> build/Release/tz_shm.node) with the node-gyp that ships inside npm,
 // against the headers of the running Node (no header or prebuilt download). Runs as the package's "install" script.
 //
+// It builds in a scratch copy of binding.gyp + native/ and then renames the result over build/Release/tz_shm.node, so
+// a rebuild never leaves a moment without an addon for processes already running from this tree.
+//
 // It never fails the install: the in-process modes need no addon, so on failure it prints why and how to retry,
 // and exits 0. The process features then report the same reason when used (src/host/native.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, renameSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,16 +64,32 @@ if (!gyp) warn('node-gyp not found (it ships with npm; set npm_config_node_gyp t
 const nodedir = findNodeDir();
 if (!nodedir) warn('Node headers not found next to the node binary (set npm_config_nodedir to a Node source/headers dir)');
 
-rmSync(join(root, 'build', 'Release', 'tz_shm.node'), { force: true });
+const scratch = mkdtempSync(join(tmpdir(), 'tz-native-build-'));
+const finish = () => rmSync(scratch, { recursive: true, force: true });
+copyFileSync(join(root, 'binding.gyp'), join(scratch, 'binding.gyp'));
+cpSync(join(root, 'native'), join(scratch, 'native'), { recursive: true });
 const args = [gyp, 'rebuild', `--nodedir=${nodedir}`, '--release', '--jobs=2'];
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-if (r.error) warn(`could not run node-gyp: ${r.error.message}`);
+const r = spawnSync(process.execPath, args, { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+if (r.error) {
+  finish();
+  warn(`could not run node-gyp: ${r.error.message}`);
+}
 if (r.status !== 0) {
   const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
   process.stderr.write(tail + '\n');
+  finish();
   warn(`node-gyp exited with status ${r.status}`);
 }
-if (!existsSync(join(root, 'build', 'Release', 'tz_shm.node'))) warn('node-gyp succeeded but build/Release/tz_shm.node is missing');
+const built = join(scratch, 'build', 'Release', 'tz_shm.node');
+if (!existsSync(built)) {
+  finish();
+  warn('node-gyp succeeded but build/Release/tz_shm.node is missing');
+}
+const dest = join(root, 'build', 'Release', 'tz_shm.node');
+mkdirSync(dirname(dest), { recursive: true });
+copyFileSync(built, `${dest}.tmp-${process.pid}`);
+renameSync(`${dest}.tmp-${process.pid}`, dest); // atomic: a loader sees the old file or the new one, never none
+finish();
 record(true, 'built');
 if (!process.env.npm_config_loglevel || process.env.npm_config_loglevel !== 'silent') {
   process.stdout.write('tz-virtio: built native addon build/Release/tz_shm.node\n');

@@ -11,6 +11,8 @@ export const HostErrorCode = {
   FUTEX_FAILED: 'HOST_ERR_FUTEX_FAILED',
   /** The kick socket could not be opened, connected or accepted. */
   KICK_CONNECT_FAILED: 'HOST_ERR_KICK_CONNECT_FAILED',
+  /** A read, write or poll on a connected kick socket failed (bad fd, not a socket, ...); cause = the errno name. */
+  KICK_IO_FAILED: 'HOST_ERR_KICK_IO_FAILED',
   /** The peer closed the kick socket. */
   KICK_PEER_CLOSED: 'HOST_ERR_KICK_PEER_CLOSED',
   BAD_ARGUMENT: 'HOST_ERR_BAD_ARGUMENT',

@@ -1,6 +1,8 @@
 /** OS facilities for cross-process operation: mapped shared files, futex wake-ups, socket kicks. */
 export * from './errors.js';
-export { loadNative, nativeAvailable, REBUILD_HINT, type NativeShm } from './native.js';
+export { loadNative, nativeAvailable, REBUILD_HINT, NATIVE_ABI_VERSION, NATIVE_MIN_ABI_VERSION, type NativeShm } from './native.js';
 export * from './shm.js';
 export * from './futex.js';
+export * from './kick-channel.js';
 export * from './kick-socket.js';
+export * from './native-kick.js';

@@ -11,21 +11,13 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { HostError, HostErrorCode } from './errors.js';
+import type { KickChannel, KickRole, KickSocketOptions } from './kick-channel.js';
 
-export type KickRole = 'server' | 'client';
-
-export interface KickSocketOptions {
-  /** Socket path. OpenAMP's default is /tmp/openamp.event.0. */
-  readonly path: string;
-  /** 'server' listens and accepts one peer; 'client' connects. */
-  readonly role: KickRole;
-  /** How long to wait for the peer (accept or successful connect), ms. Default 10000. */
-  readonly timeoutMs?: number;
-}
+export type { KickRole, KickSocketOptions } from './kick-channel.js';
 
 const KICK_BYTE = Buffer.from([1]);
 
-export class KickSocket {
+export class KickSocket implements KickChannel {
   readonly path: string;
   readonly role: KickRole;
   /** Kicks written so far. */

@@ -18,10 +18,25 @@ export interface NativeShm {
   futexWait(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): 0 | 1 | 2 | 3;
   futexWake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
   unlink(path: string): void;
+  /** ABI 2 and later: the kick-socket calls below (undefined in an ABI 1 build). */
   readonly abiVersion: number;
+  /** A non-blocking listening AF_UNIX stream socket at `path`. */
+  kickListen?(path: string): number;
+  /** The accepted peer's fd (non-blocking), or -1 when none is waiting yet. */
+  kickAccept?(listenFd: number): number;
+  /** A connected non-blocking fd; throws with code ENOENT / ECONNREFUSED / EAGAIN while the server is not up. */
+  kickConnect?(path: string): number;
+  /** Sleeps in ppoll until kick bytes arrive or timeoutMs (< 0: no limit); drains them. > 0 bytes, 0 none, -1 peer closed. */
+  pollKick?(fd: number, timeoutMs: number): number;
+  /** One kick byte, never blocking: 1 sent, 0 coalesced (socket full of unread kicks), -1 peer gone. */
+  sendKick?(fd: number): number;
+  closeFd?(fd: number): void;
 }
 
-export const NATIVE_ABI_VERSION = 1;
+/** The ABI this source tree builds; an addon of an older ABI still loads (its newer calls are undefined). */
+export const NATIVE_ABI_VERSION = 2;
+/** Oldest ABI the loader accepts (map, futexWait/futexWake, unlink). */
+export const NATIVE_MIN_ABI_VERSION = 1;
 export const REBUILD_HINT = 'rebuild it with `node scripts/build-native.mjs` (needs Linux, g++, make, python3, Node headers)';
 
 let cached: NativeShm | undefined;
@@ -63,8 +78,8 @@ export function loadNative(): NativeShm {
   } else {
     try {
       const mod = createRequire(import.meta.url)(file) as NativeShm;
-      if (mod.abiVersion !== NATIVE_ABI_VERSION) {
-        reason = `${file} has ABI version ${String(mod.abiVersion)}, expected ${NATIVE_ABI_VERSION}`;
+      if (typeof mod.abiVersion !== 'number' || mod.abiVersion < NATIVE_MIN_ABI_VERSION || mod.abiVersion > NATIVE_ABI_VERSION) {
+        reason = `${file} has ABI version ${String(mod.abiVersion)}, expected ${NATIVE_MIN_ABI_VERSION}..${NATIVE_ABI_VERSION}`;
       } else {
         cached = mod;
         return mod;

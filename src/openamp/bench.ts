@@ -21,9 +21,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OpenAmpSession } from './session.js';
+import { OpenAmpSession, type KickPath } from './session.js';
 import { waitBound } from './ping.js';
 import { OPENAMP_ECHO_SERVICE } from './layout.js';
+import { nativeKicksAvailable } from '../host/native-kick.js';
 
 export interface OpenAmpBenchRow {
   readonly experiment: 'rtt' | 'throughput';
@@ -47,6 +48,11 @@ export interface OpenAmpBenchOptions {
   readonly peerBin?: string;
   /** Real OpenAMP binaries (local build); their rows are skipped when absent. */
   readonly openamp?: OpenAmpBinaries;
+  /**
+   * Kick paths of our side to measure (src/openamp/session.ts). Default: ['native'] when the addon has the kick
+   * calls, else ['event-loop']. Rows of the event-loop path are named `tz-virtio[event-loop]`.
+   */
+  readonly kickPaths?: readonly KickPath[];
   readonly log?: (line: string) => void;
 }
 
@@ -101,39 +107,30 @@ interface CResult {
 }
 
 /** Our host in this process: rtt (one message at a time) or throughput (`window` in flight), echoes counted. */
-async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', payload: number, iterations: number, window: number): Promise<CResult> {
-  const s = await OpenAmpSession.open({ role: 'host', shmPath: shm, socketPath: sock, timeoutMs: 15_000 });
+async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', payload: number, iterations: number, window: number, kicks?: KickPath): Promise<CResult> {
+  const s = await OpenAmpSession.open({ role: 'host', shmPath: shm, socketPath: sock, timeoutMs: 15_000, ...(kicks !== undefined ? { kicks } : {}) });
   let got = 0;
-  let wake: (() => void) | undefined;
   const ep = s.rpmsg.createEndpoint({
     name: OPENAMP_ECHO_SERVICE,
     onMessage: () => {
       got++;
-      wake?.();
     },
   });
   await waitBound(s, ep, 15_000);
   const msg = new Uint8Array(payload).fill(0x5a);
-  const until = (n: number): Promise<void> =>
-    got >= n
-      ? Promise.resolve()
-      : new Promise((resolve) => {
-          wake = (): void => {
-            if (got >= n) {
-              wake = undefined;
-              resolve();
-            }
-          };
-        });
+  const until = async (n: number): Promise<void> => {
+    const r = await s.until(() => got >= n, { timeoutMs: 15_000 });
+    if (r !== 'done') throw new Error(`bench: ${r} waiting for echo ${n}`);
+  };
   for (let i = 0; i < 100; i++) {
-    await ep.send(msg);
+    await s.send(ep, msg);
     await until(i + 1);
   }
   got = 0;
   const t0 = performance.now();
   if (mode === 'rtt') {
     for (let i = 0; i < iterations; i++) {
-      await ep.send(msg);
+      await s.send(ep, msg);
       await until(i + 1);
     }
   } else {
@@ -176,6 +173,7 @@ async function openampRows(
   iterations: number,
   window: number,
   cli: string,
+  paths: readonly KickPath[],
   row: (experiment: 'rtt' | 'throughput', contender: string, payload: number, r: CResult) => void,
   log: (line: string) => void,
 ): Promise<void> {
@@ -196,22 +194,31 @@ async function openampRows(
     else log(`openamp-c↔openamp-c ${mode} ${payload} B failed: ${h.stderr.trim().split('\n').pop() ?? ''}`);
     await er;
   }
-  removeFixed();
-  const er2 = run(b.echo, [], 120_000, env);
-  await settle();
-  row(mode, 'tz-virtio↔openamp-c', payload, await tsHost(OPENAMP_FIXED.shm, OPENAMP_FIXED.sock, mode, payload, iterations, window));
-  await er2;
-  if (b.pingBench !== undefined) {
+  for (const kp of paths) {
     removeFixed();
-    const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--shm', OPENAMP_FIXED.shm, '--socket', OPENAMP_FIXED.sock]);
+    const er2 = run(b.echo, [], 120_000, env);
     await settle();
-    const h = await run(b.pingBench, ['1'], 120_000, benchEnv);
-    const r = lastJson(h.stdout);
-    if (r !== undefined) row(mode, 'openamp-c↔tz-virtio', payload, r);
-    else log(`openamp-c↔tz-virtio ${mode} ${payload} B failed: ${h.stderr.trim().split('\n').pop() ?? ''}`);
-    await tr;
+    row(mode, `${ours(kp)}↔openamp-c`, payload, await tsHost(OPENAMP_FIXED.shm, OPENAMP_FIXED.sock, mode, payload, iterations, window, kp));
+    await er2;
+  }
+  if (b.pingBench !== undefined) {
+    for (const kp of paths) {
+      removeFixed();
+      const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', OPENAMP_FIXED.shm, '--socket', OPENAMP_FIXED.sock]);
+      await settle();
+      const h = await run(b.pingBench, ['1'], 120_000, benchEnv);
+      const r = lastJson(h.stdout);
+      if (r !== undefined) row(mode, `openamp-c↔${ours(kp)}`, payload, r);
+      else log(`openamp-c↔${ours(kp)} ${mode} ${payload} B failed: ${h.stderr.trim().split('\n').pop() ?? ''}`);
+      await tr;
+    }
   }
   removeFixed();
+}
+
+/** Contender name of our side on a kick path. */
+function ours(kp: KickPath): string {
+  return kp === 'native' ? 'tz-virtio' : 'tz-virtio[event-loop]';
 }
 
 function cHostArgs(shm: string, sock: string, mode: 'rtt' | 'throughput', payload: number, iterations: number, window: number): string[] {
@@ -224,6 +231,7 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
   const payloads = o.payloads ?? [16, 256, 496];
   const iterations = o.iterations ?? 2000;
   const window = o.window ?? 64;
+  const paths = o.kickPaths ?? [nativeKicksAvailable() ? 'native' : 'event-loop'];
   const dir = mkdtempSync(join(tmpdir(), 'tz-openamp-bench-'));
   const rows: OpenAmpBenchRow[] = [];
   try {
@@ -245,24 +253,29 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
           const ch = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
           await cr;
           if (ch.code === 0) row(mode, 'peer-c↔peer-c', payload, JSON.parse(ch.stdout) as CResult);
-          // tz-virtio host <-> C remote
-          p = next();
-          const cr2 = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
-          row(mode, 'tz-virtio↔peer-c', payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window));
-          await cr2;
-          // C host <-> tz-virtio remote (child process)
-          p = next();
-          const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--shm', p.shm, '--socket', p.sock]);
-          const ch2 = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
-          await tr;
-          if (ch2.code === 0) row(mode, 'peer-c↔tz-virtio', payload, JSON.parse(ch2.stdout) as CResult);
+          for (const kp of paths) {
+            // tz-virtio host <-> C remote
+            p = next();
+            const cr2 = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
+            row(mode, `${ours(kp)}↔peer-c`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
+            await cr2;
+            // C host <-> tz-virtio remote (child process)
+            p = next();
+            const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
+            const ch2 = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
+            await tr;
+            if (ch2.code === 0) row(mode, `peer-c↔${ours(kp)}`, payload, JSON.parse(ch2.stdout) as CResult);
+            else log(`peer-c↔${ours(kp)} ${mode} ${payload} B failed: ${ch2.stderr.trim().split('\n').pop() ?? ''}`);
+          }
         } else log('gcc or peer.c unavailable: C rows skipped');
-        if (o.openamp !== undefined) await openampRows(o.openamp, mode, payload, iterations, window, cli, row, log);
-        // tz-virtio host <-> tz-virtio remote, two processes
-        const p = next();
-        const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--shm', p.shm, '--socket', p.sock]);
-        row(mode, 'tz-virtio↔tz-virtio', payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window));
-        await tr;
+        if (o.openamp !== undefined) await openampRows(o.openamp, mode, payload, iterations, window, cli, paths, row, log);
+        for (const kp of paths) {
+          // tz-virtio host <-> tz-virtio remote, two processes (same kick path on both sides)
+          const p = next();
+          const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
+          row(mode, `${ours(kp)}↔${ours(kp)}`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
+          await tr;
+        }
       }
     }
   } finally {

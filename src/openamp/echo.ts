@@ -20,40 +20,56 @@ export interface EchoResult {
   readonly reason: 'destroyed' | 'shutdown' | 'peer-gone';
 }
 
-/** Runs the echo service until the host ends it. */
-export function runEchoRemote(session: OpenAmpSession, o: EchoRemoteOptions = {}): Promise<EchoResult> {
+/**
+ * Runs the echo service until the host ends it. On the native kick path the whole service loop runs synchronously
+ * (session.until); echoes that find no free buffer wait in a queue, in order, until the host posts more.
+ */
+export async function runEchoRemote(session: OpenAmpSession, o: EchoRemoteOptions = {}): Promise<EchoResult> {
   const log = o.log ?? ((): void => undefined);
   const service = o.service ?? OPENAMP_ECHO_SERVICE;
   const rpmsg = session.rpmsg;
   let echoed = 0;
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (reason: EchoResult['reason']): void => {
-      if (done) return;
-      done = true;
-      log(`echo: ${reason}, ${echoed} messages echoed`);
-      // rpmsg_destroy_ept announces DESTROY when the peer is still there.
-      if (reason !== 'peer-gone') ep.destroy();
-      // Give the kick for the DESTROY announcement a chance to leave, then stop.
-      setImmediate(() => {
-        void session.close().then(() => resolve({ echoed, reason }));
-      });
-    };
-    const ep = rpmsg.createEndpoint({
-      name: service,
-      onMessage: (m: RpmsgMessage, e) => {
-        const d = m.data;
-        if (d.length >= 4 && (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0 === OPENAMP_SHUTDOWN_WORD) {
-          finish('shutdown');
-          return;
-        }
-        // Echo to the sender (the endpoint bound to it on the first message, as OpenAMP does).
-        if (e.trySendTo(m.src, d)) echoed++;
-        else void e.sendTo(m.src, d.slice()).then(() => echoed++, () => undefined);
-      },
-      onUnbind: () => finish('destroyed'),
-    });
-    log(`echo: endpoint 0x${ep.addr.toString(16)} "${service}"`);
-    session.kicks.onClose(() => finish('peer-gone'));
+  let reason: EchoResult['reason'] | undefined;
+  /** Echoes waiting for a TX buffer (copies: the received buffer goes back to the host). */
+  const backlog: { dst: number; data: Uint8Array }[] = [];
+  const flush = (): void => {
+    while (backlog.length > 0 && !ep.destroyed) {
+      const b = backlog[0]!;
+      if (!ep.trySendTo(b.dst, b.data)) return;
+      backlog.shift();
+      echoed++;
+    }
+  };
+  const ep = rpmsg.createEndpoint({
+    name: service,
+    onMessage: (m: RpmsgMessage, e) => {
+      const d = m.data;
+      if (d.length >= 4 && (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0 === OPENAMP_SHUTDOWN_WORD) {
+        reason ??= 'shutdown';
+        return;
+      }
+      // Echo to the sender (the endpoint bound to it on the first message, as OpenAMP does).
+      if (backlog.length === 0 && e.trySendTo(m.src, d)) echoed++;
+      else backlog.push({ dst: m.src, data: d.slice() });
+    },
+    onUnbind: () => {
+      reason ??= 'destroyed';
+    },
   });
+  log(`echo: endpoint 0x${ep.addr.toString(16)} "${service}" (${session.kickPath} kicks)`);
+  const r = await session.until(
+    () => {
+      flush();
+      return reason !== undefined;
+    },
+    { timeoutMs: Infinity, starved: () => backlog.length > 0 },
+  );
+  if (reason === undefined) reason = 'peer-gone';
+  log(`echo: ${reason}, ${echoed} messages echoed${r === 'closed' ? ' (session closed)' : ''}`);
+  // rpmsg_destroy_ept announces DESTROY when the peer is still there.
+  if (reason !== 'peer-gone' && !session.peerGone) ep.destroy();
+  // Give the kick for the DESTROY announcement a chance to leave (event-loop path), then stop.
+  await new Promise((res) => setImmediate(res));
+  await session.close();
+  return { echoed, reason };
 }

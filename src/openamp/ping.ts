@@ -31,33 +31,11 @@ export const PING_HEADER = 16;
 const MARK = 0xa5;
 
 /** Waits until `ep` is bound to the remote's address (its NS announcement or first message). */
-export function waitBound(session: OpenAmpSession, ep: Endpoint, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      if (ep.dst !== RPMSG_ADDR_ANY) {
-        clearInterval(iv);
-        clearTimeout(t);
-        resolve();
-        return true;
-      }
-      if (session.peerGone) {
-        clearInterval(iv);
-        clearTimeout(t);
-        reject(new OpenAmpError(OpenAmpErrorCode.PEER_GONE, 'the remote closed the socket before announcing the service'));
-        return true;
-      }
-      return false;
-    };
-    const iv = setInterval(() => {
-      session.poll();
-      check();
-    }, 1);
-    const t = setTimeout(() => {
-      clearInterval(iv);
-      reject(new OpenAmpError(OpenAmpErrorCode.TIMEOUT, `the remote did not announce "${ep.name ?? ''}" within ${timeoutMs} ms`));
-    }, timeoutMs);
-    check();
-  });
+export async function waitBound(session: OpenAmpSession, ep: Endpoint, timeoutMs: number): Promise<void> {
+  const r = await session.until(() => ep.dst !== RPMSG_ADDR_ANY, { timeoutMs, starved: () => true });
+  if (r === 'done') return;
+  if (r === 'peer-gone') throw new OpenAmpError(OpenAmpErrorCode.PEER_GONE, 'the remote closed the socket before announcing the service');
+  throw new OpenAmpError(OpenAmpErrorCode.TIMEOUT, `the remote did not announce "${ep.name ?? ''}" within ${timeoutMs} ms`);
 }
 
 export async function runPingHost(session: OpenAmpSession, o: PingHostOptions = {}): Promise<PingResult> {
@@ -67,7 +45,6 @@ export async function runPingHost(session: OpenAmpSession, o: PingHostOptions = 
   let received = 0;
   let errors = 0;
   let expectNum = 0;
-  let wake: (() => void) | undefined;
   const ep = rpmsg.createEndpoint({
     name: o.service ?? OPENAMP_ECHO_SERVICE,
     onMessage: (m) => {
@@ -82,7 +59,6 @@ export async function runPingHost(session: OpenAmpSession, o: PingHostOptions = 
       }
       expectNum++;
       received++;
-      wake?.();
     },
   });
   await waitBound(session, ep, timeoutMs);
@@ -99,20 +75,11 @@ export async function runPingHost(session: OpenAmpSession, o: PingHostOptions = 
     v.setUint32(8, size, true);
     v.setUint32(12, 0, true);
     buf.fill(MARK, PING_HEADER, PING_HEADER + size);
-    await ep.send(buf.subarray(0, PING_HEADER + size), { timeoutMs });
+    await session.send(ep, buf.subarray(0, PING_HEADER + size), { timeoutMs });
     sent++;
-    await new Promise<void>((resolve, reject) => {
-      if (received >= sent) return resolve();
-      const t = setTimeout(() => reject(new OpenAmpError(OpenAmpErrorCode.TIMEOUT, `no echo of payload ${i} within ${timeoutMs} ms`)), timeoutMs);
-      wake = (): void => {
-        if (received >= sent) {
-          clearTimeout(t);
-          wake = undefined;
-          resolve();
-        }
-      };
-      session.poll();
-    });
+    const r = await session.until(() => received >= sent, { timeoutMs });
+    if (r === 'peer-gone') throw new OpenAmpError(OpenAmpErrorCode.PEER_GONE, `the remote closed the socket before echoing payload ${i}`);
+    if (r !== 'done') throw new OpenAmpError(OpenAmpErrorCode.TIMEOUT, `no echo of payload ${i} within ${timeoutMs} ms`);
   }
   log(`ping: ${received} echoes, ${errors} errors`);
   ep.destroy(); // name-service DESTROY: the echo remote exits

@@ -3,6 +3,13 @@
  * kick socket, and an RPMsg role (src/rpmsg) over them. The role is poll-driven: every received kick (any number of
  * bytes) makes it rescan both vrings, and a role notification becomes one byte on the socket.
  *
+ * Two kick paths (option `kicks`):
+ *   'native'      (default when the tz_shm addon has ABI 2) the addon's own socket: the session loop runs
+ *                 synchronously in runUntil()/until(): poll the rings; when idle, spin for `spinUs` with RX
+ *                 notifications off (the peer need not kick while we look anyway), then re-arm them and sleep in
+ *                 ppoll(2) until a kick. No event-loop turn per message.
+ *   'event-loop'  node:net (KickSocket): every kick is a 'data' event that polls the rings. The fallback.
+ *
  * Start-up, as OpenAMP's platform_info.c does it: the socket server writes the resource table at offset 0 and then
  * accepts; the client connects. Host: negotiate features (gfeatures = dfeatures & ours, kick), zero the vrings, post
  * the RX buffers, write DRIVER_OK and kick. Remote: poll the status byte until DRIVER_OK (every kick and every
@@ -10,8 +17,11 @@
  */
 import type { PhysicalMemory } from '../virtio/memory.js';
 import { RpmsgHost, RpmsgRemote, type RpmsgCore, type NameServiceEvent } from '../rpmsg/index.js';
+import type { Endpoint } from '../rpmsg/index.js';
 import { mapSharedFile } from '../host/shm.js';
-import { KickSocket, type KickRole } from '../host/kick-socket.js';
+import { KickSocket } from '../host/kick-socket.js';
+import { NativeKickSocket, nativeKicksAvailable } from '../host/native-kick.js';
+import { isBlockingKickChannel, type BlockingKickChannel, type KickChannel, type KickRole } from '../host/kick-channel.js';
 import {
   OPENAMP_RSC_TABLE,
   OPENAMP_SHARED_BUF,
@@ -28,6 +38,23 @@ import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
 import { reportConsumedBufferLength } from './remote-used-len.js';
 
 export type OpenAmpRole = 'host' | 'remote';
+export type KickPath = 'native' | 'event-loop';
+
+/** How a run of the session loop ended. */
+export type RunResult = 'done' | 'peer-gone' | 'timeout' | 'closed';
+
+export interface RunOptions {
+  /** Give up ('timeout') after this long without a received message, ms. Default 15000; Infinity = never. */
+  readonly timeoutMs?: number;
+  /**
+   * True while the caller waits for something no kick announces (e.g. a free TX buffer the peer returns without
+   * notifying): then the loop looks again every millisecond instead of sleeping until a kick.
+   */
+  readonly starved?: () => boolean;
+}
+
+/** Default busy-poll time before sleeping (native path), µs. */
+export const DEFAULT_SPIN_US = 100;
 
 export interface OpenAmpSessionOptions extends OpenAmpLayoutOptions {
   readonly role: OpenAmpRole;
@@ -45,22 +72,32 @@ export interface OpenAmpSessionOptions extends OpenAmpLayoutOptions {
   readonly timeoutMs?: number;
   /** Called for name-service events no local endpoint is bound to. */
   readonly onNameService?: (ev: NameServiceEvent, role: RpmsgCore) => void;
+  /** Kick path; default 'native' when the addon has the kick calls, else 'event-loop'. */
+  readonly kicks?: KickPath;
+  /** Native path: how long an idle loop keeps polling the rings before it sleeps, µs. Default 100; 0 = never spin. */
+  readonly spinUs?: number;
 }
 
 export class OpenAmpSession {
   readonly role: OpenAmpRole;
   readonly rpmsg: RpmsgHost | RpmsgRemote;
   readonly memory: PhysicalMemory;
-  readonly kicks: KickSocket;
+  readonly kicks: KickChannel;
+  /** The kick path in use. */
+  readonly kickPath: KickPath;
   /** Set when the peer closed the socket. */
   peerGone = false;
+  private readonly spinMs: number;
+  private readonly waiters = new Set<(n: number) => void>();
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private readonly readyWaiters: (() => void)[] = [];
   private closed = false;
   private readonly pollStatus: boolean;
 
-  private constructor(role: OpenAmpRole, rpmsg: RpmsgHost | RpmsgRemote, memory: PhysicalMemory, kicks: KickSocket, pollStatus: boolean) {
+  private constructor(role: OpenAmpRole, rpmsg: RpmsgHost | RpmsgRemote, memory: PhysicalMemory, kicks: KickChannel, pollStatus: boolean, spinUs: number) {
     this.role = role;
+    this.kickPath = isBlockingKickChannel(kicks) ? 'native' : 'event-loop';
+    this.spinMs = spinUs / 1000;
     this.rpmsg = rpmsg;
     this.memory = memory;
     this.kicks = kicks;
@@ -88,11 +125,18 @@ export class OpenAmpSession {
       // As platform_device_setup_resource_table: the table (status 0, gfeatures 0) at offset 0.
       memory.write(OPENAMP_RSC_TABLE, encodeOpenampResourceTable(o));
     }
-    const kicks = await KickSocket.open({ path: o.socketPath ?? OPENAMP_SOCKET_PATH, role: socketRole, timeoutMs: o.timeoutMs ?? 15_000 });
+    const kickPath: KickPath = o.kicks ?? (nativeKicksAvailable() ? 'native' : 'event-loop');
+    if (kickPath !== 'native' && kickPath !== 'event-loop') throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `kicks must be native or event-loop, not ${String(kickPath)}`);
+    const spinUs = o.spinUs ?? DEFAULT_SPIN_US;
+    if (!(spinUs >= 0 && spinUs <= 1e6)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `spinUs must be 0..1000000, not ${spinUs}`);
+    const kickOpts = { path: o.socketPath ?? OPENAMP_SOCKET_PATH, role: socketRole, timeoutMs: o.timeoutMs ?? 15_000 };
+    const kicks: KickChannel = kickPath === 'native' ? await NativeKickSocket.open(kickOpts) : await KickSocket.open(kickOpts);
     const transport = { notify: (): void => kicks.kick() };
     const common = {
       transport,
       ...(o.onNameService !== undefined ? { onNameService: o.onNameService } : {}),
+      // Blocking sends (sendBlocking, announcements with no free buffer) sleep on the socket; native path only.
+      ...(isBlockingKickChannel(kicks) ? { waitForNotification: (ms: number): boolean => waitOrThrow(kicks, ms) } : {}),
     };
     let rpmsg: RpmsgHost | RpmsgRemote;
     try {
@@ -106,7 +150,7 @@ export class OpenAmpSession {
       await kicks.close();
       throw e;
     }
-    const s = new OpenAmpSession(o.role, rpmsg, memory, kicks, o.role === 'remote');
+    const s = new OpenAmpSession(o.role, rpmsg, memory, kicks, o.role === 'remote', spinUs);
     if (rpmsg instanceof RpmsgHost) {
       s.startHost();
     }
@@ -132,6 +176,7 @@ export class OpenAmpSession {
       reportConsumedBufferLength(this.rpmsg, this.memory);
     }
     const n = this.rpmsg.poll();
+    if (this.waiters.size > 0) for (const w of [...this.waiters]) w(n);
     if (this.rpmsg.ready) {
       if (this.statusTimer !== undefined) {
         clearInterval(this.statusTimer);
@@ -165,6 +210,126 @@ export class OpenAmpSession {
     });
   }
 
+  /**
+   * Runs the session loop synchronously (native path only; the thread sleeps in the kernel, not in the event loop)
+   * until `done()` — checked after every poll — returns true, the peer closes the socket, or nothing arrives for
+   * `timeoutMs`. When idle it polls for spinUs with RX notifications off, then re-arms them and sleeps until a kick.
+   */
+  runUntil(done: () => boolean, o: RunOptions = {}): RunResult {
+    if (!isBlockingKickChannel(this.kicks)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, 'runUntil needs the native kick path; use until()');
+    const ch: BlockingKickChannel = this.kicks;
+    const rpmsg = this.rpmsg;
+    const timeoutMs = o.timeoutMs ?? 15_000;
+    const starved = o.starved;
+    const spinMs = this.spinMs;
+    let lastProgress = performance.now();
+    let idleSince = -1;
+    let disarmed = false;
+    try {
+      for (;;) {
+        if (this.closed) return 'closed';
+        const n = this.poll();
+        if (done()) return 'done';
+        if (n > 0) {
+          idleSince = -1;
+          lastProgress = performance.now();
+          continue;
+        }
+        if (this.peerGone) return 'peer-gone';
+        const t = performance.now();
+        if (idleSince < 0) idleSince = t;
+        const hungry = starved !== undefined && starved();
+        if (t - idleSince < spinMs && rpmsg.ready && !hungry) {
+          // Spinning: the peer need not notify us while we look anyway (no kick syscall on its side).
+          if (!disarmed) {
+            rpmsg.disarmRx();
+            disarmed = true;
+          }
+          continue;
+        }
+        if (disarmed) {
+          disarmed = false;
+          // Re-arm before sleeping; false = a message slipped in meanwhile and raised no kick: take it first.
+          if (!rpmsg.armRx()) continue;
+        }
+        const left = timeoutMs - (t - lastProgress);
+        if (left <= 0) return 'timeout';
+        // Not attached yet (remote polls the status byte) or waiting for buffers: look again every millisecond.
+        const k = ch.waitKicks(!rpmsg.ready || hungry ? Math.min(1, left) : Math.min(1000, left));
+        idleSince = -1;
+        if (k < 0) {
+          this.peerGone = true;
+          this.poll(); // whatever it wrote before leaving
+          return done() ? 'done' : 'peer-gone';
+        }
+      }
+    } finally {
+      if (disarmed) rpmsg.armRx();
+    }
+  }
+
+  /**
+   * Waits until `done()` returns true (checked after every poll), the peer leaves, or nothing arrives for timeoutMs.
+   * Native path: runUntil (synchronous, then a resolved promise). Event-loop path: polls on kicks.
+   */
+  until(done: () => boolean, o: RunOptions = {}): Promise<RunResult> {
+    if (this.kickPath === 'native') {
+      try {
+        return Promise.resolve(this.runUntil(done, o));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    const timeoutMs = o.timeoutMs ?? 15_000;
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let retry: ReturnType<typeof setTimeout> | undefined;
+      const finish = (r: RunResult): void => {
+        this.waiters.delete(check);
+        if (timer !== undefined) clearTimeout(timer);
+        if (retry !== undefined) clearTimeout(retry);
+        resolve(r);
+      };
+      const arm = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (Number.isFinite(timeoutMs)) timer = setTimeout(() => finish('timeout'), timeoutMs);
+      };
+      const check = (n: number): void => {
+        if (done()) return finish('done');
+        if (this.closed) return finish('closed');
+        if (this.peerGone) return finish('peer-gone');
+        if (n > 0) arm();
+        if (retry === undefined && (!this.rpmsg.ready || (o.starved !== undefined && o.starved()))) {
+          retry = setTimeout(() => {
+            retry = undefined;
+            this.poll();
+          }, 1);
+        }
+      };
+      this.waiters.add(check);
+      arm();
+      if (this.closed) return finish('closed');
+      this.poll();
+    });
+  }
+
+  /**
+   * Sends a copy of `data` from `ep` to `dst` (default: its bound peer), waiting up to timeoutMs for a TX buffer
+   * (native: sleeping on the socket; event-loop: asynchronously). Not for use inside an onMessage callback.
+   */
+  send(ep: Endpoint, data: Uint8Array, o: { readonly dst?: number; readonly timeoutMs?: number } = {}): Promise<void> {
+    const dst = o.dst ?? ep.dst;
+    if (this.kickPath === 'native') {
+      try {
+        ep.sendToBlocking(dst, data, o.timeoutMs);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return ep.sendTo(dst, data, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : undefined);
+  }
+
   /** Notifies the peer explicitly (e.g. after a burst sent while corked). */
   kick(): void {
     this.kicks.kick();
@@ -177,4 +342,11 @@ export class OpenAmpSession {
     if (this.statusTimer !== undefined) clearInterval(this.statusTimer);
     await this.kicks.close();
   }
+}
+
+/** waitForNotification of the native path: sleeps on the socket; a departed peer ends the blocking send. */
+function waitOrThrow(kicks: BlockingKickChannel, ms: number): boolean {
+  const k = kicks.waitKicks(ms);
+  if (k < 0) throw new OpenAmpError(OpenAmpErrorCode.PEER_GONE, 'the peer closed the kick socket while we waited for a TX buffer');
+  return k > 0;
 }

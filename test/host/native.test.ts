@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadNative, nativeAvailable } from '../../src/host/index.js';
+import { loadNative, nativeAvailable, NATIVE_ABI_VERSION } from '../../src/host/index.js';
 import { runNodeModule, tempDir } from './helpers.js';
 
 describe('native addon loader', () => {
   it('loads the built addon', () => {
     expect(nativeAvailable()).toBe(true);
-    expect(loadNative().abiVersion).toBe(1);
+    expect(loadNative().abiVersion).toBe(NATIVE_ABI_VERSION);
+    expect(NATIVE_ABI_VERSION).toBe(2);
   });
 
   it('without the addon, fails with a typed error that says why and how to rebuild', async () => {

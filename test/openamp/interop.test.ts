@@ -53,10 +53,13 @@ describe('OpenAMP Linux-machine layout against the independent C peer', () => {
     expect(Buffer.from(bytes.subarray(0, 88)).toString('hex')).toBe(Buffer.from(encodeOpenampResourceTable()).toString('hex'));
   });
 
+});
+
+describe.each(['native', 'event-loop'] as const)('our side against the independent C peer, %s kicks', (kicks) => {
   it('our host (tz-virtio openamp host) pings the C echo remote: 480 checked echoes, then NS destroy ends the remote', async () => {
     const p = paths('ts-host');
     const remote = startPeer(peer.bin, ['remote', '--shm', p.shm, '--sock', p.sock]);
-    const s = await OpenAmpSession.open({ role: 'host', shmPath: p.shm, socketPath: p.sock, timeoutMs: 10_000 });
+    const s = await OpenAmpSession.open({ role: 'host', shmPath: p.shm, socketPath: p.sock, timeoutMs: 10_000, kicks });
     const res = await runPingHost(s, { timeoutMs: 10_000 });
     expect(res).toEqual({ sent: 480, received: 480, errors: 0 });
     const r = await remote.done;
@@ -69,7 +72,8 @@ describe('OpenAMP Linux-machine layout against the independent C peer', () => {
     const p = paths('ts-remote');
     // C host as socket server (writes the table), our remote connects: either side may serve.
     const host = startPeer(peer.bin, ['host', '--shm', p.shm, '--sock', p.sock, '--server']);
-    const s = await OpenAmpSession.open({ role: 'remote', shmPath: p.shm, socketPath: p.sock, socketRole: 'client', timeoutMs: 10_000 });
+    const s = await OpenAmpSession.open({ role: 'remote', shmPath: p.shm, socketPath: p.sock, socketRole: 'client', timeoutMs: 10_000, kicks });
+    expect(s.kickPath).toBe(kicks);
     const res = await runEchoRemote(s);
     const h = await host.done;
     expect(h.code).toBe(0);
@@ -80,14 +84,14 @@ describe('OpenAMP Linux-machine layout against the independent C peer', () => {
   it('a generic service name works, and a short ping still ends our remote by name-service destroy', async () => {
     const p = paths('svc');
     const remote = startPeer(peer.bin, ['remote', '--shm', p.shm, '--sock', p.sock, '--service', 'my-proto']);
-    const s = await OpenAmpSession.open({ role: 'host', shmPath: p.shm, socketPath: p.sock, timeoutMs: 10_000 });
+    const s = await OpenAmpSession.open({ role: 'host', shmPath: p.shm, socketPath: p.sock, timeoutMs: 10_000, kicks });
     const res = await runPingHost(s, { service: 'my-proto', count: 20, timeoutMs: 10_000 });
     expect(res).toEqual({ sent: 20, received: 20, errors: 0 });
     expect((await remote.done).code).toBe(0);
 
     const p2 = paths('shutdown');
     const host = startPeer(peer.bin, ['host', '--shm', p2.shm, '--sock', p2.sock, '--server', '--count', '3']);
-    const s2 = await OpenAmpSession.open({ role: 'remote', shmPath: p2.shm, socketPath: p2.sock, socketRole: 'client', timeoutMs: 10_000 });
+    const s2 = await OpenAmpSession.open({ role: 'remote', shmPath: p2.shm, socketPath: p2.sock, socketRole: 'client', timeoutMs: 10_000, kicks });
     const echo = runEchoRemote(s2);
     expect((await host.done).code).toBe(0);
     expect((await echo).reason).toBe('destroyed');

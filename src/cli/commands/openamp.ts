@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
-import { OpenAmpSession } from '../../openamp/session.js';
+import { DEFAULT_SPIN_US, OpenAmpSession } from '../../openamp/session.js';
 import { runEchoRemote } from '../../openamp/echo.js';
 import { runPingHost } from '../../openamp/ping.js';
 import { OPENAMP_ECHO_SERVICE, OPENAMP_SHM_PATH, OPENAMP_SHM_SIZE, OPENAMP_SOCKET_PATH } from '../../openamp/layout.js';
@@ -18,6 +18,8 @@ interface Opts {
   service: string;
   count?: string;
   timeout: string;
+  kicks?: string;
+  spinUs?: string;
   quiet?: boolean;
 }
 
@@ -30,12 +32,15 @@ function common(cmd: Command): Command {
     .option('--client', 'be the socket client')
     .option('--service <name>', 'RPMsg service (endpoint) name', OPENAMP_ECHO_SERVICE)
     .option('--timeout <ms>', 'wait for the peer this long', '15000')
+    .option('--kicks <path>', 'kick path: native (blocking loop in the addon, default when built) or event-loop (node:net)')
+    .option('--spin-us <us>', 'native kicks: poll the rings this long before sleeping', String(DEFAULT_SPIN_US))
     .option('-q, --quiet', 'no progress lines on stderr');
 }
 
 async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
   if (o.server && o.client) throw new CliError('openamp: --server and --client exclude each other');
   const timeoutMs = parseNumberArg('--timeout', o.timeout);
+  if (o.kicks !== undefined && o.kicks !== 'native' && o.kicks !== 'event-loop') throw new CliError(`openamp: --kicks must be native or event-loop, not ${o.kicks}`);
   const log = o.quiet ? undefined : (l: string): void => void process.stderr.write(`tz-virtio openamp ${role}: ${l}\n`);
   const session = await OpenAmpSession.open({
     role,
@@ -44,6 +49,8 @@ async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
     socketPath: o.socket,
     ...(o.server ? { socketRole: 'server' as const } : o.client ? { socketRole: 'client' as const } : {}),
     timeoutMs,
+    ...(o.kicks !== undefined ? { kicks: o.kicks as 'native' | 'event-loop' } : {}),
+    ...(o.spinUs !== undefined ? { spinUs: parseNumberArg('--spin-us', o.spinUs) } : {}),
   });
   if (role === 'remote') {
     const r = await runEchoRemote(session, { service: o.service, ...(log ? { log } : {}) });
