@@ -34,6 +34,11 @@ export interface OpenAmpBenchRow {
   /** rtt: mean round trip; throughput: mean time per echoed message. */
   readonly meanUs: number;
   readonly msgPerSec: number;
+  /** Measurements of this cell (interleaved with the other contenders); meanUs is their median. */
+  readonly runs: number;
+  /** Fastest and slowest run's µs per message. */
+  readonly minUs: number;
+  readonly maxUs: number;
   readonly transport: 'openamp-linux (shared file + AF_UNIX kicks)';
 }
 
@@ -42,6 +47,11 @@ export interface OpenAmpBenchOptions {
   readonly payloads?: readonly number[];
   /** Messages per measurement. Default 2000. */
   readonly iterations?: number;
+  /**
+   * Rounds: every cell is measured this many times, the contenders interleaved round by round, and reported as the
+   * median (the VM is shared: single runs of the same cell vary by 2-4x). Default 1.
+   */
+  readonly repeats?: number;
   /** Messages in flight for the throughput rows. Default 64. */
   readonly window?: number;
   /** Path of the compiled C peer; default: built from test/openamp/fixtures/peer.c with gcc into a temp dir. */
@@ -136,10 +146,13 @@ async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', pay
   } else {
     let sent = 0;
     while (got < iterations) {
+      // One notification per burst (as Linux virtio drivers batch a kick), not one per message.
+      s.rpmsg.cork();
       while (sent < iterations && sent - got < window) {
         if (!ep.trySend(msg)) break;
         sent++;
       }
+      s.rpmsg.uncork();
       await until(Math.min(sent, got + 1));
     }
   }
@@ -231,6 +244,8 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
   const payloads = o.payloads ?? [16, 256, 496];
   const iterations = o.iterations ?? 2000;
   const window = o.window ?? 64;
+  const repeats = o.repeats ?? 1;
+  if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`repeats must be an integer >= 1, not ${repeats}`);
   const paths = o.kickPaths ?? [nativeKicksAvailable() ? 'native' : 'event-loop'];
   const dir = mkdtempSync(join(tmpdir(), 'tz-openamp-bench-'));
   const rows: OpenAmpBenchRow[] = [];
@@ -239,44 +254,65 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
     const cli = pkgFile('bin/tz-virtio.mjs');
     let k = 0;
     const next = (): { shm: string; sock: string } => ({ shm: join(dir, `b${k}.shm`), sock: join(dir, `b${k++}.sock`) });
+    const samples = new Map<string, { experiment: 'rtt' | 'throughput'; contender: string; payload: number; iterations: number; us: number[] }>();
     const row = (experiment: 'rtt' | 'throughput', contender: string, payload: number, r: CResult): void => {
-      const meanUs = r.elapsedUs / r.iterations;
-      rows.push({ experiment, contender, payload, iterations: r.iterations, meanUs, msgPerSec: r.iterations / (r.elapsedUs / 1e6), transport: TRANSPORT });
-      log(`${experiment} ${contender} ${payload} B: ${meanUs.toFixed(2)} µs/msg`);
+      const key = `${experiment} ${contender} ${payload}`;
+      const cell = samples.get(key) ?? { experiment, contender, payload, iterations: r.iterations, us: [] };
+      cell.us.push(r.elapsedUs / r.iterations);
+      samples.set(key, cell);
+      log(`${experiment} ${contender} ${payload} B: ${(r.elapsedUs / r.iterations).toFixed(2)} µs/msg`);
     };
-    for (const payload of payloads) {
-      for (const mode of ['rtt', 'throughput'] as const) {
-        if (peer !== undefined) {
-          // C host <-> C remote
-          let p = next();
-          const cr = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
-          const ch = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
-          await cr;
-          if (ch.code === 0) row(mode, 'peer-c↔peer-c', payload, JSON.parse(ch.stdout) as CResult);
+    for (let round = 0; round < repeats; round++) {
+      for (const payload of payloads) {
+        for (const mode of ['rtt', 'throughput'] as const) {
+          if (peer !== undefined) {
+            // C host <-> C remote
+            let p = next();
+            const cr = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
+            const ch = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
+            await cr;
+            if (ch.code === 0) row(mode, 'peer-c↔peer-c', payload, JSON.parse(ch.stdout) as CResult);
+            for (const kp of paths) {
+              // tz-virtio host <-> C remote
+              p = next();
+              const cr2 = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
+              row(mode, `${ours(kp)}↔peer-c`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
+              await cr2;
+              // C host <-> tz-virtio remote (child process)
+              p = next();
+              const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
+              const ch2 = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
+              await tr;
+              if (ch2.code === 0) row(mode, `peer-c↔${ours(kp)}`, payload, JSON.parse(ch2.stdout) as CResult);
+              else log(`peer-c↔${ours(kp)} ${mode} ${payload} B failed: ${ch2.stderr.trim().split('\n').pop() ?? ''}`);
+            }
+          } else log('gcc or peer.c unavailable: C rows skipped');
+          if (o.openamp !== undefined) await openampRows(o.openamp, mode, payload, iterations, window, cli, paths, row, log);
           for (const kp of paths) {
-            // tz-virtio host <-> C remote
-            p = next();
-            const cr2 = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
-            row(mode, `${ours(kp)}↔peer-c`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
-            await cr2;
-            // C host <-> tz-virtio remote (child process)
-            p = next();
+            // tz-virtio host <-> tz-virtio remote, two processes (same kick path on both sides)
+            const p = next();
             const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
-            const ch2 = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
+            row(mode, `${ours(kp)}↔${ours(kp)}`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
             await tr;
-            if (ch2.code === 0) row(mode, `peer-c↔${ours(kp)}`, payload, JSON.parse(ch2.stdout) as CResult);
-            else log(`peer-c↔${ours(kp)} ${mode} ${payload} B failed: ${ch2.stderr.trim().split('\n').pop() ?? ''}`);
           }
-        } else log('gcc or peer.c unavailable: C rows skipped');
-        if (o.openamp !== undefined) await openampRows(o.openamp, mode, payload, iterations, window, cli, paths, row, log);
-        for (const kp of paths) {
-          // tz-virtio host <-> tz-virtio remote, two processes (same kick path on both sides)
-          const p = next();
-          const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
-          row(mode, `${ours(kp)}↔${ours(kp)}`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
-          await tr;
         }
       }
+    }
+    for (const c of samples.values()) {
+      const us = [...c.us].sort((a, b) => a - b);
+      const meanUs = us.length % 2 === 1 ? us[us.length >> 1]! : (us[us.length / 2 - 1]! + us[us.length / 2]!) / 2;
+      rows.push({
+        experiment: c.experiment,
+        contender: c.contender,
+        payload: c.payload,
+        iterations: c.iterations,
+        meanUs,
+        msgPerSec: 1e6 / meanUs,
+        runs: us.length,
+        minUs: us[0]!,
+        maxUs: us[us.length - 1]!,
+        transport: TRANSPORT,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
