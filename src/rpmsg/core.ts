@@ -43,7 +43,15 @@ export interface RpmsgCommonOptions {
   readonly onCallbackError?: (e: unknown, ep: Endpoint) => void;
   /** Clock for timeouts (ms). Default performance.now. */
   readonly now?: () => number;
+  /**
+   * Most services the peer may have announced at once (`services`): a CREATE of a new name beyond it is dropped and
+   * counted (stats.droppedNameService), so a flood of announcements cannot grow memory without bound. Default 1024.
+   */
+  readonly maxServices?: number;
 }
+
+/** Default of RpmsgCommonOptions.maxServices. */
+export const DEFAULT_MAX_SERVICES = 1024;
 
 export interface RpmsgStats {
   txMessages: number;
@@ -59,6 +67,8 @@ export interface RpmsgStats {
   callbackErrors: number;
   /** VirtIO rule violations by the peer (each puts the role in needs-reset). */
   peerErrors: number;
+  /** Name-service CREATEs of new names dropped because `services` held maxServices names already. */
+  droppedNameService: number;
 }
 
 interface TxWaiter {
@@ -87,6 +97,7 @@ export abstract class RpmsgCore {
     notifications: 0,
     callbackErrors: 0,
     peerErrors: 0,
+    droppedNameService: 0,
   };
   /** Services the peer announced and has not destroyed: name -> peer address. */
   readonly services = new Map<string, number>();
@@ -103,11 +114,17 @@ export abstract class RpmsgCore {
   private readonly txWaiters: TxWaiter[] = [];
   private readonly nsScratch = new Uint8Array(RPMSG_NS_MSG_SIZE);
   protected readonly now: () => number;
+  private readonly maxServices: number;
 
   protected constructor(opts: RpmsgCommonOptions) {
     if (opts === undefined || opts.transport === undefined || typeof opts.transport.notify !== 'function') {
       throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, 'options.transport { notify(vqIndex) } is required');
     }
+    const maxServices = opts.maxServices ?? DEFAULT_MAX_SERVICES;
+    if (!Number.isSafeInteger(maxServices) || maxServices < 0) {
+      throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `maxServices must be an integer >= 0, not ${String(maxServices)}`);
+    }
+    this.maxServices = maxServices;
     this.opts = opts;
     this.transport = opts.transport;
     this.now = opts.now ?? (() => performance.now());
@@ -162,7 +179,7 @@ export abstract class RpmsgCore {
     }
     const ep = new Endpoint(this, addr, o);
     // A service the peer already announced binds at once (OpenAMP: rpmsg_create_ept after ns_bind_cb).
-    if (ep.dst === RPMSG_ADDR_ANY && o.name !== undefined && this.services.has(o.name) && o.announce !== true) ep.dst = this.services.get(o.name)!;
+    if (ep.dst === RPMSG_ADDR_ANY && o.name !== undefined && this.services.has(o.name) && o.announce !== true) ep.dst = ep.learntDst = this.services.get(o.name)!;
     const announce = o.announce ?? (o.name !== undefined && ep.dst === RPMSG_ADDR_ANY);
     if (announce && o.name !== undefined) {
       if (this.ready && !this.nsEnabled) {
@@ -185,10 +202,18 @@ export abstract class RpmsgCore {
     }
   }
 
-  /** After a reset: peer services are forgotten, announced endpoints will be announced again. */
+  /**
+   * After a reset: peer services are forgotten, announced endpoints will be announced again, and peer addresses
+   * learnt in the old session (from a first message or an announcement) are cleared, since the peer's endpoints of
+   * the new session may live elsewhere. Addresses the creator gave (or set since) are kept. Endpoints stay.
+   */
   protected forgetPeer(): void {
     this.services.clear();
-    for (const ep of this.endpoints.values()) ep.announced = false;
+    for (const ep of this.endpoints.values()) {
+      ep.announced = false;
+      if (ep.learntDst !== RPMSG_ADDR_ANY && ep.dst === ep.learntDst) ep.dst = RPMSG_ADDR_ANY;
+      ep.learntDst = RPMSG_ADDR_ANY;
+    }
   }
 
   /** The endpoint at `addr`, if any. */
@@ -252,10 +277,15 @@ export abstract class RpmsgCore {
     const create = m.flags === RpmsgNsFlags.CREATE;
     let bound = false;
     if (create) {
+      if (this.services.size >= this.maxServices && !this.services.has(m.name)) {
+        // A flood of announcements (distinct names) must not grow memory: drop the excess, count it.
+        this.stats.droppedNameService++;
+        return;
+      }
       this.services.set(m.name, m.addr);
       for (const ep of this.endpoints.values()) {
         if (ep.name === m.name && ep.dst === RPMSG_ADDR_ANY) {
-          ep.dst = m.addr;
+          ep.dst = ep.learntDst = m.addr;
           bound = true;
           break;
         }
@@ -302,7 +332,7 @@ export abstract class RpmsgCore {
       }
       this.routes[slot] = ep;
     }
-    if (ep.dst === RPMSG_ADDR_ANY && dst !== RPMSG_NS_ADDR) ep.dst = msg.src;
+    if (ep.dst === RPMSG_ADDR_ANY && dst !== RPMSG_NS_ADDR) ep.dst = ep.learntDst = msg.src;
     return ep;
   }
 
@@ -493,7 +523,12 @@ export abstract class RpmsgCore {
     while (this.txWaiters.length > 0) {
       const b = this.acquireTx();
       if (b === undefined) return;
-      const w = this.txWaiters.shift()!;
+      const w = this.txWaiters.shift();
+      if (w === undefined) {
+        // acquireTx found the rings reset and re-attached, which rejected the waiters: keep the buffer.
+        this.unacquireTx(b);
+        break;
+      }
       if (w.timer !== undefined) clearTimeout(w.timer);
       b.state = TX_ACQUIRED;
       w.resolve(b);

@@ -3,7 +3,8 @@
  *
  * Life cycle:  open ──destroy()──► destroyed   (a destroyed endpoint refuses sends, its iterator ends)
  * Binding:     dst = RPMSG_ADDR_ANY until set: by the creator, by a name-service CREATE from the peer with the same
- *              name, or by the first message received (its src), as OpenAMP does. A name-service DESTROY unbinds.
+ *              name, or by the first message received (its src), as OpenAMP does. A name-service DESTROY unbinds;
+ *              a reset of the device forgets a learnt address (one the creator gave is kept).
  *
  * Receiving: with `onMessage` set, each message is handed to it as a zero-copy RpmsgMessage; otherwise a copy is
  * queued (at most `queueLimit`, further messages are dropped and counted) for receive() and the async iterator.
@@ -52,6 +53,8 @@ export class Endpoint {
   announced = false;
   /** @internal announce when (again) possible. */
   wantAnnounce = false;
+  /** @internal the peer address learnt in this session (first message, announcement); cleared at a reset. */
+  learntDst = RPMSG_ADDR_ANY;
   /** Messages dropped because the queue was full. */
   dropped = 0;
   private readonly core: RpmsgCore;

@@ -36,6 +36,15 @@ export interface RpmsgHostOptions extends RpmsgCommonOptions {
   readonly features?: number;
 }
 
+export interface HostStartOptions {
+  /**
+   * Notify vring0 (the RX buffers just posted) after DRIVER_OK, as Linux's virtio_rpmsg_bus does at probe: a remote
+   * that sleeps until notified then looks at the status byte. Default false (OpenAMP's remote polls the status
+   * byte; our remote attaches in any poll()). The notification goes out only when the ring asks for one.
+   */
+  readonly kick?: boolean;
+}
+
 export type HostState = 'idle' | 'ready' | 'needs-reset';
 
 export class RpmsgHost extends RpmsgCore {
@@ -113,8 +122,8 @@ export class RpmsgHost extends RpmsgCore {
     return this.txFreeCount;
   }
 
-  /** Runs the status handshake, posts the RX buffers and sets DRIVER_OK. */
-  start(): void {
+  /** Runs the status handshake, posts the RX buffers and sets DRIVER_OK (then notifies, with `kick`). */
+  start(options: HostStartOptions = {}): void {
     if (this.state === 'ready') return;
     const L = this.layout;
     this.status.store(0);
@@ -146,7 +155,9 @@ export class RpmsgHost extends RpmsgCore {
       m.held = false;
       this.rvq.addBuffer(b.base + i * b.size, this.bufSize, true, i);
     }
-    this.rvq.kick();
+    // Publish the RX buffers; whether the remote wants a notification for them is decided now (Linux:
+    // virtqueue_kick_prepare before virtio_device_ready), the notification itself goes out after DRIVER_OK.
+    const rxNotify = this.rvq.kick();
     this.txFreeCount = 0;
     for (let i = this.nTx - 1; i >= 0; i--) {
       this.tx[i]!.state = TX_FREE;
@@ -156,6 +167,7 @@ export class RpmsgHost extends RpmsgCore {
     this.state = 'ready';
     if ((this.negotiatedFeatures & (1 << VIRTIO_RPMSG_F_NS)) !== 0) this.enableNameService();
     this.status.store(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
+    if (options.kick === true && rxNotify) this.notify(VRING_HOST_RX);
     this.announcePending();
   }
 

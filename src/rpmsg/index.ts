@@ -55,6 +55,7 @@ export * from './header.js';
 export * from './name-service.js';
 export * from './resource-table.js';
 export * from './layout.js';
+export * from './window.js';
 export * from './buffers.js';
 export * from './endpoint.js';
 export * from './core.js';

@@ -4,11 +4,16 @@
  *
  *   - the resource table is copied and validated at attach; vring addresses, sizes and alignment are checked;
  *   - every chain must be exactly one segment of the right direction, at least a header long, inside the buffer
- *     window (default: the region the table describes), else it is returned unused and counted (droppedMalformed);
+ *     window (default: the buffer pool; never the table or a vring, see window.ts), else it is returned unused and
+ *     counted (droppedMalformed);
  *   - a header whose len exceeds the buffer is dropped and counted; messages to unknown addresses are counted;
  *   - a VirtIO rule violation in a ring (VirtioError from the device queues) never escapes poll(): the remote stops,
  *     ORs DEVICE_NEEDS_RESET into the vdev status, notifies the host and waits for the host's reset (status losing
- *     NEEDS_RESET), then attaches again from scratch.
+ *     NEEDS_RESET), then attaches again from scratch;
+ *   - a host reset the remote did not see (status back at DRIVER_OK before the next poll) is found from the rings:
+ *     used.idx is written by the device alone and the host's start() zeroes it, so a used.idx in memory other than
+ *     the one we last published means new rings. The remote then detaches and attaches again (messages of the new
+ *     session are delivered once; nothing of the old one is taken from the new rings).
  *
  *   vring0 (remote TX): pop a host-posted writable buffer, write header + payload, return it on the used ring with
  *                       the written length.
@@ -31,21 +36,36 @@ import { RpmsgError, RpmsgErrorCode, isRpmsgError } from './errors.js';
 import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX } from './constants.js';
 import { DEFAULT_FEATURES, layoutFromResourceTable, type RpmsgLayout } from './layout.js';
 import { StatusByte } from './status.js';
+import { effectiveBufferWindow, type BufferWindow } from './window.js';
 
 export interface RpmsgRemoteOptions extends RpmsgCommonOptions {
   /** Features the remote supports (u32 bits); the host's gfeatures must be within them. Default NS | EVENT_IDX. */
   readonly features?: number;
   /**
-   * Where host buffers may lie. Default: the span of the table, vrings and buffer carveout when the table has the
-   * "vdev0buffer" carveout, else every region of `memory` (then give `memory` only the shared region).
+   * Where host buffers may lie. Default: the buffer pool of the "vdev0buffer" carveout, else the memory region
+   * holding the table. Whatever is given, the table and both vrings are cut out of it (the part holding the pool is
+   * kept, else the largest part): the host can never aim the remote's reads or writes at them. See `bufferWindow`.
    */
-  readonly bufferWindow?: { readonly base: number; readonly size: number };
+  readonly bufferWindow?: BufferWindow;
+  /**
+   * used.len reported for a host-TX buffer (vring1) the remote consumed. 'zero' (default): the bytes written, 0, as
+   * VIRTIO 1.2 §2.7.8.2 says. 'descriptor': the buffer's descriptor length, as OpenAMP's device side reports it;
+   * OpenAMP's driver sizes a reused TX buffer from it (rpmsg_virtio_get_tx_buffer), Linux ignores it.
+   */
+  readonly consumedUsedLen?: 'zero' | 'descriptor';
 }
 
 export type RemoteState = 'waiting' | 'ready' | 'needs-reset';
 
 /** Longest chain the device queues walk (RPMsg buffers are one descriptor; a little slack, then it is refused). */
 const MAX_SEGMENTS = 4;
+/**
+ * Attach attempts per poll(): a host that resets again and again (or toggles the status byte while we read it)
+ * costs at most this many, then poll() returns and the next one goes on. poll() never calls itself.
+ */
+const MAX_ATTACH_ROUNDS = 3;
+const NO_U16 = new Uint16Array(1);
+const NO_U32 = new Uint32Array(2);
 
 export class RpmsgRemote extends RpmsgCore {
   readonly memory: PhysicalMemory;
@@ -73,6 +93,17 @@ export class RpmsgRemote extends RpmsgCore {
   private rxBatch = 1;
   /** Whether RX notifications are wanted (armRx/disarmRx), re-applied at every attach. */
   private rxArmed = true;
+  /** consumedUsedLen === 'descriptor'. */
+  private readonly descLen: boolean;
+  /** used.idx of vring0 and vring1 in shared memory (u16 views and indices), to see the host replace the rings. */
+  private txIdxU16: Uint16Array = NO_U16;
+  private txIdxAt = 0;
+  private rxIdxU16: Uint16Array = NO_U16;
+  private rxIdxAt = 0;
+  /** descLen: vring1's used ring as u32 words (index of ring[0].id) and the used entries pushed (free-running). */
+  private rxUsedU32: Uint32Array = NO_U32;
+  private rxUsedAt = 0;
+  private rxPushed = 0;
   private generation = 0;
   private lastCapacity = 0xffff;
   private corked = 0;
@@ -81,10 +112,27 @@ export class RpmsgRemote extends RpmsgCore {
   /** Reads and validates the table now (a bad table throws a typed error here); attaches in poll() at DRIVER_OK. */
   constructor(memory: PhysicalMemory, rscTable: number, options: RpmsgRemoteOptions) {
     super(options);
+    const c = options.consumedUsedLen ?? 'zero';
+    if (c !== 'zero' && c !== 'descriptor') throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `consumedUsedLen must be 'zero' or 'descriptor', not ${String(c)}`);
+    this.descLen = c === 'descriptor';
     this.memory = memory;
     this.rscTable = rscTable;
     this.layout = layoutFromResourceTable(memory, rscTable);
     this.status = new StatusByte(memory, this.layout.statusAddr);
+    this.setWindow(this.layout);
+  }
+
+  /** The buffer window in force (see RpmsgRemoteOptions.bufferWindow); recomputed at every attach. */
+  get bufferWindow(): BufferWindow {
+    return { base: this.winLo, size: this.winHi - this.winLo };
+  }
+
+  private setWindow(L: RpmsgLayout): void {
+    const r = this.memory.findRegion(L.rscTable, 1);
+    const w = effectiveBufferWindow(L, (this.opts as RpmsgRemoteOptions).bufferWindow, r);
+    this.winLo = w.base;
+    this.winHi = w.base + w.size;
+    this.winRegion = w.size > 0 ? this.memory.findRegion(w.base, w.size) : undefined;
   }
 
   get ready(): boolean {
@@ -127,24 +175,29 @@ export class RpmsgRemote extends RpmsgCore {
     }
     this.layout = L;
     this.negotiatedFeatures = gfeatures >>> 0;
-    const w = (this.opts as RpmsgRemoteOptions).bufferWindow;
-    if (w !== undefined) {
-      this.winLo = w.base;
-      this.winHi = w.base + w.size;
-    } else if (L.buffers.count > 0) {
-      this.winLo = L.base;
-      this.winHi = L.base + L.size;
-    } else {
-      this.winLo = 0;
-      this.winHi = Number.MAX_SAFE_INTEGER;
-    }
-    this.winRegion = this.winHi - this.winLo <= Number.MAX_SAFE_INTEGER / 2 ? this.memory.findRegion(this.winLo, this.winHi - this.winLo) : undefined;
+    this.setWindow(L);
     this.rxBatch = Math.max(1, Math.min(64, L.vring1.num >>> 2));
     const qf = (gfeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0 ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
     const o0 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring0.num) };
     const o1 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring1.num) };
-    this.txq = new SplitVirtqueueDevice(this.memory, L.vring0.num, splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align), o0);
-    this.rxq = new SplitVirtqueueDevice(this.memory, L.vring1.num, splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align), o1);
+    const l0 = splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align);
+    const l1 = splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align);
+    this.txq = new SplitVirtqueueDevice(this.memory, L.vring0.num, l0, o0);
+    this.rxq = new SplitVirtqueueDevice(this.memory, L.vring1.num, l1, o1);
+    // used.idx (used + 2, §2.7.8) is the device's alone: both queues start at 0, so make memory say so (the host
+    // zeroed the rings anyway); from now on a different value there means the host set up new rings.
+    const r0 = this.memory.regionFor(l0.used, 4);
+    const r1 = this.memory.regionFor(l1.used, 4);
+    this.txIdxU16 = r0.u16;
+    this.txIdxAt = (l0.used - r0.base + 2) >>> 1;
+    this.rxIdxU16 = r1.u16;
+    this.rxIdxAt = (l1.used - r1.base + 2) >>> 1;
+    Atomics.store(this.txIdxU16, this.txIdxAt, 0);
+    Atomics.store(this.rxIdxU16, this.rxIdxAt, 0);
+    // used.ring[i] = { id u32, len u32 } at used + 4 + 8i; the used ring is 4-aligned (align >= 4).
+    this.rxUsedU32 = r1.u32;
+    this.rxUsedAt = (l1.used - r1.base + 4) >>> 2;
+    this.rxPushed = 0;
     this.txq.disableNotifications();
     this.txWaitReset();
     if (!this.rxArmed) this.rxq.disableNotifications();
@@ -214,26 +267,52 @@ export class RpmsgRemote extends RpmsgCore {
     if (this.state === 'ready') this.rxq?.disableNotifications();
   }
 
+  /**
+   * A bounded loop, never a recursion: attach if needed; if the host reset the device (status) or replaced the
+   * rings behind our back (used.idx), detach and go round again; drain; if a send from a callback found new rings
+   * and re-attached, drain those too. At most MAX_ATTACH_ROUNDS rounds per call.
+   */
   poll(): number {
-    if (this.state !== 'ready') {
-      if (!this.tryAttach()) return 0;
+    let n = 0;
+    for (let round = 0; round < MAX_ATTACH_ROUNDS; round++) {
+      if (this.state !== 'ready' && !this.tryAttach()) return n;
+      if (this.hostReset()) {
+        this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the host reset the device'));
+        continue;
+      }
+      const gen = this.generation;
+      // Sends made by callbacks are published once, when the poll ends (an implicit cork).
+      this.corked++;
+      try {
+        n += this.drainRx();
+      } finally {
+        this.uncork();
+      }
+      if (this.state === 'ready') this.wakeTxWaiters();
+      if (this.generation === gen || this.state !== 'ready') return n;
     }
-    const s = this.status.load();
-    if ((s & DeviceStatus.DRIVER_OK) === 0 || (s & DeviceStatus.FAILED) !== 0) {
-      // The host reset the device: forget everything and wait for DRIVER_OK again.
-      this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the host reset the device'));
-      return this.tryAttach() ? this.poll() : 0;
-    }
-    // Sends made by callbacks are published once, when the poll ends (an implicit cork).
-    this.corked++;
-    let n: number;
-    try {
-      n = this.drainRx();
-    } finally {
-      this.uncork();
-    }
-    if (this.state === 'ready') this.wakeTxWaiters();
     return n;
+  }
+
+  /**
+   * Whether the host reset the device since we attached: status without DRIVER_OK or with FAILED (seen), or new
+   * rings (status already back at DRIVER_OK: a used.idx in memory that is not the one we published).
+   */
+  private hostReset(): boolean {
+    const s = this.status.load();
+    if ((s & DeviceStatus.DRIVER_OK) === 0 || (s & DeviceStatus.FAILED) !== 0) return true;
+    return this.ringsReplaced();
+  }
+
+  private ringsReplaced(): boolean {
+    return Atomics.load(this.txIdxU16, this.txIdxAt) !== this.txq!.usedIdx || Atomics.load(this.rxIdxU16, this.rxIdxAt) !== this.rxq!.usedIdx;
+  }
+
+  /** Writes the descriptor length into the used entry just pushed on vring1 (consumedUsedLen 'descriptor'). */
+  private consumedLen(len: number): void {
+    const slot = this.rxPushed & (this.layout.vring1.num - 1);
+    this.rxUsedU32[this.rxUsedAt + 2 * slot + 1] = len;
+    this.rxPushed = (this.rxPushed + 1) & 0xffff;
   }
 
   private inWindow(addr: number, len: number): boolean {
@@ -254,6 +333,7 @@ export class RpmsgRemote extends RpmsgCore {
     const c = this.chain;
     const gen = this.generation;
     const msgs = this.rx;
+    const descLen = this.descLen;
     let n = 0;
     let unpublished = 0;
     let cur: RxMessage | undefined;
@@ -314,6 +394,7 @@ export class RpmsgRemote extends RpmsgCore {
               m.region = r;
               m.payloadOff = off + RPMSG_HEADER_SIZE;
               m.generation = gen;
+              m.aux = blen;
               const ep = this.route(m);
               if (ep !== undefined) {
                 m.live = true;
@@ -329,6 +410,7 @@ export class RpmsgRemote extends RpmsgCore {
           }
           if (!ok) this.stats.droppedMalformed++;
           rxq.pushUsed(head, 0);
+          if (descLen) this.consumedLen(ok ? blen : 0);
           if (++unpublished >= this.rxBatch) {
             unpublished = 0;
             if (rxq.publishUsed()) this.notify(VRING_HOST_TX);
@@ -346,7 +428,7 @@ export class RpmsgRemote extends RpmsgCore {
         cur = undefined;
         if (this.generation === gen && !m.held) {
           m.live = false;
-          if (!this.returnRx(m.index)) return n;
+          if (!this.returnRx(m)) return n;
           unpublished++;
         }
         try {
@@ -362,10 +444,11 @@ export class RpmsgRemote extends RpmsgCore {
     }
   }
 
-  /** Pushes RX chain `head` back as used (not published); false when that broke the rings (needs-reset set). */
-  private returnRx(head: number): boolean {
+  /** Pushes RX message `m`'s chain back as used (not published); false when that broke the rings (needs-reset set). */
+  private returnRx(m: RxMessage): boolean {
     try {
-      this.rxq!.pushUsed(head, 0);
+      this.rxq!.pushUsed(m.index, 0);
+      if (this.descLen) this.consumedLen(m.aux);
       return true;
     } catch (e) {
       if (!isVirtioError(e)) throw e;
@@ -379,6 +462,7 @@ export class RpmsgRemote extends RpmsgCore {
     if (m.generation !== this.generation || this.state !== 'ready') return;
     try {
       this.rxq!.pushUsed(m.index, 0);
+      if (this.descLen) this.consumedLen(m.aux);
       if (this.rxq!.publishUsed()) this.notify(VRING_HOST_TX);
     } catch (e) {
       if (!isVirtioError(e)) throw e;
@@ -391,8 +475,15 @@ export class RpmsgRemote extends RpmsgCore {
   protected acquireTx(): TxBuffer | undefined {
     const s = this.stash.pop();
     if (s !== undefined) return s;
-    const txq = this.txq;
+    let txq = this.txq;
     if (txq === undefined) return undefined;
+    if (this.ringsReplaced()) {
+      // The host set up new rings and we have not polled since: popping by the old indices would take the wrong
+      // slots. Attach to the new rings first (a send made now belongs to the new session).
+      this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the host reset the device'));
+      if (!this.tryAttach()) return undefined;
+      txq = this.txq!;
+    }
     const c = this.txChain;
     try {
       for (;;) {

@@ -88,3 +88,62 @@ describe('name service', () => {
     expect(p.host.createEndpoint({ addr: RPMSG_ADDR_ANY }).addr).toBe(1026);
   });
 });
+
+describe('name-service flood', () => {
+  /** The host announces `n` distinct names to the remote, in bursts the ring holds. */
+  function flood(p: ReturnType<typeof makePair>, n: number, prefix = 'svc'): void {
+    const ns = p.host.createEndpoint({ dst: 53 });
+    const msg = new Uint8Array(40);
+    let sent = 0;
+    while (sent < n) {
+      p.host.cork();
+      while (sent < n) {
+        msg.fill(0, 0, 32);
+        msg.set(new TextEncoder().encode(`${prefix}${sent}`));
+        new DataView(msg.buffer).setUint32(32, 5000 + sent, true);
+        if (!ns.trySend(msg)) break;
+        sent++;
+      }
+      p.host.uncork();
+      pump(p);
+    }
+    pump(p);
+  }
+
+  it('the remote keeps at most maxServices names, drops and counts the rest', () => {
+    const p = makePair({}, {}, { maxServices: 100 });
+    startPair(p);
+    flood(p, 5000);
+    expect(p.remote.services.size).toBe(100);
+    expect(p.remote.stats.droppedNameService).toBe(4900);
+    expect(p.remote.services.get('svc99')).toBe(5099);
+    expect(p.remote.services.has('svc100')).toBe(false);
+    expect(p.remote.ready).toBe(true);
+  });
+
+  it('default cap 1024; a known name still updates, and a destroy makes room', () => {
+    const p = makePair();
+    startPair(p);
+    flood(p, 1100);
+    expect(p.remote.services.size).toBe(1024);
+    expect(p.remote.stats.droppedNameService).toBe(76);
+    const ns = p.host.createEndpoint({ dst: 53 });
+    const m = new Uint8Array(40);
+    m.set(new TextEncoder().encode('svc3'));
+    new DataView(m.buffer).setUint32(32, 77, true);
+    ns.trySend(m);
+    pump(p);
+    expect(p.remote.services.get('svc3')).toBe(77);
+    new DataView(m.buffer).setUint32(36, 1, true); // DESTROY svc3 @ 77
+    ns.trySend(m);
+    pump(p);
+    expect(p.remote.services.size).toBe(1023);
+    flood(p, 1, 'late');
+    expect(p.remote.services.get('late0')).toBe(5000);
+    expect(p.remote.stats.droppedNameService).toBe(76);
+  });
+
+  it('refuses a bad maxServices', () => {
+    expect(() => makePair({}, { maxServices: -1 })).toThrow(RpmsgErrorCode.BAD_ARGUMENT);
+  });
+});

@@ -91,3 +91,17 @@ describe('host and remote in one thread', () => {
     expect(h.trySend(new Uint8Array(1))).toBe(false);
   });
 });
+
+describe('host start-up notification', () => {
+  it('start({ kick: true }) notifies vring0 once, after DRIVER_OK; start() does not', () => {
+    const p = makePair();
+    p.host.start();
+    expect(p.hostNotified).toEqual([0, 0]);
+    const seen: number[] = [];
+    const q = makePair({}, { transport: { notify: (vq) => seen.push(vq, q.memory.read8(q.layout.statusAddr)) } });
+    q.host.start({ kick: true });
+    expect(seen).toEqual([0, 0x0f]);
+    q.remote.poll();
+    expect(q.remote.ready).toBe(true);
+  });
+});
