@@ -35,7 +35,6 @@ import {
   type OpenAmpLayoutOptions,
 } from './layout.js';
 import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
-import { reportConsumedBufferLength } from './remote-used-len.js';
 
 export type OpenAmpRole = 'host' | 'remote';
 export type KickPath = 'native' | 'event-loop';
@@ -144,7 +143,8 @@ export class OpenAmpSession {
       if (o.role === 'host') {
         rpmsg = new RpmsgHost(memory, layout, common);
       } else {
-        rpmsg = new RpmsgRemote(memory, OPENAMP_RSC_TABLE, { ...common, bufferWindow: { base: OPENAMP_SHARED_BUF, size: OPENAMP_SHARED_BUF_SIZE } });
+        // consumedUsedLen: OpenAMP's host sizes a reused TX buffer from used.len (docs/openamp-interop.md).
+        rpmsg = new RpmsgRemote(memory, OPENAMP_RSC_TABLE, { ...common, bufferWindow: { base: OPENAMP_SHARED_BUF, size: OPENAMP_SHARED_BUF_SIZE }, consumedUsedLen: 'descriptor' });
       }
     } catch (e) {
       await kicks.close();
@@ -171,10 +171,6 @@ export class OpenAmpSession {
   /** Rescans everything (kick received, status timer, or by hand). */
   poll(): number {
     if (this.closed) return 0;
-    if (this.rpmsg instanceof RpmsgRemote && this.rpmsg.tryAttach()) {
-      // Attach first, so that the adapter is on the queue before the first buffer is returned (remote-used-len.ts).
-      reportConsumedBufferLength(this.rpmsg, this.memory);
-    }
     const n = this.rpmsg.poll();
     if (this.waiters.size > 0) for (const w of [...this.waiters]) w(n);
     if (this.rpmsg.ready) {
