@@ -21,6 +21,7 @@ import type { BackgroundOptions } from '../guest/background.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
+import { GcWatch } from './gc-watch.js';
 
 export interface PartitionWorkerData {
   readonly world: World;
@@ -37,7 +38,13 @@ export interface PartitionWorkerData {
   readonly numVqs: number;
   readonly preemptTimeoutUs?: number;
   /** Secure partition: RT executive settings (see RtConfig in machine.ts). */
-  readonly rt?: BackgroundOptions & { readonly wakeLeadUs?: number; readonly niceness?: number };
+  readonly rt?: BackgroundOptions & {
+    readonly wakeLeadUs?: number;
+    readonly maxWakeLeadUs?: number;
+    readonly adaptiveWakeLead?: boolean;
+    readonly idle?: 'sleep' | 'spin';
+    readonly niceness?: number;
+  };
   /** Secure partition: the interrupt-storm rate limit (SecureCoreOptions.notifyRatePerSec / notifyBurst). */
   readonly notifyRateLimit?: { readonly perSec?: number; readonly burst?: number };
   /** Boot counter (ctx.boot). Default 0. */
@@ -79,6 +86,7 @@ function setThreadNiceness(n: number): string | undefined {
 }
 
 async function boot(): Promise<void> {
+  const gc = new GcWatch();
   const niceError = d.world === 'secure' && d.rt?.niceness !== undefined ? setThreadNiceness(d.rt.niceness) : undefined;
   const memory = new PhysicalMemory(d.regions);
   const log = (text: string) => post({ type: 'log', text });
@@ -93,6 +101,9 @@ async function boot(): Promise<void> {
       numVqs: d.numVqs,
       ...(d.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: d.preemptTimeoutUs } : {}),
       ...(d.rt?.wakeLeadUs !== undefined ? { wakeLeadUs: d.rt.wakeLeadUs } : {}),
+      ...(d.rt?.maxWakeLeadUs !== undefined ? { maxWakeLeadUs: d.rt.maxWakeLeadUs } : {}),
+      ...(d.rt?.adaptiveWakeLead !== undefined ? { adaptiveWakeLead: d.rt.adaptiveWakeLead } : {}),
+      ...(d.rt?.idle !== undefined ? { idle: d.rt.idle } : {}),
       ...(d.notifyRateLimit?.perSec !== undefined ? { notifyRatePerSec: d.notifyRateLimit.perSec } : {}),
       ...(d.notifyRateLimit?.burst !== undefined ? { notifyBurst: d.notifyRateLimit.burst } : {}),
       log,
@@ -162,9 +173,12 @@ async function boot(): Promise<void> {
     // the non-secure partition is done when its main is: hand the core back for good
     core.exit();
   } else {
+    gc.serving();
     await runtime.serveUntilStop();
   }
+  gc.stop();
   const report = runtime.report();
+  report['gc'] = gc.stats();
   if (d.world === 'secure' && d.rt?.niceness !== undefined) report['rtNiceness'] = niceError === undefined ? d.rt.niceness : `refused: ${niceError}`;
   post({ type: 'report', report: { outcome, ...report } });
 }

@@ -21,6 +21,8 @@ export interface RunSummary {
   readonly messages: { sent: number; received: number; lost: number; corrupted: number };
   readonly throughputMBps: number;
   readonly rttUs: { p50: number; p99: number; mean: number; max: number };
+  /** Whether the non-secure guest set the figures (throughputMBps, rtt.*); unset ones are 0 in JSON, "n/a" in text. */
+  readonly measured: { throughput: boolean; rtt: boolean };
   readonly worldSwitches: number;
   readonly smc: MonitorSnapshot['smc'] | Record<string, never>;
   readonly timePerWorldMs: { secure: number; nonsecure: number };
@@ -28,7 +30,23 @@ export interface RunSummary {
   readonly rtTask: { name: string; periodUs: number; jobs: number; deadlineMisses: number; maxJitterUs: number; p99JitterUs: number };
   readonly rtTasks: RtTaskStats[];
   /** The secure executive: wake-up lead, how late the OS woke it, time spun to releases, service steps held back. */
-  readonly rtExecutive: { wakeLeadUs: number; wakeLateUs: { p50: number; p99: number; max: number }; lateWaits: number; spinMs: number; serviceSteps: number; serviceDeferred: number; serviceOverruns: number };
+  readonly rtExecutive: {
+    wakeLeadUs: number;
+    /** Adaptive lead: base (configured minimum), bound, mean and peak over the run; idle mode of the secure core. */
+    wakeLead: { adaptive: boolean; baseUs: number; maxUs: number; meanUs: number; peakUs: number; capped: number };
+    idle: string;
+    wakeLateUs: { p50: number; p99: number; max: number };
+    lateWaits: number;
+    spinMs: number;
+    serviceSteps: number;
+    serviceDeferred: number;
+    serviceOverruns: number;
+  };
+  /**
+   * GC pauses in each partition worker (V8 GC profiler); secureServing: the secure worker after its main returned
+   * (the executive's steady state); securePerKMessages: those per 1000 messages received.
+   */
+  readonly gc: { secure: GcLine; secureServing: GcLine; nonsecure: GcLine; securePerKMessages: number };
   readonly securityFaults: { attempted: number; blocked: number; records: Array<{ addr: string; len: number; world: string; access: string }> };
   readonly keyAddress: string | undefined;
   readonly keyLeaked: boolean;
@@ -62,6 +80,19 @@ export interface Defences {
   readonly malformedDropped: number;
   readonly linkResets: number;
 }
+
+interface GcLine {
+  readonly count: number;
+  readonly major: number;
+  readonly minor: number;
+  readonly totalMs: number;
+  readonly maxMs: number;
+}
+
+const gcLine = (v: unknown): GcLine => {
+  const g = (v ?? {}) as Record<string, unknown>;
+  return { count: num(g['count']), major: num(g['major']), minor: num(g['minor']), totalMs: num(g['totalMs']), maxMs: num(g['maxMs']) };
+};
 
 interface PartitionLine {
   readonly status: string;
@@ -140,11 +171,21 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     ...(p.outcome?.error !== undefined ? { error: p.outcome.error } : p.crash !== undefined ? { error: p.crash } : {}),
     stats: ((p.report ?? {})['user'] ?? {}) as Record<string, unknown>,
   });
-  const sPort = (sRep['port'] ?? {}) as { wakeLeadUs?: number; wakeLateUs?: Summary; lateWaits?: number; spinUs?: number };
+  const sPort = (sRep['port'] ?? {}) as { wakeLeadUs?: number; wakeLead?: Record<string, unknown>; idleMode?: string; wakeLateUs?: Summary; lateWaits?: number; spinUs?: number };
+  const lead = sPort.wakeLead ?? {};
   const bgs = (sRep['background'] ?? []) as Array<{ steps: number; deferred: number; overruns: number }>;
   const wl = sPort.wakeLateUs ?? EMPTY_SUMMARY;
   const rtExecutive = {
     wakeLeadUs: num(sPort.wakeLeadUs),
+    wakeLead: {
+      adaptive: lead['adaptive'] === true,
+      baseUs: num(lead['baseUs'], num(sPort.wakeLeadUs)),
+      maxUs: num(lead['maxUs'], num(sPort.wakeLeadUs)),
+      meanUs: num(lead['meanUs'], num(sPort.wakeLeadUs)),
+      peakUs: num(lead['peakUs'], num(sPort.wakeLeadUs)),
+      capped: num(lead['capped']),
+    },
+    idle: typeof sPort.idleMode === 'string' ? sPort.idleMode : 'sleep',
     wakeLateUs: { p50: round(wl.p50), p99: round(wl.p99), max: round(wl.max) },
     lateWaits: num(sPort.lateWaits),
     spinMs: round(num(sPort.spinUs) / 1000, 2),
@@ -199,6 +240,13 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     messages,
     throughputMBps: round(num(nUser['throughputMBps']), 3),
     rttUs: { p50: round(num(nUser['rtt.p50'])), p99: round(num(nUser['rtt.p99'])), mean: round(num(nUser['rtt.mean'])), max: round(num(nUser['rtt.max'])) },
+    measured: { throughput: typeof nUser['throughputMBps'] === 'number', rtt: typeof nUser['rtt.p50'] === 'number' },
+    gc: {
+      secure: gcLine(sRep['gc']),
+      nonsecure: gcLine(nRep['gc']),
+      secureServing: gcLine(((sRep['gc'] ?? {}) as Record<string, unknown>)['serve']),
+      securePerKMessages: received > 0 ? round((1000 * gcLine(((sRep['gc'] ?? {}) as Record<string, unknown>)['serve']).count) / received, 1) : 0,
+    },
     worldSwitches: mon?.worldSwitches ?? 0,
     smc: mon?.smc ?? {},
     timePerWorldMs: { secure: round((mon?.timeUs.secure ?? 0) / 1000, 2), nonsecure: round((mon?.timeUs.nonsecure ?? 0) / 1000, 2) },
@@ -240,8 +288,8 @@ export function formatSummary(s: RunSummary): string {
   L.push('');
   L.push(`rpmsg features      ${s.features.join(', ') || '(none)'}`);
   L.push(`messages            sent ${s.messages.sent}, received ${s.messages.received}, lost ${s.messages.lost}, corrupted ${s.messages.corrupted}`);
-  L.push(`throughput          ${s.throughputMBps} MB/s (payload both ways)`);
-  L.push(`round trip          p50 ${s.rttUs.p50} µs, p99 ${s.rttUs.p99} µs, max ${s.rttUs.max} µs`);
+  L.push(s.measured.throughput ? `throughput          ${s.throughputMBps} MB/s (payload both ways)` : 'throughput          n/a (the non-secure guest did not measure it)');
+  L.push(s.measured.rtt ? `round trip          p50 ${s.rttUs.p50} µs, p99 ${s.rttUs.p99} µs, max ${s.rttUs.max} µs` : 'round trip          n/a (the non-secure guest did not measure it)');
   L.push(
     s.cores === 1
       ? `world switches      ${s.worldSwitches}   (secure ${s.timePerWorldMs.secure} ms, non-secure ${s.timePerWorldMs.nonsecure} ms of core time)`
@@ -263,7 +311,14 @@ export function formatSummary(s: RunSummary): string {
     L.push(`rt task ${t.name.padEnd(11)} period ${t.periodUs} µs, ${t.jobs} jobs, ${t.deadlineMisses} deadline misses, jitter p50 ${round(t.jitterUs.p50)} µs, max ${round(t.jitterUs.max)} µs`);
   }
   const x = s.rtExecutive;
-  L.push(`rt executive        wake lead ${x.wakeLeadUs} µs (OS wake-up late p50 ${x.wakeLateUs.p50} µs, p99 ${x.wakeLateUs.p99} µs; ${x.lateWaits} past the release), spun ${x.spinMs} ms; service steps ${x.serviceSteps}, ${x.serviceDeferred} held back for a release, ${x.serviceOverruns} over their estimate`);
+  const leadText = x.wakeLead.adaptive
+    ? `wake lead ${x.wakeLeadUs} µs at the end (adaptive ${x.wakeLead.baseUs}–${x.wakeLead.maxUs} µs: mean ${x.wakeLead.meanUs}, peak ${x.wakeLead.peakUs}${x.wakeLead.capped > 0 ? `, ${x.wakeLead.capped}× the p99 lateness did not fit` : ''})`
+    : `wake lead ${x.wakeLeadUs} µs`;
+  L.push(`rt executive        idle ${x.idle}; ${leadText}`);
+  L.push(`                    OS wake-up late p50 ${x.wakeLateUs.p50} µs, p99 ${x.wakeLateUs.p99} µs (${x.lateWaits} past the release); spun ${x.spinMs} ms; service steps ${x.serviceSteps}, ${x.serviceDeferred} held back for a release, ${x.serviceOverruns} over their estimate`);
+  const g = s.gc;
+  const sv = g.secureServing;
+  L.push(`gc pauses           secure ${g.secure.count} (${g.secure.major} full; ${g.secure.totalMs} ms, max ${g.secure.maxMs} ms; serving: ${sv.count}, ${sv.major} full, max ${sv.maxMs} ms${s.messages.received > 0 ? `, ${g.securePerKMessages} per 1000 messages` : ''}), non-secure ${g.nonsecure.count} (${g.nonsecure.major} full; ${g.nonsecure.totalMs} ms, max ${g.nonsecure.maxMs} ms)`);
   L.push(`security faults     attempted ${s.securityFaults.attempted}, blocked ${s.securityFaults.blocked}${s.keyLeaked ? '  KEY LEAKED' : ''}`);
   for (const f of s.securityFaults.records) L.push(`  ${f.world} ${f.access} of ${f.len} bytes at ${f.addr}: blocked (SecurityFault)`);
   if (s.attacks.length > 0) {
@@ -294,14 +349,16 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     messages: s.messages,
     worldSwitches: s.worldSwitches,
     securityFaults: { attempted: s.securityFaults.attempted, blocked: s.securityFaults.blocked, records: s.securityFaults.records },
-    rtTask: { periodUs: s.rtTask.periodUs, deadlineMisses: s.rtTask.deadlineMisses, maxJitterUs: s.rtTask.maxJitterUs, name: s.rtTask.name, jobs: s.rtTask.jobs, p99JitterUs: s.rtTask.p99JitterUs },
+    rtTask: { periodUs: s.rtTask.periodUs, deadlineMisses: s.rtTask.deadlineMisses, maxJitterUs: s.rtTask.maxJitterUs, name: s.rtTask.name, jobs: s.rtTask.jobs, p99JitterUs: s.rtTask.p99JitterUs, skippedReleases: s.rtTasks[0]?.skippedReleases ?? 0 },
     throughputMBps: s.throughputMBps,
     rttUs: s.rttUs,
+    measured: s.measured,
     ok: s.ok,
     problems: s.problems,
     features: s.features,
     preemptionLatencyUs: s.preemptionLatencyUs,
     rtExecutive: s.rtExecutive,
+    gc: s.gc,
     timePerWorldMs: s.timePerWorldMs,
     sgi: s.sgi,
     perCoreMs: s.perCoreMs,

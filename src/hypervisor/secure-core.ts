@@ -20,6 +20,7 @@ import { Gic } from './gic.js';
 import { Monitor } from './monitor.js';
 import { Samples } from '../guest/stats.js';
 import { NotifyLimiter } from './notify-limiter.js';
+import { AdaptiveWakeLead } from './wake-lead.js';
 import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nowUs, ring } from './ctl.js';
 
 export interface SecureCoreOptions {
@@ -33,9 +34,21 @@ export interface SecureCoreOptions {
   /**
    * RT release precision: a wait for a release sleeps (Atomics.wait) until this many µs before it, then spins to the
    * exact time; on one core the core is taken back from the non-secure world at that moment, so that the
-   * preemption latency is absorbed before the release. Default 250.
+   * preemption latency is absorbed before the release. Default 250. With `adaptiveWakeLead` (default on) this is
+   * the minimum: the lead grows to cover the p99 of how late the OS ended recent waits (wake-lead.ts).
    */
   readonly wakeLeadUs?: number;
+  /** Upper bound of the adaptive lead (µs). Default 2000 with two cores, 500 with one (there the lead is core time taken from the non-secure world). */
+  readonly maxWakeLeadUs?: number;
+  /** Adapt the lead to the measured OS wake-up lateness. Default true. */
+  readonly adaptiveWakeLead?: boolean;
+  /**
+   * Two cores: what core 0 does between releases. 'sleep' (default): Atomics.wait until the lead, then spin.
+   * 'spin': never sleep while a release is pending — poll the mailbox and the trusted words until the release
+   * (OS wake-up latency is out of the path; costs a host core). One core: always 'sleep' (the idle secure world
+   * gives the core to the non-secure one).
+   */
+  readonly idle?: 'sleep' | 'spin';
   /**
    * Interrupt-storm defence: non-secure notifications accepted as wake-ups per second (token bucket). Above it the
    * line is masked: the secure core stops waking for them (it waits on a doorbell only trusted threads ring) and
@@ -50,6 +63,8 @@ export interface SecureCoreOptions {
 }
 
 const SPIN_US = 30;
+/** Spin turns per clock read (a power of two). */
+const SPIN_CLOCK_STRIDE = 32;
 
 export class SecureCore implements CorePort {
   readonly world = 'secure' as const;
@@ -74,7 +89,9 @@ export class SecureCore implements CorePort {
   private nsNotifies = 0;
   private wakeups = 0;
   private spuriousWakeups = 0;
-  private readonly wakeLeadUs: number;
+  private readonly lead: AdaptiveWakeLead;
+  /** Effective idle mode ('spin' only with two cores). */
+  readonly idleMode: 'sleep' | 'spin';
   /** How late a timed Atomics.wait returned after its target (the OS wake-up latency the lead absorbs). */
   private readonly wakeLate = new Samples(1 << 14);
   private spinUs = 0;
@@ -98,7 +115,12 @@ export class SecureCore implements CorePort {
     this.sctl = new Int32Array(o.secure);
     this.numVqs = o.numVqs;
     this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
-    this.wakeLeadUs = Math.max(0, o.wakeLeadUs ?? 250);
+    this.lead = new AdaptiveWakeLead({
+      baseUs: o.wakeLeadUs ?? 250,
+      maxUs: o.maxWakeLeadUs ?? (o.cores === 2 ? 2000 : 500),
+      adaptive: o.adaptiveWakeLead !== false,
+    });
+    this.idleMode = o.cores === 2 && o.idle === 'spin' ? 'spin' : 'sleep';
     this.limiter = new NotifyLimiter(o.notifyRatePerSec ?? 4000, o.notifyBurst ?? 64, nowUs());
     this.gic = new Gic({ lines: 64, cpus: o.cores });
     // secure boot: our lines are group 0 (FIQ), the non-secure world's are group 1 (SGIs and PPIs are banked: set
@@ -179,8 +201,14 @@ export class SecureCore implements CorePort {
   waitForEvent(untilUs: number): void {
     if (this.stopping()) return;
     const t0 = nowUs();
+    if (this.idleMode === 'spin' && Number.isFinite(untilUs)) {
+      // two cores, polling idle: core 0 is the secure world's; it watches the mailbox until the release
+      this.spinTo(untilUs, t0);
+      this.idleUs += nowUs() - t0;
+      return;
+    }
     const single = this.cores === 1;
-    const wakeAt = untilUs - this.wakeLeadUs;
+    const wakeAt = untilUs - (Number.isFinite(untilUs) ? this.lead.take() : 0);
     if (single && this.holdsCore && this.nsAlive() && wakeAt > t0 && !this.externalPending()) {
       this.monitor.countSmc('secure', SmcCall.YIELD);
       this.holdsCore = false;
@@ -216,18 +244,31 @@ export class SecureCore implements CorePort {
       if (r === 'timed-out' && Number.isFinite(wakeAt)) {
         const late = nowUs() - wakeAt;
         if (late >= 0) this.wakeLate.add(late);
+        this.lead.record(late);
       } else if (r === 'ok' && !this.externalPending() && nowUs() < wakeAt) this.spuriousWakeups++;
     }
     if (single && !this.holdsCore) this.takeCore();
-    if (!event && Number.isFinite(untilUs)) {
-      const s0 = nowUs();
-      if (s0 > untilUs) this.lateWaits++;
-      let t = s0;
-      // a masked (rate-limited) notification does not end the spin either
-      while (t < untilUs && !(this.masked(t) ? this.trustedPending() : this.externalPending())) t = nowUs();
-      this.spinUs += t - s0;
-    }
+    if (!event && Number.isFinite(untilUs)) this.spinTo(untilUs, nowUs());
     this.idleUs += nowUs() - t0;
+  }
+
+  /**
+   * Spins to `untilUs`, ending early on a FIQ (a masked, rate-limited notification does not end it). The loop
+   * allocates (almost) nothing: word loads each turn, the clock every SPIN_CLOCK_STRIDE turns (< 1 µs); the rate
+   * limiter (a call that boxes the time) is asked only while a non-secure request is pending. (Reading the clock
+   * and the limiter every turn made this loop the secure worker's largest source of garbage: ~8 KB per request.)
+   */
+  private spinTo(untilUs: number, s0: number): void {
+    if (s0 > untilUs) this.lateWaits++;
+    let t = s0;
+    let turn = 0;
+    while (t < untilUs) {
+      if (this.trustedPending()) break;
+      if (Atomics.load(this.ctl, Ctl.NS_REQ) !== 0 && !this.masked(t)) break;
+      // the clock (process.hrtime) allocates a small array per read: read it every SPIN_CLOCK_STRIDE turns only
+      if ((++turn & (SPIN_CLOCK_STRIDE - 1)) === 0) t = nowUs();
+    }
+    this.spinUs += t - s0;
   }
 
   /** Single core: a FIQ is pending, the monitor takes the core back from the non-secure world. */
@@ -372,7 +413,9 @@ export class SecureCore implements CorePort {
       notifyRatePerSec: this.limiter.perSec,
       rateLimitedNotifies: this.limiter.limited,
       maskedWaits: this.maskedWaits,
-      wakeLeadUs: this.wakeLeadUs,
+      wakeLeadUs: this.lead.leadUs,
+      wakeLead: this.lead.stats(),
+      idleMode: this.idleMode,
       wakeLateUs: this.wakeLate.summary(),
       lateWaits: this.lateWaits,
       spinUs: Math.round(this.spinUs),

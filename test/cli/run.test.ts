@@ -36,7 +36,10 @@ describe('tz-virtio run: the default scenario', () => {
       expect(typeof j.rtTask.deadlineMisses).toBe('number');
       expect(typeof j.rtTask.maxJitterUs).toBe('number');
       // the secure executive: sleeps until 250 µs before a release, then spins; the service ran in background steps
-      expect(j.rtExecutive.wakeLeadUs).toBe(250);
+      expect(j.rtExecutive.wakeLead.baseUs).toBe(250);
+      expect(j.rtExecutive.wakeLeadUs).toBeGreaterThanOrEqual(250);
+      expect(j.rtExecutive.wakeLeadUs).toBeLessThanOrEqual(j.rtExecutive.wakeLead.maxUs);
+      expect(j.measured).toEqual({ throughput: true, rtt: true });
       expect(j.rtExecutive.serviceSteps).toBeGreaterThanOrEqual(300);
       expect(j.throughputMBps).toBeGreaterThan(0);
       expect(j.rttUs.p99).toBeGreaterThanOrEqual(j.rttUs.p50);
@@ -65,7 +68,7 @@ describe('tz-virtio run: the default scenario', () => {
   it('prints the text report', async () => {
     const r = await cli(['--messages', '100']);
     expect(r.code).toBe(0);
-    for (const s of ['memory map', 'SECURE', 'world switches', 'preemption latency', 'rt task sensor', 'rt executive        wake lead 250 µs', 'security faults     attempted 1, blocked 1', 'result              OK']) {
+    for (const s of ['memory map', 'SECURE', 'world switches', 'preemption latency', 'rt task sensor', 'rt executive        idle sleep; wake lead', 'adaptive 250–500 µs', 'gc pauses           secure', 'security faults     attempted 1, blocked 1', 'result              OK']) {
       expect(r.stdout).toContain(s);
     }
   });
@@ -137,6 +140,28 @@ describe('tz-virtio run: user partitions', () => {
     expect(j.cores).toBe(2);
     expect(j.messages).toEqual({ sent: 25, received: 25, lost: 0, corrupted: 0 });
     expect(j.partitions.secure.stats.ticks).toBeGreaterThan(0);
+  });
+
+  it('a guest that measures no throughput or round trip: "n/a" in the text, 0 and measured: false in JSON', async () => {
+    const t = await cli(['--config', join(FX, 'echo.json')]);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/throughput +n\/a/);
+    expect(t.stdout).toMatch(/round trip +n\/a/);
+    expect(t.stdout).not.toMatch(/0 MB\/s/);
+    const j = JSON.parse((await cli(['--config', join(FX, 'echo.json'), '--json', '--rt-idle', 'spin'])).stdout);
+    expect(j.throughputMBps).toBe(0);
+    expect(j.rttUs.p50).toBe(0);
+    expect(j.measured).toEqual({ throughput: false, rtt: false });
+    expect(j.rtExecutive.idle).toBe('spin'); // echo.json: two cores
+    expect(typeof j.gc.secure.count).toBe('number');
+  });
+
+  it('refuses a bad --rt-idle and an out-of-range --wake-lead', async () => {
+    for (const [args, re] of [[['--rt-idle', 'nap'], /idle/], [['--wake-lead', '-5'], /--wake-lead/]] as const) {
+      const r = await cli([...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(re);
+    }
   });
 
   it('refuses bad options with a one-line error and exit code 2', async () => {

@@ -4,7 +4,7 @@ import { SecureCore } from '../../src/hypervisor/secure-core.js';
 import { Ctl, NsReq, SecureCtl, allocateCtl, nowUs } from '../../src/hypervisor/ctl.js';
 import { IrqLine, SPURIOUS_INTERRUPT } from '../../src/guest/api.js';
 
-function core(o: { cores?: 1 | 2; wakeLeadUs?: number; notifyRatePerSec?: number; notifyBurst?: number } = {}) {
+function core(o: { cores?: 1 | 2; wakeLeadUs?: number; notifyRatePerSec?: number; notifyBurst?: number; idle?: 'sleep' | 'spin'; adaptiveWakeLead?: boolean } = {}) {
   const ctl = allocateCtl();
   const c = new SecureCore({ cores: o.cores ?? 2, shared: ctl.shared, secure: ctl.secure, numVqs: 2, log: () => undefined, reportFault: () => undefined, ...o });
   return { c, shared: new Int32Array(ctl.shared), secure: new Int32Array(ctl.secure) };
@@ -20,6 +20,34 @@ describe('SecureCore', () => {
       expect(nowUs()).toBeGreaterThanOrEqual(until);
     }
     expect(Number(stats(c)['spinUs'])).toBeGreaterThan(0);
+  });
+
+  it("two cores, idle 'spin': reaches the release without sleeping; a request still ends it at once", () => {
+    const { c, shared } = core({ cores: 2, idle: 'spin' });
+    expect(c.idleMode).toBe('spin');
+    const until = nowUs() + 2000;
+    c.waitForEvent(until);
+    expect(nowUs()).toBeGreaterThanOrEqual(until);
+    expect(stats(c)['wakeups']).toBe(0);
+    expect(stats(c)['idleMode']).toBe('spin');
+    Atomics.or(shared, Ctl.NS_REQ_VQ, 1);
+    Atomics.or(shared, Ctl.NS_REQ, NsReq.NOTIFY);
+    const far = nowUs() + 10_000_000;
+    c.waitForEvent(far);
+    expect(nowUs()).toBeLessThan(far);
+  });
+
+  it("one core ignores idle 'spin' (the idle secure world gives the core away)", () => {
+    const { c } = core({ cores: 1, idle: 'spin' });
+    expect(c.idleMode).toBe('sleep');
+  });
+
+  it('reports the adaptive wake lead: base, bound (smaller on one core), lead in force', () => {
+    const two = stats(core({ cores: 2, wakeLeadUs: 200 }).c)['wakeLead'];
+    expect(two).toMatchObject({ adaptive: true, baseUs: 200, maxUs: 2000, leadUs: 200 });
+    const one = stats(core({ cores: 1 }).c)['wakeLead'];
+    expect(one).toMatchObject({ baseUs: 250, maxUs: 500 });
+    expect(stats(core({ adaptiveWakeLead: false }).c)['wakeLead']).toMatchObject({ adaptive: false });
   });
 
   it('a non-secure request ends the wait at once; a peer reset too', () => {

@@ -40,6 +40,9 @@ interface RunOptions {
   crashMode?: string;
   maxReboots?: string;
   scenario?: string;
+  rtIdle?: string;
+  wakeLead?: string;
+  maxWakeLead?: string;
 }
 
 function moduleArg(flag: string, path: string, base: string): string {
@@ -70,6 +73,28 @@ function readConfig(path: string): { cfg: ConfigFile; dir: string } {
   }
   if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new CliError(`run: --config ${path}: must be a JSON object`);
   return { cfg: cfg as ConfigFile, dir: dirname(p) };
+}
+
+/** The RT executive settings: the config file's `rt`, with --rt-idle / --wake-lead / --max-wake-lead over it. */
+function rtConfig(o: RunOptions, fromCfg: MachineConfig['rt']): MachineConfig['rt'] {
+  if (fromCfg !== undefined && (typeof fromCfg !== 'object' || fromCfg === null || Array.isArray(fromCfg))) throw new CliError('run: config rt must be an object');
+  const idle = o.rtIdle ?? fromCfg?.idle;
+  if (idle !== undefined && idle !== 'sleep' && idle !== 'spin') throw new CliError(`run: rt idle must be sleep or spin, not ${String(idle)}`);
+  const us = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = parseNumberArg(flag, v);
+    if (n < 0 || n > 1_000_000) throw new CliError(`run: ${flag} must be between 0 and 1000000 µs`);
+    return n;
+  };
+  const wakeLeadUs = us('--wake-lead', o.wakeLead);
+  const maxWakeLeadUs = us('--max-wake-lead', o.maxWakeLead);
+  if (fromCfg === undefined && idle === undefined && wakeLeadUs === undefined && maxWakeLeadUs === undefined) return undefined;
+  return {
+    ...(fromCfg ?? {}),
+    ...(idle !== undefined ? { idle } : {}),
+    ...(wakeLeadUs !== undefined ? { wakeLeadUs } : {}),
+    ...(maxWakeLeadUs !== undefined ? { maxWakeLeadUs } : {}),
+  };
 }
 
 export async function runCommand(o: RunOptions): Promise<number> {
@@ -117,8 +142,10 @@ export async function runCommand(o: RunOptions): Promise<number> {
   } else if (o.crashMode !== undefined) throw new CliError('run: --crash-mode needs --crash-at');
   const maxReboots = o.maxReboots !== undefined ? parseNumberArg('--max-reboots', o.maxReboots) : (cfg.maxReboots ?? 3);
 
+  const rt = rtConfig(o, cfg.rt);
   const machine: MachineConfig = {
     ...cfg,
+    ...(rt !== undefined ? { rt } : {}),
     maxReboots,
     ...(crash !== undefined ? { crash } : {}),
     cores,
@@ -167,6 +194,9 @@ export function register(program: Command): void {
     .option('--scenario <name>', `what to run: ${SCENARIO_NAMES.join(' | ')} (default: default)`)
     .option('--crash-at <k>', 'kill the non-secure partition after it sent k messages; it is rebooted and the stream resumes')
     .option('--crash-mode <mode>', 'how it dies: terminate (the hypervisor kills its worker, default), exit, throw')
+    .option('--rt-idle <mode>', 'two cores: sleep (the secure core sleeps until shortly before each release, default) or spin (it polls between releases)')
+    .option('--wake-lead <us>', 'the secure executive wakes this long before a release and spins to it (default 250; the minimum of the adaptive lead)')
+    .option('--max-wake-lead <us>', 'upper bound of the adaptive wake lead (default 2000 with two cores, 500 with one)')
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
