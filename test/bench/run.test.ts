@@ -12,7 +12,7 @@ const dist = new URL('../../dist/src/bench/index.js', import.meta.url).href;
 let bench: Bench;
 let report: import('../../src/bench/types.js').BenchReport;
 
-const REQUIRED = ['virtqueue', 'rpmsg', 'rpmsg-zerocopy', 'postMessage-clone', 'postMessage-transfer', 'ringbuf.js', 'atomics-floor', 'memcpy'];
+const REQUIRED = ['virtqueue', 'virtqueue-inplace', 'rpmsg', 'rpmsg-zerocopy', 'rpmsg-inplace', 'postMessage-clone', 'postMessage-transfer', 'ringbuf.js', 'atomics-floor', 'memcpy'];
 
 beforeAll(async () => {
   bench = (await import(dist)) as Bench;

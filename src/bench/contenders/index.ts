@@ -9,8 +9,10 @@ import { BenchError, BenchErrorCode } from '../errors.js';
 export const CONTENDER_MODULES: Readonly<Record<string, string>> = {
   virtqueue: './virtqueue.js',
   'virtqueue-packed': './virtqueue.js',
+  'virtqueue-inplace': './virtqueue.js',
   rpmsg: './rpmsg.js',
   'rpmsg-zerocopy': './rpmsg.js',
+  'rpmsg-inplace': './rpmsg.js',
   'postMessage-clone': './postmessage.js',
   'postMessage-transfer': './postmessage.js',
   'ringbuf.js': './ringbuf.js',

@@ -1,7 +1,10 @@
 /**
  * Peers: MessagePort.postMessage between the two workers (a MessageChannel), with structured clone
  * ("postMessage-clone": the runtime copies the bytes on both sides) or with transfer ("postMessage-transfer": the
- * sender produces each message into a fresh ArrayBuffer and hands it over; no copy by the runtime). Same window:
+ * sender produces each message into a fresh ArrayBuffer and hands it over; no copy by the runtime). The receiver
+ * reads every byte: the clone has copied it into the receiver's memory; a transferred buffer is already the
+ * receiver's, so every byte of it is compared with the expected message (MessageVerifier, as the in-place rows of
+ * the shared-memory transports do). Same window:
  * the receiver acknowledges cumulatively every window/4 messages and at the end; the sender keeps at most `window`
  * unacknowledged. Waiting is the event loop's (policy "event-loop").
  */
@@ -9,7 +12,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { report, type Contender, type RoleInstance } from '../contender.js';
 import { threadCpuNs } from '../cpu.js';
 import { verifyFailed } from '../errors.js';
-import { appBuffer, checkStamp, stamp } from '../shared.js';
+import { appBuffer, checkStamp, MessageVerifier, stamp } from '../shared.js';
 import type { SideReport, TrialSpec } from '../types.js';
 
 type Kind = 'clone' | 'transfer';
@@ -75,10 +78,14 @@ function receiver(kind: Kind, port: MessagePort, spec: TrialSpec): Promise<SideR
   const ackEvery = Math.max(1, Math.floor(spec.window / 4));
   const t = timer();
   let received = 0;
+  const verifier = kind === 'transfer' ? new MessageVerifier(size) : undefined;
   return new Promise((resolve, reject) => {
     port.on('message', (d: Uint8Array | ArrayBuffer) => {
-      const u32 = kind === 'clone' ? new Uint32Array((d as Uint8Array).buffer, (d as Uint8Array).byteOffset, size >>> 2) : new Uint32Array(d as ArrayBuffer);
-      if (u32.length !== size >>> 2 || !checkStamp(u32, 0, size, received)) {
+      const ok =
+        verifier !== undefined
+          ? verifier.check(new Uint8Array(d as ArrayBuffer), received)
+          : (d as Uint8Array).length === size && checkStamp(new Uint32Array((d as Uint8Array).buffer, (d as Uint8Array).byteOffset, size >>> 2), 0, size, received);
+      if (!ok) {
         reject(verifyFailed('postMessage-' + kind, received));
         return;
       }

@@ -7,17 +7,23 @@
  *
  *   "rpmsg":          sender: ep.trySend(app)  (copy into the TX buffer)
  *   "rpmsg-zerocopy": sender: ep.getTxBuffer(), writes the message in place, ep.sendNoCopy()
- * The receiver copies every payload out of its RX buffer (reading every byte) and checks the stamps; every
+ *   "rpmsg-inplace":  sender as "rpmsg"; the receiver compares every byte in place instead of copying it out
+ * The receiver copies every payload out of its RX buffer into its own buffer (msg.copyTo, reading every byte) and
+ * checks the stamps ("rpmsg-inplace": compares every byte with the expected message, MessageVerifier); every
  * window/4 messages (and at the end) it sends an acknowledgement message back (u32 count) over vring0.
+ *
+ * Notifications follow the RPMsg roles' armRx()/disarmRx() protocol: a running side keeps its RX notifications off
+ * (the peer neither notifies it nor, with EVENT_IDX, sees an event index that moves with every message); before
+ * sleeping it arms, and sleeps only when armRx() returned true. Bursts of sends are published between cork()/uncork().
  *
  * rtt: the remote echoes each message back with trySend.
  */
-import { PhysicalMemory, type MemoryRegion } from '../../virtio/index.js';
-import { DEFAULT_BUFFERS_PER_DIRECTION, planRpmsgRegion, RpmsgHost, RpmsgRemote, writeResourceTable, type Endpoint, type RpmsgLayout, type RpmsgMessage, type RxMessage, type TxBuffer } from '../../rpmsg/index.js';
+import { PhysicalMemory } from '../../virtio/index.js';
+import { DEFAULT_BUFFERS_PER_DIRECTION, planRpmsgRegion, RpmsgHost, RpmsgRemote, writeResourceTable, type Endpoint, type RpmsgLayout, type RxMessage, type TxBuffer } from '../../rpmsg/index.js';
 import { report, type Contender, type RoleInstance } from '../contender.js';
 import { BenchError, BenchErrorCode, verifyFailed } from '../errors.js';
 import { driveRttClient, driveSide, type RttClient, type Side } from '../side.js';
-import { appBuffer, checkStamp, endpoints, newControl, stamp, type Endpoints } from '../shared.js';
+import { appBuffer, checkStamp, endpoints, MessageVerifier, newControl, stamp, type Endpoints } from '../shared.js';
 import type { CoreMode, TrialSpec } from '../types.js';
 
 export const RPMSG_IPC_BASE = 0x1000_0000;
@@ -50,29 +56,7 @@ function attach(remote: RpmsgRemote): void {
   }
 }
 
-/**
- * Views of `size` payload bytes per RX buffer, made once per buffer placement, so copying a message out allocates
- * nothing per message (msg.data would create a view each time).
- */
-export class PayloadViews {
-  private readonly views: (Uint8Array | undefined)[] = [];
-  constructor(private readonly size: number) {}
-  get(m: RxMessage): Uint8Array {
-    const region: MemoryRegion = m.region!;
-    const at = region.u8.byteOffset + m.payloadOff;
-    let v = this.views[m.index];
-    if (v === undefined || v.buffer !== region.buffer || v.byteOffset !== at) {
-      v = region.u8.subarray(m.payloadOff, m.payloadOff + this.size);
-      this.views[m.index] = v;
-    }
-    return v;
-  }
-}
-
-/** Copies a received payload out (the receiver reads every byte). */
-function copyOut(m: RpmsgMessage, dst: Uint8Array, views: PayloadViews): void {
-  dst.set(views.get(m as RxMessage));
-}
+type Variant = 'copy' | 'zerocopy' | 'inplace';
 
 class Sender implements Side {
   progress = 0;
@@ -88,6 +72,7 @@ class Sender implements Side {
     private readonly zeroCopy: boolean,
   ) {
     this.app = appBuffer(spec.size);
+    host.disarmRx(); // running: acknowledgements are picked up by polling
     this.ep = host.createEndpoint({
       addr: HOST_ADDR,
       dst: REMOTE_ADDR,
@@ -124,9 +109,11 @@ class Sender implements Side {
     return moved;
   }
   arm(): boolean {
-    return true; // host RX callbacks stay enabled: the remote's acknowledgement always notifies
+    return this.host.armRx(); // false: an acknowledgement is already waiting
   }
-  disarm(): void {}
+  disarm(): void {
+    this.host.disarmRx();
+  }
   counters(): Record<string, number> {
     return { notifications: this.link.notifications(), txNoBuffer: this.host.stats.txNoBuffer };
   }
@@ -139,7 +126,6 @@ class Receiver implements Side {
   private readonly ackEvery: number;
   private readonly dst: Uint8Array;
   private readonly dst32: Uint32Array;
-  private readonly views: PayloadViews;
   private readonly ack = new Uint8Array(4);
   private readonly ack32 = new Uint32Array(this.ack.buffer);
   private readonly ep: Endpoint;
@@ -148,23 +134,29 @@ class Receiver implements Side {
     private readonly link: Endpoints,
     private readonly spec: TrialSpec,
     private readonly total: number,
+    inPlace: boolean,
   ) {
     this.ackEvery = Math.max(1, Math.floor(spec.window / 4));
-    this.views = new PayloadViews(spec.size);
     this.dst = new Uint8Array(spec.size);
     this.dst32 = new Uint32Array(this.dst.buffer);
     const size = spec.size;
+    const verifier = inPlace ? new MessageVerifier(size) : undefined;
     this.ep = remote.createEndpoint({
       addr: REMOTE_ADDR,
       dst: HOST_ADDR,
       onMessage: (m) => {
         if (m.len !== size) throw verifyFailed('rpmsg', this.received, 'length');
-        copyOut(m, this.dst, this.views);
-        if (!checkStamp(this.dst32, 0, size, this.received)) throw verifyFailed('rpmsg', this.received);
+        if (verifier !== undefined) {
+          if (!verifier.check(m.data, this.received)) throw verifyFailed('rpmsg', this.received);
+        } else {
+          m.copyTo(this.dst); // every byte into the receiver's own buffer
+          if (!checkStamp(this.dst32, 0, size, this.received)) throw verifyFailed('rpmsg', this.received);
+        }
         this.received++;
         this.verified++;
       },
     });
+    remote.disarmRx(); // running: new messages are picked up by polling
   }
   work(): boolean {
     const n = this.remote.poll();
@@ -181,9 +173,11 @@ class Receiver implements Side {
     return moved;
   }
   arm(): boolean {
-    return true; // the remote's RX notifications stay enabled (EVENT_IDX follows every pop)
+    return this.remote.armRx(); // false: a message is already waiting
   }
-  disarm(): void {}
+  disarm(): void {
+    this.remote.disarmRx();
+  }
   counters(): Record<string, number> {
     return { notifications: this.link.notifications() };
   }
@@ -194,7 +188,6 @@ class Client implements RttClient {
   private readonly ep: Endpoint;
   private seq = 0;
   private got = -1;
-  private readonly views: PayloadViews;
   private readonly dst: Uint8Array;
   private readonly dst32: Uint32Array;
   constructor(
@@ -202,7 +195,6 @@ class Client implements RttClient {
     private readonly size: number,
   ) {
     this.app = appBuffer(size);
-    this.views = new PayloadViews(size);
     this.dst = new Uint8Array(size);
     this.dst32 = new Uint32Array(this.dst.buffer);
     this.ep = host.createEndpoint({
@@ -210,11 +202,12 @@ class Client implements RttClient {
       dst: REMOTE_ADDR,
       onMessage: (m) => {
         if (m.len !== size) throw verifyFailed('rpmsg', this.seq, 'echo length');
-        copyOut(m, this.dst, this.views);
+        m.copyTo(this.dst);
         if (!checkStamp(this.dst32, 0, size, this.seq)) throw verifyFailed('rpmsg', this.seq, 'echo');
         this.got = this.seq;
       },
     });
+    host.disarmRx();
   }
   ping(seq: number): void {
     this.seq = seq;
@@ -232,9 +225,11 @@ class Client implements RttClient {
     return this.got === this.seq;
   }
   arm(): boolean {
-    return true;
+    return this.host.armRx();
   }
-  disarm(): void {}
+  disarm(): void {
+    this.host.disarmRx();
+  }
 }
 
 class Server implements Side {
@@ -252,6 +247,7 @@ class Server implements Side {
         this.verified++;
       },
     });
+    remote.disarmRx();
   }
   work(): boolean {
     const n = this.remote.poll();
@@ -259,20 +255,28 @@ class Server implements Side {
     return n > 0;
   }
   arm(): boolean {
-    return true;
+    return this.remote.armRx();
   }
-  disarm(): void {}
+  disarm(): void {
+    this.remote.disarmRx();
+  }
   counters(): Record<string, number> {
     return {};
   }
 }
 
-function make(name: string, zeroCopy: boolean): Contender {
+function make(name: string, variant: Variant): Contender {
+  const zeroCopy = variant === 'zerocopy';
   return {
     name,
-    description: zeroCopy ? 'tz-virtio RPMsg host -> remote, zero-copy send (getTxBuffer + sendNoCopy)' : 'tz-virtio RPMsg host -> remote, copy send (trySend)',
-    throughputModes: ['multi-core', 'single-core'],
-    rttPolicies: zeroCopy ? [] : ['block', 'spin-then-block', 'poll'],
+    description:
+      variant === 'zerocopy'
+        ? 'tz-virtio RPMsg host -> remote, zero-copy send (getTxBuffer + sendNoCopy)'
+        : variant === 'inplace'
+          ? 'tz-virtio RPMsg host -> remote, copy send, the receiver compares every byte in place'
+          : 'tz-virtio RPMsg host -> remote, copy send (trySend)',
+    throughputModes: variant === 'inplace' ? ['multi-core'] : ['multi-core', 'single-core'],
+    rttPolicies: variant === 'copy' ? ['block', 'spin-then-block', 'poll'] : [],
     maxSize: () => RPMSG_MAX_PAYLOAD,
     setup(spec) {
       // Linux's 256 buffers per direction (at least the window); the window itself is enforced by acknowledgements
@@ -319,7 +323,7 @@ function make(name: string, zeroCopy: boolean): Contender {
         const s = new Server(remote);
         return { run: () => report(role, driveSide(s, { mode: 'multi-core', policy: spec.policy, bell: link.myBell, total, warmup: spec.warmup }), s.verified) };
       }
-      const s = new Receiver(remote, link, spec, total);
+      const s = new Receiver(remote, link, spec, total, variant === 'inplace');
       return {
         run: () => {
           const r = driveSide(s, { mode, policy: spec.policy, bell: link.myBell, token: link.token, total, warmup: spec.warmup });
@@ -330,4 +334,4 @@ function make(name: string, zeroCopy: boolean): Contender {
   };
 }
 
-export const contenders: readonly Contender[] = [make('rpmsg', false), make('rpmsg-zerocopy', true)];
+export const contenders: readonly Contender[] = [make('rpmsg', 'copy'), make('rpmsg-zerocopy', 'zerocopy'), make('rpmsg-inplace', 'inplace')];

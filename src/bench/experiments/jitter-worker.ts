@@ -17,8 +17,8 @@ import { readlinkSync } from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PhysicalMemory } from '../../virtio/index.js';
-import { RpmsgHost, RpmsgRemote, type RpmsgLayout, type RxMessage } from '../../rpmsg/index.js';
-import { PayloadViews, RPMSG_IPC_BASE } from '../contenders/rpmsg.js';
+import { RpmsgHost, RpmsgRemote, type RpmsgLayout } from '../../rpmsg/index.js';
+import { RPMSG_IPC_BASE } from '../contenders/rpmsg.js';
 import { CoreToken } from '../coretoken.js';
 import { endpoints, CTL_FREE, stamp, checkStamp, appBuffer } from '../shared.js';
 import type { CoreMode } from '../types.js';
@@ -77,15 +77,13 @@ function secure(): void {
   if (d.load) {
     const memory = new PhysicalMemory([{ name: 'ipc', base: RPMSG_IPC_BASE, size: d.ipc.byteLength, buffer: d.ipc }]);
     remote = new RpmsgRemote(memory, d.layout.rscTable, { transport: { notify: () => link.notify() } });
-    const views = new PayloadViews(d.size);
     const dst = new Uint8Array(d.size);
     const dst32 = new Uint32Array(dst.buffer);
     remote.createEndpoint({
       addr: 0x401,
       dst: 0x400,
       onMessage: (m) => {
-        const r = m as RxMessage;
-        dst.set(views.get(r));
+        m.copyTo(dst);
         if (!checkStamp(dst32, 0, d.size, received)) bad++;
         received++;
       },

@@ -35,7 +35,7 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
     const q = ratio(rp, rb);
     out.push({ target: '64 B message rate: rpmsg >= ringbuf.js (multi-core)', measured: `rpmsg ${rp ? fmtSi(rp, 'msg/s') : 'n/a'}, ringbuf.js ${rb ? fmtSi(rb, 'msg/s') : 'n/a'} (${x2(q)}${best(t('rpmsg', 64), t('ringbuf.js', 64), maxRate)}; ringbuf.js/postMessage-clone ${x2(ratio(rb, pm))})`, met: q === undefined ? undefined : q >= 1 });
   }
-  for (const c of ['virtqueue', 'virtqueue-packed']) {
+  for (const c of ['virtqueue', 'virtqueue-packed', 'virtqueue-inplace']) {
     const v = t(c, 65536)?.bytesPerSec;
     if (v === undefined && c !== 'virtqueue') continue;
     const pt = t('postMessage-transfer', 65536)?.bytesPerSec;
