@@ -127,8 +127,11 @@ export interface JitterResult {
   /** Messages the non-secure side streamed meanwhile (0 without load). */
   readonly messagesStreamed: number;
   readonly worldSwitches: number;
-  /** Longest single receive burst (one remote.poll()) in the secure idle time, µs (0 without load). */
+  /** Longest single receive burst in the secure idle time, µs (0 without load); a burst stops at a budget before the next release's lead. */
   readonly maxServiceUs: number;
+  /** Service bursts that received anything, and idle-loop passes that held a burst back because it would not fit before the lead. */
+  readonly serviceBursts?: number;
+  readonly heldBack?: number;
   /** Host thread priorities the two worlds got (the secure world has priority, as in LTZVisor). */
   readonly priorities: string;
 }

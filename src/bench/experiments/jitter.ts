@@ -51,7 +51,7 @@ export async function runJitterOnce(mode: CoreMode, load: boolean, p: JitterPara
     });
     const sec = new Worker(url, { workerData: { ...base, role: 'secure' } satisfies JitterWorkerData });
     workers.push(sec);
-    const r = await new Promise<{ jitter: Float64Array; misses: number; received: number; bad: number; switches: number; maxServiceUs: number; polls: number; niced: boolean }>((resolve, reject) => {
+    const r = await new Promise<{ jitter: Float64Array; misses: number; received: number; bad: number; switches: number; maxServiceUs: number; polls: number; niced: boolean; heldBack: number }>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`jitter ${mode}: no result within ${timeoutMs} ms`)), timeoutMs);
       sec.once('message', (m) => {
         clearTimeout(t);
@@ -77,6 +77,8 @@ export async function runJitterOnce(mode: CoreMode, load: boolean, p: JitterPara
       messagesStreamed: r.bad === 0 ? r.received : -1,
       worldSwitches: mode === 'single-core' ? r.switches : 0,
       maxServiceUs: round(r.maxServiceUs),
+      serviceBursts: r.polls,
+      heldBack: r.heldBack,
       priorities: r.niced ? 'secure nice -10, non-secure +10' : 'non-secure nice +10 (raising the secure thread was refused)',
     };
   } finally {
