@@ -24,7 +24,16 @@
  *   Default: armed.
  * - State: `ready`, `needsReset`, `lastError`, `stats` (counters: drops, malformed, notifications, ...).
  *   Remote: hostile input never escapes poll(); a broken ring sets DEVICE_NEEDS_RESET in the vdev status. Host:
- *   sees it in poll() (`needsReset`), then `host.reset(); host.start()`; the remote re-attaches by itself.
+ *   sees it in poll() (`needsReset`), then `host.reset(); host.start()`; the remote re-attaches by itself, also when
+ *   it never saw the status at 0 (it finds the new rings from used.idx, in poll() or in its next send).
+ * - After a reset both roles forget the peer: `services`, and endpoint `dst` addresses learnt from a first message
+ *   or an announcement (addresses given by the creator stay); named endpoints are announced again.
+ * - `host.start({ kick: true })` notifies vring0 after DRIVER_OK (Linux's probe does; default off).
+ * - Remote options: `bufferWindow` (default: the "vdev0buffer" pool; the table and vrings are always cut out of it;
+ *   `remote.bufferWindow` tells the window in force), `consumedUsedLen: 'zero' | 'descriptor'` (used.len of a
+ *   consumed host-TX buffer: 0 as VIRTIO says, or the descriptor length as OpenAMP reports it; default 'zero').
+ * - `maxServices` (both roles, default 1024): announcements of new names beyond it are dropped and counted
+ *   (`stats.droppedNameService`).
  *
  * ## Endpoints
  *   const ep = role.createEndpoint({ name?, addr?, dst?, announce?, onMessage?(msg, ep), onUnbind?, queueLimit? })
