@@ -6,12 +6,12 @@ import type { Contender } from './contender.js';
 import { BenchError, BenchErrorCode } from './errors.js';
 import { validSize } from './shared.js';
 import { rng, shuffle } from './stats.js';
-import { EXPERIMENTS, WAIT_POLICIES, type ExperimentName, type TrialSpec, type WaitPolicy } from './types.js';
+import { EXPERIMENTS, OPT_IN_EXPERIMENTS, WAIT_POLICIES, type ExperimentName, type TrialSpec, type WaitPolicy } from './types.js';
 
 export interface BenchOptions {
   /** Short run (a minute on 2 cores): fewer sizes, rounds and messages. Default false. */
   readonly quick: boolean;
-  /** Experiments to run. Default: all but micro ('micro' only with --micro or --only micro). */
+  /** Experiments to run. Default: all but the opt-in ones (micro, process, openamp: only with --only or --micro). */
   readonly only: readonly ExperimentName[];
   /** Message sizes for the throughput experiment. Default 64 B .. 256 KiB in x4 steps (quick: 64, 4 KiB, 64 KiB). */
   readonly sizes: readonly number[];
@@ -45,7 +45,7 @@ export const QUICK_SIZES: readonly number[] = [64, 4096, 65536];
 export function defaultOptions(quick: boolean, over: Partial<BenchOptions> = {}): BenchOptions {
   const o: BenchOptions = {
     quick,
-    only: EXPERIMENTS.filter((e) => e !== 'micro'),
+    only: EXPERIMENTS.filter((e) => !OPT_IN_EXPERIMENTS.includes(e)),
     sizes: quick ? QUICK_SIZES : FULL_SIZES,
     rounds: quick ? 2 : 3,
     window: 64,

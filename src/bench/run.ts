@@ -9,6 +9,7 @@ import { collectEnv } from './env.js';
 import { BenchError, BenchErrorCode } from './errors.js';
 import { runHeap } from './experiments/heap.js';
 import { runJitter } from './experiments/jitter.js';
+import { runOpenAmpRows, runProcessRows } from './experiments/external.js';
 import { runMicro } from './micro/runner.js';
 import { planTrials, type BenchOptions } from './plan.js';
 import { runTrial } from './trial.js';
@@ -47,7 +48,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   }
   const { trials, skipped } = planTrials(contenders, o);
   for (const s of skipped) results.push({ experiment: 'throughput', contender: s.contender, mode: s.mode as SkippedResult['mode'], size: s.size, skipped: s.why });
-  const extra = (o.only.includes('jitter') ? 4 : 0) + (o.only.includes('heap') ? 1 : 0) + (o.only.includes('micro') ? 1 : 0);
+  const extra = (o.only.includes('jitter') ? 4 : 0) + (o.only.includes('heap') ? 1 : 0) + (o.only.includes('micro') ? 1 : 0) + (o.only.includes('process') ? 1 : 0) + (o.only.includes('openamp') ? 1 : 0);
   const total = trials.length + extra;
   let done = 0;
   const done_: TrialResult[] = [];
@@ -80,6 +81,14 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   if (o.only.includes('micro')) {
     hooks.progress?.(done++, total, 'micro benchmarks');
     results.push(...(await runMicro({ targetMs: o.quick ? 10 : 30, rounds: o.quick ? 5 : 7 }, (name) => hooks.progress?.(done - 1, total, `micro ${name}`))));
+  }
+  if (o.only.includes('process')) {
+    hooks.progress?.(done++, total, 'process isolation: workers vs OS processes');
+    results.push(...(await runProcessRows(o)));
+  }
+  if (o.only.includes('openamp')) {
+    hooks.progress?.(done++, total, 'OpenAMP pairing across processes');
+    results.push(...(await runOpenAmpRows(o)));
   }
   hooks.progress?.(total, total, 'done');
   (env.loadAvg as number[]).push(Math.round(os.loadavg()[0]! * 100) / 100);

@@ -11,8 +11,10 @@ export const WAIT_POLICIES: readonly WaitPolicy[] = ['block', 'spin-then-block',
 export type CoreMode = 'multi-core' | 'single-core';
 export type ResultMode = CoreMode | 'n/a';
 
-export type ExperimentName = 'throughput' | 'rtt' | 'jitter' | 'heap' | 'micro';
-export const EXPERIMENTS: readonly ExperimentName[] = ['throughput', 'rtt', 'jitter', 'heap', 'micro'];
+export type ExperimentName = 'throughput' | 'rtt' | 'jitter' | 'heap' | 'micro' | 'process' | 'openamp';
+export const EXPERIMENTS: readonly ExperimentName[] = ['throughput', 'rtt', 'jitter', 'heap', 'micro', 'process', 'openamp'];
+/** Experiments run only when asked for (--only / --micro): not part of the default run or --quick. */
+export const OPT_IN_EXPERIMENTS: readonly ExperimentName[] = ['micro', 'process', 'openamp'];
 
 /** One trial: fresh workers, one contender, one configuration. */
 export interface TrialSpec {
@@ -169,7 +171,25 @@ export interface SkippedResult {
   readonly skipped: string;
 }
 
-export type BenchResult = ThroughputResult | RttResult | JitterResult | HeapResult | MicroResult | SkippedResult;
+/** A row from another layer's benchmark driver (process isolation, the OpenAMP pairing), see experiments/external.ts. */
+export interface ExternalResult {
+  readonly experiment: 'process' | 'openamp';
+  readonly kind: 'rtt' | 'throughput';
+  readonly contender: string;
+  /** Cores and window (process) or payload (openamp). */
+  readonly setting: string;
+  readonly messages: number;
+  /** rtt: mean round trip; throughput: wall time per message. */
+  readonly meanUs: number;
+  readonly p50Us?: number;
+  readonly p99Us?: number;
+  /** Fastest and slowest round (openamp: median of interleaved rounds in meanUs). */
+  readonly minUs?: number;
+  readonly maxUs?: number;
+  readonly msgPerSec: number;
+}
+
+export type BenchResult = ThroughputResult | RttResult | JitterResult | HeapResult | MicroResult | ExternalResult | SkippedResult;
 
 export interface BenchReport {
   readonly env: Env;

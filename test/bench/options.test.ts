@@ -14,6 +14,9 @@ describe('bench options', () => {
     expect(optionsFrom({}).sizes).toEqual(FULL_SIZES);
     expect(optionsFrom({ quick: true }).sizes).toEqual(QUICK_SIZES);
     expect(optionsFrom({}).only).not.toContain('micro');
+    // the process/OpenAMP rows are opt-in (--only process,openamp), not part of the full run or --quick
+    for (const quick of [false, true]) for (const e of ['process', 'openamp']) expect(optionsFrom({ quick }).only).not.toContain(e);
+    expect(optionsFrom({ only: 'process,openamp' }).only).toEqual(['process', 'openamp']);
     expect(optionsFrom({ micro: true }).only).toEqual(['micro']);
     expect(optionsFrom({ only: 'rtt,heap' }).only).toEqual(['rtt', 'heap']);
   });

@@ -1,5 +1,5 @@
 /** The tables of a report, as text (terminal) or Markdown (docs). */
-import type { BenchReport, HeapResult, JitterResult, MicroResult, RttResult, SkippedResult, ThroughputResult } from '../types.js';
+import type { BenchReport, ExternalResult, HeapResult, JitterResult, MicroResult, RttResult, SkippedResult, ThroughputResult } from '../types.js';
 import { fmtSi, fmtSize, fmtUs, markdownTable, textTable } from './format.js';
 import { checkTargets } from './targets.js';
 
@@ -22,6 +22,7 @@ export function buildTables(report: BenchReport): Table[] {
   const jit = res.filter((r): r is JitterResult => r.experiment === 'jitter');
   const heap = res.filter((r): r is HeapResult => r.experiment === 'heap');
   const micro = res.filter((r): r is MicroResult => r.experiment === 'micro');
+  const external = res.filter((r): r is ExternalResult => (r.experiment === 'process' || r.experiment === 'openamp') && 'meanUs' in r);
   const skipped = res.filter((r): r is SkippedResult => 'skipped' in r);
   const tables: Table[] = [];
   if (tp.length) {
@@ -62,6 +63,18 @@ export function buildTables(report: BenchReport): Table[] {
   }
   if (micro.length) {
     tables.push({ title: 'Micro benchmarks (median of rounds)', head: ['name', 'ns/op', 'min..max'], rows: micro.map((r) => [r.name, r.nsPerOp.toFixed(1), `${r.nsPerOpSpread.min.toFixed(1)}..${r.nsPerOpSpread.max.toFixed(1)}`]) });
+  }
+  for (const [exp, title] of [
+    ['process', 'Process isolation: the default scenario (signer), partitions as workers vs OS processes'],
+    ['openamp', 'OpenAMP pairing across two OS processes (shared file + AF_UNIX kicks), µs per message: median of rounds (min..max)'],
+  ] as const) {
+    const rows = external.filter((r) => r.experiment === exp);
+    if (rows.length === 0) continue;
+    tables.push({
+      title,
+      head: ['contender', 'kind', 'setting', 'mean', 'p50', 'p99', 'min..max', 'msg/s', 'messages'],
+      rows: rows.map((r) => [r.contender, r.kind, r.setting, fmtUs(r.meanUs), r.p50Us !== undefined ? fmtUs(r.p50Us) : '-', r.p99Us !== undefined ? fmtUs(r.p99Us) : '-', r.minUs !== undefined && r.maxUs !== undefined ? `${fmtUs(r.minUs)}..${fmtUs(r.maxUs)}` : '-', fmtSi(r.msgPerSec, 'msg/s'), String(r.messages)]),
+    });
   }
   const checks = checkTargets(report).filter((c) => c.met !== undefined);
   if (checks.length) {
