@@ -13,7 +13,11 @@
  *   - a host reset the remote did not see (status back at DRIVER_OK before the next poll) is found from the rings:
  *     used.idx is written by the device alone and the host's start() zeroes it, so a used.idx in memory other than
  *     the one we last published means new rings. The remote then detaches and attaches again (messages of the new
- *     session are delivered once; nothing of the old one is taken from the new rings).
+ *     session are delivered once; nothing of the old one is taken from the new rings). Checked at every poll() and
+ *     before every pop for a send. Blind spot: a reset while our published used.idx is 0 on both vrings (nothing
+ *     returned yet, or exactly a multiple of 65536 buffers on each). The remote's ring state then equals a fresh
+ *     attach's, except for buffers it popped and still holds (held messages, TX buffers taken): with those, new
+ *     messages can be skipped as before this check (found only if a ring error follows).
  *
  *   vring0 (remote TX): pop a host-posted writable buffer, write header + payload, return it on the used ring with
  *                       the written length.

@@ -8,8 +8,11 @@ import { RPMSG_ADDR_ANY, RpmsgRemote } from '../../src/rpmsg/index.js';
  * must find out from the rings (docs/robustness.md, finding 2).
  */
 describe('a host reset the remote did not see', () => {
-  it('the burst sent after the new start() is delivered exactly once (the documented repro)', () => {
-    const p = makePair();
+  it.each([
+    ['NS | EVENT_IDX', undefined],
+    ['NS only (flags)', 1],
+  ])('the burst sent after the new start() is delivered exactly once (the documented repro), %s', (_name, features) => {
+    const p = makePair(features === undefined ? {} : { features });
     startPair(p);
     const got: number[] = [];
     p.remote.createEndpoint({ addr: 9, onMessage: (m) => got.push(m.data[0]!) });
