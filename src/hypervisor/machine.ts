@@ -37,7 +37,7 @@ export interface RpmsgConfig {
 export interface RtConfig {
   /** Sleep until this many µs before a release, then spin to it (and, on one core, take the core back then). Default 250. */
   readonly wakeLeadUs?: number;
-  /** Upper bound of the adaptive lead (µs): the lead grows to cover the p99 OS wake-up lateness. Default 2000 (two cores), 500 (one core). */
+  /** Upper bound of the adaptive lead (µs): the lead grows to cover the p99 OS wake-up lateness. Default 500 (two cores), 350 (one core). */
   readonly maxWakeLeadUs?: number;
   /** Adapt the lead to the measured wake-up lateness (wake-lead.ts). Default true. */
   readonly adaptiveWakeLead?: boolean;

@@ -38,7 +38,11 @@ export interface SecureCoreOptions {
    * the minimum: the lead grows to cover the p99 of how late the OS ended recent waits (wake-lead.ts).
    */
   readonly wakeLeadUs?: number;
-  /** Upper bound of the adaptive lead (µs). Default 2000 with two cores, 500 with one (there the lead is core time taken from the non-secure world). */
+  /**
+   * Upper bound of the adaptive lead (µs). Default 500 with two cores, 350 with one (there the lead is core time
+   * taken from the non-secure world). A lead near the RT period makes the thread spin all the time, which a loaded
+   * host's scheduler punishes and which took a host core from the non-secure partition (docs/partitions.md).
+   */
   readonly maxWakeLeadUs?: number;
   /** Adapt the lead to the measured OS wake-up lateness. Default true. */
   readonly adaptiveWakeLead?: boolean;
@@ -117,7 +121,7 @@ export class SecureCore implements CorePort {
     this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
     this.lead = new AdaptiveWakeLead({
       baseUs: o.wakeLeadUs ?? 250,
-      maxUs: o.maxWakeLeadUs ?? (o.cores === 2 ? 2000 : 500),
+      maxUs: o.maxWakeLeadUs ?? (o.cores === 2 ? 500 : 350),
       adaptive: o.adaptiveWakeLead !== false,
     });
     this.idleMode = o.cores === 2 && o.idle === 'spin' ? 'spin' : 'sleep';
@@ -208,7 +212,9 @@ export class SecureCore implements CorePort {
       return;
     }
     const single = this.cores === 1;
-    const wakeAt = untilUs - (Number.isFinite(untilUs) ? this.lead.take() : 0);
+    // the adaptive part of the lead takes at most half of the time left: on one core the non-secure world keeps
+    // the other half (a lead at or above the period would never give the core away), on two the thread still sleeps
+    const wakeAt = Number.isFinite(untilUs) ? untilUs - this.lead.take(untilUs - t0) : untilUs;
     if (single && this.holdsCore && this.nsAlive() && wakeAt > t0 && !this.externalPending()) {
       this.monitor.countSmc('secure', SmcCall.YIELD);
       this.holdsCore = false;

@@ -71,11 +71,15 @@ export class AdaptiveWakeLead {
     this.peak = base;
   }
 
-  /** The lead for the next wait (µs); counted in the mean. */
-  take(): number {
-    this.leadSum += this.lead;
+  /**
+   * The lead for a wait with `leftUs` to go (µs); counted in the mean. Above the base lead it is at most half of
+   * `leftUs`, so that a wait keeps a sleep phase however late the OS has been.
+   */
+  take(leftUs = Infinity): number {
+    const l = Math.max(this.baseUs, Math.min(this.lead, leftUs / 2));
+    this.leadSum += l;
     this.leadUses++;
-    return this.lead;
+    return l;
   }
 
   get leadUs(): number {

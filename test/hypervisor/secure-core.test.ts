@@ -44,9 +44,9 @@ describe('SecureCore', () => {
 
   it('reports the adaptive wake lead: base, bound (smaller on one core), lead in force', () => {
     const two = stats(core({ cores: 2, wakeLeadUs: 200 }).c)['wakeLead'];
-    expect(two).toMatchObject({ adaptive: true, baseUs: 200, maxUs: 2000, leadUs: 200 });
+    expect(two).toMatchObject({ adaptive: true, baseUs: 200, maxUs: 500, leadUs: 200 });
     const one = stats(core({ cores: 1 }).c)['wakeLead'];
-    expect(one).toMatchObject({ baseUs: 250, maxUs: 500 });
+    expect(one).toMatchObject({ baseUs: 250, maxUs: 350 });
     expect(stats(core({ adaptiveWakeLead: false }).c)['wakeLead']).toMatchObject({ adaptive: false });
   });
 

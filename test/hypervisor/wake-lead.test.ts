@@ -44,6 +44,14 @@ describe('AdaptiveWakeLead', () => {
     expect(b.maxUs).toBe(300); // the bound is never below the base
   });
 
+  it('above the base, a wait is given at most half of the time left as lead', () => {
+    const l = new AdaptiveWakeLead({ baseUs: 250, maxUs: 2000, every: 8 });
+    for (let i = 0; i < 64; i++) l.record(1500);
+    expect(l.take(10_000)).toBe(1530);
+    expect(l.take(1000)).toBe(500);
+    expect(l.take(300)).toBe(250); // never below the base
+  });
+
   it('the mean lead covers the waits that used it', () => {
     const l = new AdaptiveWakeLead({ baseUs: 200, maxUs: 2000, window: 8, every: 8, marginUs: 0 });
     l.take();

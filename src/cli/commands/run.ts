@@ -196,7 +196,7 @@ export function register(program: Command): void {
     .option('--crash-mode <mode>', 'how it dies: terminate (the hypervisor kills its worker, default), exit, throw')
     .option('--rt-idle <mode>', 'two cores: sleep (the secure core sleeps until shortly before each release, default) or spin (it polls between releases)')
     .option('--wake-lead <us>', 'the secure executive wakes this long before a release and spins to it (default 250; the minimum of the adaptive lead)')
-    .option('--max-wake-lead <us>', 'upper bound of the adaptive wake lead (default 2000 with two cores, 500 with one)')
+    .option('--max-wake-lead <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)')
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
