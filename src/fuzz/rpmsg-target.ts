@@ -80,8 +80,8 @@ class RpmsgCase {
     this.arena = new FuzzArena(base, Math.ceil(plan.size / 8) * 8, 1024);
     writeResourceTable(this.arena.memory, plan);
     this.host = new RpmsgHost(this.arena.memory, plan, { transport: { notify: () => undefined } });
-    // The hardened configuration: host buffers must lie in the buffer pool (the default window is the whole region,
-    // which lets a host aim the secure side's writes at its own rings and table; see docs/robustness.md).
+    // Host buffers must lie in the buffer pool (the remote's default window is the pool named by the table, with the
+    // table and both vrings cut out; given explicitly here so the oracle below uses the same bounds).
     this.remote = new RpmsgRemote(this.arena.memory, plan.rscTable, {
       transport: { notify: () => undefined },
       bufferWindow: { base: plan.buffers.base, size: plan.buffers.count * plan.buffers.size },
@@ -205,9 +205,8 @@ class RpmsgCase {
       try {
         writeResourceTable(this.mem, this.layout);
         this.host.reset();
-        // The host lets the remote see the reset (status 0) before starting again. Without this poll a remote that
-        // was still attached keeps its old ring indices and can silently skip messages: see docs/robustness.md
-        // ("quick reset"), reported to the RPMsg owner.
+        // The host lets the remote see the reset (status 0) before starting again, as the machine's reset
+        // handshake does. (A remote that misses it now detects the new rings from used.idx: docs/robustness.md.)
         this.remotePoll();
         this.host.start();
       } catch {

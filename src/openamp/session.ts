@@ -162,10 +162,9 @@ export class OpenAmpSession {
     const host = this.rpmsg as RpmsgHost;
     // OpenAMP's remote returns consumed TX buffers with used.len = buffer length (VIRTIO says 0: nothing written);
     // our split driver reports such a len as 0 and counts it (readOnlyLenIgnored), so no adaptation is needed here.
-    host.start();
-    // OpenAMP's set_features and set_status both notify with the vdev's notifyid; one kick covers both here, sent
-    // after DRIVER_OK so that a remote waiting for kicks rescans the status byte.
-    this.kicks.kick();
+    // OpenAMP's set_features and set_status both notify with the vdev's notifyid; one kick after DRIVER_OK covers
+    // both (through the transport, so it is counted), and a remote waiting for kicks rescans the status byte.
+    host.start({ kick: true });
   }
 
   /** Rescans everything (kick received, status timer, or by hand). */
