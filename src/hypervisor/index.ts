@@ -10,3 +10,4 @@ export { NotifyLimiter } from './notify-limiter.js';
 export type { CrashMode, CrashSpec } from './partition-worker.js';
 export { SecureCore, type SecureCoreOptions } from './secure-core.js';
 export { NonSecureCore, type NonSecureCoreOptions } from './nonsecure-core.js';
+export { AdaptiveWakeLead, type WakeLeadOptions, type WakeLeadStats } from './wake-lead.js';
