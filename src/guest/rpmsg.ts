@@ -80,7 +80,9 @@ export class GuestRpmsg implements RpmsgBinding {
       host.start();
       this.role = host;
     } else {
-      this.role = new RpmsgRemote(o.memory, o.layout.rscTable, { ...common, bufferWindow: { base: o.layout.base, size: o.layout.size } });
+      // The remote's default buffer window is the pool the resource table names, with the table and both vrings cut
+      // out: the non-secure host cannot aim the secure side's reads or writes at ring memory.
+      this.role = new RpmsgRemote(o.memory, o.layout.rscTable, common);
     }
     this.api = this.buildApi();
   }
