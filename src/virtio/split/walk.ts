@@ -4,11 +4,11 @@
  *
  *   DESC_INDEX_OUT_OF_RANGE  head or next >= N; inside an indirect table, next >= the table's length
  *   DESC_LOOP                a descriptor index repeats within one walk (table or indirect table)
- *   CHAIN_TOO_LONG           more than maxSegments segments in total
+ *   CHAIN_TOO_LONG           more than maxSegments segments in total (an indirect table with more entries too)
  *   INDIRECT_NOT_NEGOTIATED  INDIRECT flag without VIRTIO_F_INDIRECT_DESC
  *   INDIRECT_WITH_NEXT       INDIRECT and NEXT on the same descriptor (§2.7.5.3.1)
  *   NESTED_INDIRECT          INDIRECT inside an indirect table (§2.7.5.3.1)
- *   INDIRECT_BAD_LENGTH      table len 0, not a multiple of 16, or more than maxSegments entries
+ *   INDIRECT_BAD_LENGTH      table len 0 or not a multiple of 16
  *   BUFFER_OUT_OF_RANGE      a buffer or the indirect table not wholly inside the device's memory
  *   READABLE_AFTER_WRITABLE  a device-readable descriptor after a device-writable one (§2.7.4.2)
  *
@@ -107,7 +107,7 @@ function walkIndirect(
   // §2.7.5.3.1: the device ignores WRITE on the descriptor that points to the table.
   if (len === 0 || len % DESC_SIZE !== 0) fail(VirtioErrorCode.INDIRECT_BAD_LENGTH, head, `indirect table length ${len} is not a non-zero multiple of 16`, { len });
   const n = len / DESC_SIZE;
-  if (n > maxSegments) fail(VirtioErrorCode.INDIRECT_BAD_LENGTH, head, `indirect table of ${n} entries exceeds ${maxSegments}`, { len, maxSegments });
+  if (n > maxSegments) fail(VirtioErrorCode.CHAIN_TOO_LONG, head, `indirect table of ${n} entries exceeds ${maxSegments}`, { len, maxSegments });
   const r = addr < 0 ? undefined : memory.findRegion(addr, len);
   if (r === undefined) fail(VirtioErrorCode.BUFFER_OUT_OF_RANGE, head, `indirect table ${hex(addr)}+${len} is outside the device's memory`, { addr, len });
   out.indirect = true;

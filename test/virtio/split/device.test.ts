@@ -133,8 +133,8 @@ describe('SplitVirtqueueDevice refuses broken chains with a code and becomes bro
       bytes: (m) => writeHex(m, A.desc, descHex(TABLE, 17, INDIRECT, 0)),
     },
     {
-      name: 'indirect table longer than N entries',
-      code: VirtioErrorCode.INDIRECT_BAD_LENGTH,
+      name: 'indirect table longer than N entries (a chain too long, as on the packed ring)',
+      code: VirtioErrorCode.CHAIN_TOO_LONG,
       opts: { features: features(VirtioFeature.INDIRECT_DESC) },
       bytes: (m) => writeHex(m, A.desc, descHex(TABLE, 16 * (N + 1), INDIRECT, 0)),
     },
