@@ -3,15 +3,21 @@
  * happened. Boot order as in LTZVisor: the secure partition first (it owns the core on a single-core machine), then
  * the non-secure one. The run ends when the non-secure partition's main ends (or it dies), plus `afterNsExitMs` of
  * secure-only time, or at `timeoutMs`; the secure partition is then stopped and both report.
+ *
+ * Where partitions run and what backs their memory is the launcher's business (./launcher.ts): worker threads over
+ * SharedArrayBuffers, or OS processes over mapped files (`isolation: 'process'`, ./process/launcher.ts). This
+ * orchestration — boot order, reboots, stop, results — is the same for both.
  */
 import { PhysicalMemory, hex } from '../virtio/memory.js';
 import { planRpmsgRegion, writeResourceTable, type RpmsgLayout } from '../rpmsg/index.js';
 import type { World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import type { MainOutcome } from '../guest/runtime.js';
-import { allocateBacking, buildPlatform, describeMap, regionsFor, windowsFor, type Backing, type Platform, type PlatformConfig } from './platform.js';
-import { Ctl, NsState, SecureCtl, allocateCtl, ring } from './ctl.js';
+import { buildPlatform, describeMap, regionsFor, windowsFor, type Backing, type Platform, type PlatformConfig } from './platform.js';
+import { Ctl, NsState, SecureCtl } from './ctl.js';
 import { Partition } from './partition.js';
+import { workerLauncher, type Isolation, type PartitionLauncher, type PartitionProcessInfo } from './launcher.js';
+import { processLauncher } from './process/launcher.js';
 import type { CrashMode } from './partition-worker.js';
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
 
@@ -83,6 +89,12 @@ export interface MachineConfig {
   readonly timeoutMs?: number;
   /** Live log lines from the guests. */
   readonly onLog?: (world: World, text: string) => void;
+  /** 'worker' (default): partitions are worker threads of this process; 'process': each its own OS process over mapped files. */
+  readonly isolation?: Isolation;
+  /** Process isolation: directory for the shared files; default a fresh one under /dev/shm, removed after the run. */
+  readonly shmDir?: string;
+  /** Process isolation: called once per partition process (reboots included) after it mapped its files. */
+  readonly onProcess?: (info: PartitionProcessInfo) => void;
 }
 
 /** Fault injection: kill the non-secure partition after it sent `atMessage` RPMsg messages. */
@@ -131,14 +143,34 @@ export interface MachineResult {
   readonly reboots?: readonly RebootRecord[];
   /** The backing buffers (for --dump-shm and tests); null after the run only if the caller drops them. */
   readonly backing: Backing;
+  readonly isolation: Isolation;
+  /** Process isolation: every partition process started (secure first, then each non-secure boot), pid and mapped files. */
+  readonly processes: readonly PartitionProcessInfo[];
 }
 
 export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
   const cores = cfg.cores ?? 1;
   if (cores !== 1 && cores !== 2) throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `cores must be 1 or 2, not ${String(cores)}`);
+  const isolation = cfg.isolation ?? 'worker';
+  if (isolation !== 'worker' && isolation !== 'process') throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `isolation must be worker or process, not ${String(isolation)}`);
   const platform = buildPlatform(cfg.platform);
-  const backing = allocateBacking(platform);
-  const ctl = allocateCtl();
+  const launcher =
+    isolation === 'process'
+      ? processLauncher({ ...(cfg.shmDir !== undefined ? { shmDir: cfg.shmDir } : {}), ...(cfg.onProcess !== undefined ? { onProcess: cfg.onProcess } : {}) })
+      : workerLauncher();
+  const started: Partition[] = [];
+  try {
+    return await orchestrate(cfg, cores, platform, launcher, started);
+  } finally {
+    // on success every partition is gone already; after an error, none may outlive the machine
+    await Promise.all(started.map((p) => p.terminate()));
+    launcher.dispose();
+  }
+}
+
+async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform, launcher: PartitionLauncher, started: Partition[]): Promise<MachineResult> {
+  const ring = launcher.ring;
+  const { backing, ctl } = launcher.allocate(platform);
   const ctlShared = new Int32Array(ctl.shared);
   const ctlSecure = new Int32Array(ctl.secure);
   Atomics.store(ctlShared, Ctl.NS_STATE, NsState.BOOT);
@@ -175,6 +207,7 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
   });
   const t0 = performance.now();
   const secure = new Partition(
+    launcher,
     {
       ...common('secure', cfg.secure),
       ctlSecure: ctl.secure,
@@ -185,11 +218,15 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
     cfg.onLog,
     (f) => faults.push(f),
   );
+  started.push(secure);
+  // process isolation: the secure files are unlinked once the secure process has mapped them, before any non-secure boot
+  await launcher.secureStarted(secure.channel);
   const nsParts: Partition[] = [];
   const bootNonSecure = (boot: number): Partition => {
     const crash = cfg.crash !== undefined && (cfg.crash.boot ?? 0) === boot ? { atMessage: cfg.crash.atMessage, mode: cfg.crash.mode ?? 'terminate' } : undefined;
-    const p = new Partition({ ...common('nonsecure', cfg.nonsecure), boot, ...(crash ? { crash } : {}) }, cfg.onLog, (f) => faults.push(f));
+    const p = new Partition(launcher, { ...common('nonsecure', cfg.nonsecure), boot, ...(crash ? { crash } : {}) }, cfg.onLog, (f) => faults.push(f));
     nsParts.push(p);
+    started.push(p);
     return p;
   };
   let nonsecure = bootNonSecure(0);
@@ -293,6 +330,8 @@ export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
     logs: p.logs,
   });
   return {
+    isolation: launcher.isolation,
+    processes: [...launcher.processes],
     cores,
     platform,
     memoryMap: describeMap(platform),

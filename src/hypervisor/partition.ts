@@ -1,15 +1,14 @@
 /**
- * The hypervisor's handle on a partition worker (main thread). It validates what the worker posts (a non-secure
- * worker is hostile: malformed messages are counted and dropped, faults are capped) and turns the worker's life into
- * promises: mainDone (the guest's main ended), finished (final report, or the worker died).
+ * The hypervisor's handle on a partition (main thread), whatever runs it (a worker or an OS process: the channel of
+ * ./launcher.ts). It validates what the partition posts (a non-secure partition is hostile: malformed messages are
+ * counted and dropped, faults are capped) and turns the partition's life into promises: mainDone (the guest's main
+ * ended), finished (final report, or the partition died).
  */
-import { Worker } from 'node:worker_threads';
 import type { World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import type { MainOutcome } from '../guest/runtime.js';
 import type { PartitionMessage, PartitionWorkerData } from './partition-worker.js';
-
-const WORKER_URL = new URL('./partition-worker.js', import.meta.url);
+import type { PartitionChannel, PartitionLauncher } from './launcher.js';
 const MAX_FAULTS_KEPT = 1000;
 const MAX_LOGS_KEPT = 200;
 
@@ -22,7 +21,7 @@ export interface PartitionEnd {
 
 export class Partition {
   readonly world: World;
-  readonly worker: Worker;
+  readonly channel: PartitionChannel;
   readonly logs: string[] = [];
   readonly faults: FaultRecord[] = [];
   faultCount = 0;
@@ -34,18 +33,14 @@ export class Partition {
   readonly finished: Promise<PartitionEnd>;
   private exited = false;
 
-  constructor(data: PartitionWorkerData, private readonly onLog?: (world: World, text: string) => void, onFault?: (f: FaultRecord) => void) {
+  constructor(launcher: PartitionLauncher, data: PartitionWorkerData, private readonly onLog?: (world: World, text: string) => void, onFault?: (f: FaultRecord) => void) {
     this.world = data.world;
-    // a guest's console output goes to stderr, so that --json output on stdout stays clean
-    this.worker = new Worker(WORKER_URL, { workerData: data, stdout: true, stderr: true });
-    this.worker.stdout.pipe(process.stderr, { end: false });
-    this.worker.stderr.pipe(process.stderr, { end: false });
     let resolveMain!: (o: MainOutcome | undefined) => void;
     let resolveEnd!: (e: PartitionEnd) => void;
     this.mainDone = new Promise((r) => (resolveMain = r));
     this.finished = new Promise((r) => (resolveEnd = r));
     const end = () => resolveEnd({ outcome: this.outcome, report: this.report, crash: this.crash });
-    this.worker.on('message', (m: unknown) => {
+    const onMessage = (m: unknown): void => {
       const msg = m as PartitionMessage;
       if (typeof msg !== 'object' || msg === null || typeof msg.type !== 'string') {
         this.malformedMessages++;
@@ -78,9 +73,9 @@ export class Partition {
           return;
         case 'crash-point':
           if (this.world !== 'nonsecure') break;
-          // an injected crash: kill the worker wherever it is now (a power cut, not a clean exit)
+          // an injected crash: kill the partition wherever it is now (a power cut, not a clean exit)
           this.crash ??= `terminated by the hypervisor (crash injected at message ${Number(msg.atMessage)})`;
-          void this.worker.terminate();
+          void this.channel.terminate();
           return;
         case 'boot-error':
           this.crash = `boot failed: ${String(msg.error)}`;
@@ -89,15 +84,18 @@ export class Partition {
           return;
       }
       this.malformedMessages++;
-    });
-    this.worker.on('error', (e) => {
-      this.crash ??= `uncaught: ${e instanceof Error ? e.message : String(e)}`;
-    });
-    this.worker.on('exit', (code) => {
-      this.exited = true;
-      if (this.report === undefined) this.crash ??= `worker exited with code ${code} before its report`;
-      resolveMain(this.outcome);
-      end();
+    };
+    this.channel = launcher.start(data, {
+      message: onMessage,
+      error: (text) => {
+        this.crash ??= `uncaught: ${text}`;
+      },
+      exit: (how) => {
+        this.exited = true;
+        if (this.report === undefined) this.crash ??= `${how} before its report`;
+        resolveMain(this.outcome);
+        end();
+      },
     });
   }
 
@@ -105,7 +103,8 @@ export class Partition {
     return !this.exited;
   }
 
+  /** Ends the partition (a no-op once it is gone); resolves when it can touch no memory any more. */
   async terminate(): Promise<void> {
-    if (!this.exited) await this.worker.terminate();
+    if (!this.exited) await this.channel.terminate();
   }
 }

@@ -5,6 +5,7 @@
  *   tz-virtio run --secure FILE --nonsecure FILE [--config FILE]
  *   tz-virtio run --crash-at K [--crash-mode terminate|exit|throw] [--max-reboots N]
  *   tz-virtio run --scenario default|hostile|echo
+ *   tz-virtio run --isolation worker|process
  *
  * Without --secure/--nonsecure it runs a scenario of the registry (src/hypervisor/scenarios.ts), by default
  * "default" (examples/secure-signer + examples/nonsecure-client).
@@ -17,7 +18,6 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
 import { runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
-import { runMachineInProcesses } from '../../hypervisor/process/machine.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
 import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../hypervisor/scenarios.js';
 import { isHypervisorError } from '../../hypervisor/errors.js';
@@ -156,8 +156,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   };
   const isolation = o.isolation ?? 'worker';
   if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
-  if (isolation === 'process' && crash !== undefined) throw new CliError('run: --crash-at needs --isolation worker (the process machine does not reboot partitions)');
-  const result = isolation === 'process' ? await runMachineInProcesses(machine) : await runMachine(machine);
+  const result = await runMachine({ ...machine, isolation });
   const summary = summarize(result, { ...(sc ? { scenario: sc.name, adversarial: sc.adversarial } : {}) });
   let dumpNote: string | undefined;
   if (o.dumpShm !== undefined) {

@@ -8,7 +8,6 @@
  */
 import { fileURLToPath } from 'node:url';
 import { runMachine, type MachineConfig, type MachineResult } from '../machine.js';
-import { runMachineInProcesses } from './machine.js';
 import { HypervisorError, HypervisorErrorCode } from '../errors.js';
 
 export interface IsolationBenchRow {
@@ -56,12 +55,12 @@ export async function runIsolationBench(o: IsolationBenchOptions = {}): Promise<
   const rows: IsolationBenchRow[] = [];
   for (const cores of o.cores ?? [1, 2]) {
     for (const [experiment, window] of [['rtt', 1], ['throughput', o.window ?? 16]] as const) {
-      for (const [contender, run] of [
-        ['in-process (workers)', runMachine],
-        ['cross-process', runMachineInProcesses],
+      for (const [contender, isolation] of [
+        ['in-process (workers)', 'worker'],
+        ['cross-process', 'process'],
       ] as const) {
-        const cfg: MachineConfig = { cores, timeoutMs: 120_000, secure: { module: secure }, nonsecure: { module: nonsecure, args: { messages, window } } };
-        const r = await run(cfg);
+        const cfg: MachineConfig = { cores, isolation, timeoutMs: 120_000, secure: { module: secure }, nonsecure: { module: nonsecure, args: { messages, window } } };
+        const r = await runMachine(cfg);
         const f = clientFigures(r);
         const received = f['messages.received'] ?? 0;
         const elapsedUs = f['elapsedUs'] ?? NaN;

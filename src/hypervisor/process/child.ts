@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { mapSharedFile } from '../../host/shm.js';
 import type { RegionSpec } from '../../virtio/memory.js';
 import type { PartitionWorkerData } from '../partition-worker.js';
-import type { ChildToParent, ParentToChild, PartitionProcessSpec } from './protocol.js';
+import type { ChildToParent, MappedFile, ParentToChild, PartitionProcessSpec } from './protocol.js';
 
 const ENTRY = new URL('./partition-entry.js', import.meta.url);
 
@@ -21,36 +21,23 @@ function send(m: ChildToParent): Promise<void> {
 
 function boot(spec: PartitionProcessSpec): void {
   const files: string[] = [];
-  const map = (path: string, size: number): SharedArrayBuffer => {
-    files.push(path);
-    return mapSharedFile(path, { size, create: false, grow: false });
+  const map = (f: MappedFile): SharedArrayBuffer => {
+    files.push(f.path);
+    // never create or grow: a file the hypervisor did not make (or made smaller) is a boot error
+    return mapSharedFile(f.path, { size: f.size, create: false, grow: false });
   };
-  const regions: RegionSpec[] = spec.regions.map((r) => ({
-    name: r.name,
-    base: r.base,
-    size: r.size,
-    buffer: map(r.path, r.size),
-    ...(r.attrs !== undefined ? { attrs: r.attrs } : {}),
-  })) as RegionSpec[];
+  const { regions, ctlShared, ctlSecure, ...rest } = spec;
   const data: PartitionWorkerData = {
-    world: spec.world,
-    cores: spec.cores,
-    module: spec.module,
-    args: spec.args,
-    map: spec.map,
-    held: spec.held,
-    regions,
-    ctlShared: map(spec.ctlSharedPath, spec.ctlSharedSize),
-    ...(spec.ctlSecurePath !== undefined ? { ctlSecure: map(spec.ctlSecurePath, spec.ctlSecureSize ?? 0) } : {}),
-    numVqs: spec.numVqs,
-    ...(spec.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: spec.preemptTimeoutUs } : {}),
-    ...(spec.rpmsg !== undefined ? { rpmsg: spec.rpmsg } : {}),
+    ...rest,
+    regions: regions.map(({ file, ...r }): RegionSpec => ({ ...r, buffer: map(file) })),
+    ctlShared: map(ctlShared),
+    ...(ctlSecure !== undefined ? { ctlSecure: map(ctlSecure) } : {}),
   };
   const worker = new Worker(ENTRY, { workerData: data, stdout: true, stderr: true });
   worker.stdout.pipe(process.stderr, { end: false });
   worker.stderr.pipe(process.stderr, { end: false });
   worker.on('message', (msg: unknown) => void send({ type: 'partition', msg }));
-  worker.on('error', (e) => void send({ type: 'error', error: `uncaught: ${e instanceof Error ? e.message : String(e)}` }));
+  worker.on('error', (e) => void send({ type: 'error', error: e instanceof Error ? e.message : String(e) }));
   worker.on('exit', (code) => {
     void send({ type: 'exit', code }).then(() => process.exit(0));
   });

@@ -7,38 +7,27 @@
  *                    exit {code}                       the worker exited (the child exits right after)
  *                    error {error}                     the child could not boot (bad spec, mapping failed, ...)
  *
- * A partition process receives only the paths of the files its world may map: the non-secure one never learns the
- * secure files' names (and they are unlinked before it starts).
+ * The spec is the partition's PartitionWorkerData with every buffer replaced by the file that backs it. A partition
+ * process receives only the paths of the files its world may map: the non-secure one never learns the secure files'
+ * names (and they are unlinked before it starts).
  */
-import type { MemoryMapDesc, WindowDesc, World } from '../../guest/memory-map.js';
-import type { RpmsgLayout } from '../../rpmsg/index.js';
+import type { RegionSpec } from '../../virtio/memory.js';
+import type { PartitionWorkerData } from '../partition-worker.js';
 
-export interface MappedRegionSpec {
-  readonly name: string;
-  readonly base: number;
-  readonly size: number;
-  readonly attrs?: Readonly<Record<string, unknown>>;
-  /** The shared file backing the region (file offset 0 = base). */
+/** A shared file to map: `size` bytes from offset 0. */
+export interface MappedFile {
   readonly path: string;
+  readonly size: number;
 }
 
-export interface PartitionProcessSpec {
-  readonly world: World;
-  readonly cores: 1 | 2;
-  readonly module: string;
-  readonly args: Record<string, unknown>;
-  readonly map: MemoryMapDesc;
-  readonly held: WindowDesc[];
-  readonly regions: MappedRegionSpec[];
-  readonly ctlSharedPath: string;
-  readonly ctlSharedSize: number;
+export type MappedRegionSpec = Omit<RegionSpec, 'buffer'> & { readonly file: MappedFile };
+
+export type PartitionProcessSpec = Omit<PartitionWorkerData, 'regions' | 'ctlShared' | 'ctlSecure'> & {
+  readonly regions: readonly MappedRegionSpec[];
+  readonly ctlShared: MappedFile;
   /** Secure partition only. */
-  readonly ctlSecurePath?: string;
-  readonly ctlSecureSize?: number;
-  readonly numVqs: number;
-  readonly preemptTimeoutUs?: number;
-  readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
-}
+  readonly ctlSecure?: MappedFile;
+};
 
 export type ParentToChild = { readonly type: 'boot'; readonly spec: PartitionProcessSpec };
 
