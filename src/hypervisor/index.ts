@@ -11,3 +11,4 @@ export type { CrashMode, CrashSpec } from './partition-worker.js';
 export { SecureCore, type SecureCoreOptions } from './secure-core.js';
 export { NonSecureCore, type NonSecureCoreOptions } from './nonsecure-core.js';
 export { AdaptiveWakeLead, type WakeLeadOptions, type WakeLeadStats } from './wake-lead.js';
+export { workerLauncher, type Isolation, type PartitionLauncher, type PartitionChannel, type ChannelHandlers, type PartitionProcessInfo } from './launcher.js';

@@ -62,6 +62,8 @@ export interface RunSummary {
   readonly blocked: Defences;
   /** Reboots of the non-secure partition (crash recovery). */
   readonly reboots: Array<{ boot: number; atMs: number; reason: string; secureAcked: boolean }>;
+  /** Where the partitions ran: worker threads of one process, or one OS process each (secure first, then each non-secure boot). */
+  readonly isolation: { mode: 'worker' | 'process'; processes: Array<{ world: string; pid: number }> };
 }
 
 export interface Defences {
@@ -275,6 +277,7 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     attacks,
     blocked,
     reboots: (r.reboots ?? []).map((b) => ({ boot: b.boot, atMs: b.atMs, reason: b.reason, secureAcked: b.secureAcked })),
+    isolation: { mode: r.isolation, processes: r.processes.map((p) => ({ world: p.world, pid: p.pid })) },
   };
 }
 
@@ -337,6 +340,11 @@ export function formatSummary(s: RunSummary): string {
     for (const b of s.reboots) L.push(`  boot ${b.boot} died at ${b.atMs} ms: ${b.reason}; device reset, secure side ${b.secureAcked ? 'reset its link' : 'did not confirm'}, boot ${b.boot + 1} started`);
   }
   L.push(`partitions          secure: ${s.partitions.secure.status}${s.partitions.secure.error ? ` (${s.partitions.secure.error})` : ''}; non-secure: ${s.partitions.nonsecure.status}${s.partitions.nonsecure.error ? ` (${s.partitions.nonsecure.error})` : ''}`);
+  const pids = (w: string) => {
+    const l = s.isolation.processes.filter((p) => p.world === w).map((p) => p.pid);
+    return `pid${l.length > 1 ? 's' : ''} ${l.join(', ')}`;
+  };
+  L.push(`isolation           ${s.isolation.mode === 'process' ? `one OS process per partition (secure ${pids('secure')}; non-secure ${pids('nonsecure')})` : 'worker threads of one process'}`);
   L.push(`duration            ${s.durationMs} ms`);
   L.push(s.ok ? 'result              OK' : `result              FAILED: ${s.problems.join('; ')}`);
   return L.join('\n');
@@ -368,6 +376,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     memoryMap: s.memoryMap,
     partitions: s.partitions,
     reboots: s.reboots,
+    isolation: s.isolation,
     ...(s.scenario !== undefined ? { scenario: s.scenario } : {}),
     ...(s.attacks.length > 0 ? { attacks: s.attacks } : {}),
     blocked: s.blocked,
