@@ -7,6 +7,10 @@
  *   inspect IMAGE --layout packed --queue-size N --desc ADDR --driver-event ADDR --device-event ADDR [--base] [--json]
  *   inspect IMAGE --rpmsg --rsc-table ADDR [--base ADDR] [--json]
  *
+ * --piece FILE@ADDR (repeatable, ring layouts only) maps one more file at ADDR beside the image, so a sparse set of
+ * excerpts of a large dump (the ring areas cut from a guest's RAM) forms one address space; --ram SIZE@BASE then
+ * declares the guest's RAM, so chain buffers that lie in it but in no piece still count as inside memory.
+ *
  * Every problem with the arguments or the image (truncated, address outside it) is one line on stderr and a non-zero
  * exit (CliError); problems inside the rings are part of the report.
  */
@@ -14,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
 import { isVirtioError } from '../../virtio/errors.js';
-import { packedReport, renderPackedText, renderSplitText, splitReport } from '../../virtio/inspect/index.js';
+import { packedReport, renderPackedText, renderSplitText, splitReport, type ImagePiece } from '../../virtio/inspect/index.js';
 
 export interface InspectOptions {
   layout?: string;
@@ -29,6 +33,8 @@ export interface InspectOptions {
   json?: boolean;
   rpmsg?: boolean;
   rscTable?: string;
+  piece?: string[];
+  ram?: string;
 }
 
 /** The signature the RPMsg layer provides in src/rpmsg/inspect.ts. */
@@ -51,6 +57,30 @@ function readImage(path: string): Uint8Array {
     const code = (e as { code?: string }).code;
     throw new CliError(`inspect: cannot read image '${path}'${code ? ` (${code})` : ''}`);
   }
+}
+
+/** Parses the --piece FILE@ADDR arguments (the address after the last '@') and reads their files. */
+function readPieces(args: readonly string[] | undefined): ImagePiece[] {
+  return (args ?? []).map((arg) => {
+    const at = arg.lastIndexOf('@');
+    if (at <= 0 || at === arg.length - 1) throw new CliError(`inspect: --piece '${arg}' must be FILE@ADDR`);
+    const base = parseNumberArg('--piece', arg.slice(at + 1));
+    return { base, bytes: readImage(arg.slice(0, at)) };
+  });
+}
+
+/** Parses --ram SIZE@BASE (BASE defaults to 0). */
+function parseRam(arg: string | undefined): { base: number; size: number } | undefined {
+  if (arg === undefined) return undefined;
+  const at = arg.indexOf('@');
+  const size = parseNumberArg('--ram', at < 0 ? arg : arg.slice(0, at));
+  const base = at < 0 ? 0 : parseNumberArg('--ram', arg.slice(at + 1));
+  if (size === 0) throw new CliError(`inspect: --ram '${arg}' must have a non-zero size`);
+  return { base, size };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 async function loadRpmsgInspector(): Promise<InspectRpmsgImage> {
@@ -86,6 +116,8 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
         ['align', '--align'],
         ['driverEvent', '--driver-event'],
         ['deviceEvent', '--device-event'],
+        ['piece', '--piece'],
+        ['ram', '--ram'],
       ],
       '--rpmsg (the resource table gives the vrings)',
     );
@@ -109,7 +141,9 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
       ringOpts = { avail: parseNumberArg('--avail', opts.avail), used: parseNumberArg('--used', opts.used) };
     }
     const image = readImage(imagePath);
-    const report = decode(() => splitReport(image, { queueSize, base, desc, ...ringOpts }));
+    const pieces = readPieces(opts.piece);
+    const ram = parseRam(opts.ram);
+    const report = decode(() => splitReport(image, { queueSize, base, desc, pieces, ...(ram ? { ram } : {}), ...ringOpts }));
     return json ? JSON.stringify(report, null, 2) + '\n' : renderSplitText(report);
   }
   if (layout === 'packed') {
@@ -117,7 +151,9 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
     const driverEvent = parseNumberArg('--driver-event', need(opts, 'driverEvent', '--driver-event ADDR', '--layout packed'));
     const deviceEvent = parseNumberArg('--device-event', need(opts, 'deviceEvent', '--device-event ADDR', '--layout packed'));
     const image = readImage(imagePath);
-    const report = decode(() => packedReport(image, { queueSize, base, desc, driverEvent, deviceEvent }));
+    const pieces = readPieces(opts.piece);
+    const ram = parseRam(opts.ram);
+    const report = decode(() => packedReport(image, { queueSize, base, desc, driverEvent, deviceEvent, pieces, ...(ram ? { ram } : {}) }));
     return json ? JSON.stringify(report, null, 2) + '\n' : renderPackedText(report);
   }
   throw new CliError(`inspect: --layout must be split or packed, not '${layout}'`);
@@ -147,6 +183,8 @@ export function register(program: Command): void {
     .option('--driver-event <addr>', 'packed: driver event suppression area address')
     .option('--device-event <addr>', 'packed: device event suppression area address')
     .option('--base <addr>', 'physical address of the image\'s first byte', undefined)
+    .option('--piece <file@addr>', 'map one more file at this address beside the image (repeatable)', collect)
+    .option('--ram <size@base>', 'guest RAM range chain buffers may lie in when only pieces of it are given (BASE default 0)')
     .option('--json', 'print the report as JSON')
     .option('--rpmsg', 'decode an RPMsg resource table and its vrings instead of a single ring')
     .option('--rsc-table <addr>', 'with --rpmsg: address of the remoteproc resource table')

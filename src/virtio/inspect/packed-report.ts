@@ -31,12 +31,16 @@ import {
   PACKED_EVENT_SIZE,
 } from '../packed/layout.js';
 import { walkPackedChain } from '../packed/walk.js';
-import { hex64, imageMemory, requireAligned, requireInImage, type ReportError, type ReportSegment } from './image.js';
+import { hex64, imageMemory, type ImagePiece, type ImageRam, requireAligned, requireInImage, type ReportError, type ReportSegment } from './image.js';
 
 export interface PackedReportOptions {
   readonly queueSize: number;
   /** Physical address of the image's first byte. Default 0. */
   readonly base?: number;
+  /** Extra excerpts of memory mapped besides the image (e.g. ring areas cut from a guest RAM dump). */
+  readonly pieces?: readonly ImagePiece[];
+  /** The guest RAM range chain buffers may lie in when only excerpts (pieces) of it are mapped. */
+  readonly ram?: ImageRam;
   readonly desc: number;
   readonly driverEvent: number;
   readonly deviceEvent: number;
@@ -73,6 +77,8 @@ export interface PackedReport {
   readonly layout: 'packed';
   readonly queueSize: number;
   readonly base: string;
+  /** Present when the report was made with a declared RAM range. */
+  readonly ram?: { readonly base: string; readonly size: number };
   readonly areas: { readonly desc: string; readonly driverEvent: string; readonly deviceEvent: string };
   readonly desc: PackedDescEntry[];
   readonly driverEvent: PackedEventReport;
@@ -97,7 +103,7 @@ function availableLap(flags: number): number {
 export function packedReport(image: Uint8Array, opts: PackedReportOptions): PackedReport {
   const n = opts.queueSize;
   checkPackedQueueSize(n);
-  const img = imageMemory(image, opts.base ?? 0);
+  const img = imageMemory(image, opts.base ?? 0, opts.pieces, opts.ram);
   const mem = img.memory;
   // §2.8.10.1 alignment: descriptor ring 16, event suppression areas 4.
   requireAligned('descriptor ring', opts.desc, 16);
@@ -174,6 +180,7 @@ export function packedReport(image: Uint8Array, opts: PackedReportOptions): Pack
     layout: 'packed',
     queueSize: n,
     base: hex(img.base),
+    ...(opts.ram !== undefined ? { ram: { base: hex(opts.ram.base), size: opts.ram.size } } : {}),
     areas: { desc: hex(opts.desc), driverEvent: hex(opts.driverEvent), deviceEvent: hex(opts.deviceEvent) },
     desc,
     driverEvent,

@@ -19,12 +19,16 @@ import { VirtioError, VirtioErrorCode } from '../errors.js';
 import { hex } from '../memory.js';
 import { checkQueueSize, splitLegacyLayout, splitRingSizes } from '../split/layout.js';
 import { walkSplitChain } from '../split/walk.js';
-import { hex64, imageMemory, requireAligned, requireInImage, type ReportError, type ReportSegment } from './image.js';
+import { hex64, imageMemory, type ImagePiece, type ImageRam, requireAligned, requireInImage, type ReportError, type ReportSegment } from './image.js';
 
 export interface SplitReportOptions {
   readonly queueSize: number;
   /** Physical address of the image's first byte. Default 0. */
   readonly base?: number;
+  /** Extra excerpts of memory mapped besides the image (e.g. ring areas cut from a guest RAM dump). */
+  readonly pieces?: readonly ImagePiece[];
+  /** The guest RAM range chain buffers may lie in when only excerpts (pieces) of it are mapped. */
+  readonly ram?: ImageRam;
   readonly desc: number;
   /** Separate areas (VIRTIO 1.x)... */
   readonly avail?: number;
@@ -48,6 +52,8 @@ export interface SplitReport {
   readonly layout: 'split';
   readonly queueSize: number;
   readonly base: string;
+  /** Present when the report was made with a declared RAM range. */
+  readonly ram?: { readonly base: string; readonly size: number };
   readonly areas: { readonly desc: string; readonly avail: string; readonly used: string; readonly legacyAlign?: number };
   readonly desc: SplitDescEntry[];
   readonly avail: { readonly flags: number; readonly idx: number; readonly ring: number[]; readonly usedEvent: number };
@@ -74,7 +80,7 @@ export function splitReport(image: Uint8Array, opts: SplitReportOptions): SplitR
   const n = opts.queueSize;
   checkQueueSize(n);
   const a = areas(opts);
-  const img = imageMemory(image, opts.base ?? 0);
+  const img = imageMemory(image, opts.base ?? 0, opts.pieces, opts.ram);
   const mem = img.memory;
   const sizes = splitRingSizes(n);
   // §2.7 alignment table: descriptor table 16, available ring 2, used ring 4.
@@ -129,6 +135,7 @@ export function splitReport(image: Uint8Array, opts: SplitReportOptions): SplitR
     layout: 'split',
     queueSize: n,
     base: hex(img.base),
+    ...(opts.ram !== undefined ? { ram: { base: hex(opts.ram.base), size: opts.ram.size } } : {}),
     areas: { desc: hex(a.desc), avail: hex(a.avail), used: hex(a.used), ...(opts.align !== undefined ? { legacyAlign: opts.align } : {}) },
     desc,
     avail,
