@@ -6,14 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runMachine } from '../../../dist/src/hypervisor/machine.js';
 import type { PartitionProcessInfo } from '../../../dist/src/hypervisor/launcher.js';
 import type { CrashMode } from '../../../dist/src/hypervisor/partition-worker.js';
-import { summarize } from '../../../dist/src/hypervisor/report.js';
+import { expectRecoveredStream, runCrashedStream } from '../stream-recovery.js';
 
-const ex = (name: string) => fileURLToPath(new URL(`../../../dist/examples/${name}`, import.meta.url));
-const user = (r: { report?: Record<string, unknown> | undefined }) => (r.report?.['user'] ?? {}) as Record<string, number>;
 const TOTAL = 300;
 const K = 120;
 
@@ -25,33 +21,12 @@ describe('process isolation: the non-secure process dies mid-stream and a fresh 
   for (const [cores, mode] of cases) {
     it(`cores ${cores}, ${mode} at message ${K}: delivered exactly once, no non-secure process ever maps a secure file`, async () => {
       const seen: Array<{ info: PartitionProcessInfo; maps: string }> = [];
-      const r = await runMachine({
-        isolation: 'process',
-        cores,
-        timeoutMs: 30_000,
-        maxReboots: 1,
-        crash: { atMessage: K, mode },
-        secure: { module: ex('secure-signer.js') },
-        nonsecure: { module: ex('nonsecure-client.js'), args: { messages: TOTAL } },
-        onProcess: (info) => seen.push({ info, maps: readFileSync(`/proc/${info.pid}/maps`, 'utf8') }),
-      });
+      const r = await runCrashedStream(
+        { cores, mode, total: TOTAL, k: K },
+        { isolation: 'process', onProcess: (info) => seen.push({ info, maps: readFileSync(`/proc/${info.pid}/maps`, 'utf8') }) },
+      );
       expect(r.isolation).toBe('process');
-      expect(r.reboots).toHaveLength(1);
-      expect(r.reboots![0]!.secureAcked).toBe(true);
-      expect(r.reboots![0]!.reason).toMatch(mode === 'exit' ? /exited with code 70/ : /terminated by the hypervisor/);
-      expect(r.secure.crash).toBeUndefined();
-      expect(r.nonsecure.outcome?.status).toBe('returned');
-      const ns = user(r.nonsecure);
-      const s = user(r.secure);
-      expect(ns['boot']).toBe(1);
-      expect(ns['resumedFrom']).toBeGreaterThan(0);
-      expect(ns['messages.received']).toBe(TOTAL);
-      expect(ns['messages.corrupted']).toBe(0);
-      expect(ns['messages.acknowledgedTwice']).toBe(0);
-      expect(s['delivery.once']).toBe(TOTAL);
-      expect(s['delivery.twice']).toBe(0);
-      expect(s['delivery.outOfOrder']).toBe(0);
-      expect(summarize(r).ok).toBe(true);
+      expectRecoveredStream(r, TOTAL, K, mode);
 
       // one secure process, then one process per non-secure boot, each a different pid
       expect(seen.map((p) => p.info.world)).toEqual(['secure', 'nonsecure', 'nonsecure']);
