@@ -99,6 +99,7 @@ export function processLauncher(o: ProcessLauncherOptions = {}): PartitionLaunch
       let resolveStarted!: (v: PartitionProcessInfo | undefined) => void;
       const started = new Promise<PartitionProcessInfo | undefined>((r) => (resolveStarted = r));
       let workerExit: number | undefined;
+      let mapped = false;
       let exited = false;
       const gone = new Promise<void>((resolve) => {
         child.on('exit', (code, signal) => {
@@ -113,6 +114,9 @@ export function processLauncher(o: ProcessLauncherOptions = {}): PartitionLaunch
         if (typeof m !== 'object' || m === null) return on.message(m);
         switch (m.type) {
           case 'mapped': {
+            // once per process: the child is as untrusted as its partition, a repeat is malformed
+            if (mapped) return on.message(m);
+            mapped = true;
             const info: PartitionProcessInfo = { world: data.world, pid: Number(m.pid), files: Array.isArray(m.files) ? m.files.map(String) : [] };
             processes.push(info);
             o.onProcess?.(info);
