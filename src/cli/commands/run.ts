@@ -9,7 +9,7 @@
  *
  * Without --secure/--nonsecure it runs a scenario of the registry (src/hypervisor/scenarios.ts), by default
  * "default" (examples/secure-signer + examples/nonsecure-client).
- * --config takes a JSON file: { cores, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
+ * --config takes a JSON file: { cores, isolation, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
  * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
  * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
  */
@@ -154,7 +154,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     nonsecure: { module: nonsecureModule, args: nsArgs },
     ...(o.verbose ? { onLog: (world, text) => process.stderr.write(`[${world}] ${text}\n`) } : {}),
   };
-  const isolation = o.isolation ?? 'worker';
+  const isolation = o.isolation ?? cfg.isolation ?? 'worker';
   if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
   const result = await runMachine({ ...machine, isolation });
   const summary = summarize(result, { ...(sc ? { scenario: sc.name, adversarial: sc.adversarial } : {}) });
