@@ -85,7 +85,8 @@ export function imageMemory(image: Uint8Array, base: number, pieces: readonly Im
 
 /** Throws IMAGE_TRUNCATED unless [addr, addr+len) lies inside the image (or wholly inside one of its pieces). */
 export function requireInImage(img: ImageMemory, what: string, addr: number, len: number): void {
-  if (!Number.isSafeInteger(addr) || !img.memory.contains(addr, len)) {
+  // findRegion, not contains: a declared RAM range makes buffers count as inside memory, not ring areas readable.
+  if (!Number.isSafeInteger(addr) || img.memory.findRegion(addr, len) === undefined) {
     const where = `the image [${hex(img.base)}, ${hex(img.base + img.size)})${img.pieces > 0 ? ` or any of its ${img.pieces} pieces` : ''}`;
     throw new VirtioError(VirtioErrorCode.IMAGE_TRUNCATED, `${what} [${hex(addr)}, ${hex(addr + len)}) is outside ${where}`, { what, addr, len });
   }

@@ -9,12 +9,20 @@
  * not available in the same lap (the slot before 0 is N-1 of the previous lap, whose wrap counter is the opposite).
  * Each run is walked chain by chain with the packed walker, bounded by N descriptors in total.
  *
+ * Leftover tails: when the device returns a buffer it writes one used descriptor, at the slot of the chain's first
+ * descriptor, and leaves the chain's other slots as the driver wrote them (§2.8.7, §2.8.21), so they still read as
+ * available. A run directly followed (in ring order, same lap) by a used descriptor of that lap cannot be outstanding:
+ * the device writes used descriptors only at slots it has already consumed. Such runs are listed in `consumed` and not
+ * decoded as chains. A run after the last used descriptor stays ambiguous from the flags alone (a new chain, or the
+ * tail of the chain returned just before it) and is decoded; Linux's virtio_blk leaves such tails (docs/linux-rings.md).
+ *
  * Contract (JSON; 64-bit values are 0x-hex strings, the rest numbers):
  *   { layout: "packed", queueSize, base, areas: {desc, driverEvent, deviceEvent},
  *     desc: [{addr, len, id, flags}] x N,
  *     driverEvent: {offWrap, flags, off, wrap, mode}, deviceEvent: {...},
  *     decoded: { states: [{index, avail, used, state: "available"|"used", wrap}] x N,
- *                chains: [{index, wrap, id, segments, indirect, ringDescs} | {index, wrap, error: CODE, message}] },
+ *                chains: [{index, wrap, id, segments, indirect, ringDescs} | {index, wrap, error: CODE, message}],
+ *                consumed: [{index, wrap, count, usedAt}] },
  *     errors: [{code, message}] }
  */
 import { DescriptorChain } from '../chain.js';
@@ -73,6 +81,14 @@ export type PackedChainReport =
   | { readonly index: number; readonly wrap: number; readonly id: number; readonly segments: ReportSegment[]; readonly indirect: boolean; readonly ringDescs: number }
   | { readonly index: number; readonly wrap: number; readonly error: string; readonly message: string };
 
+/** An available-looking run the device has consumed: `count` slots from `index`, followed by a used slot `usedAt`. */
+export interface PackedConsumedRun {
+  readonly index: number;
+  readonly wrap: number;
+  readonly count: number;
+  readonly usedAt: number;
+}
+
 export interface PackedReport {
   readonly layout: 'packed';
   readonly queueSize: number;
@@ -83,7 +99,7 @@ export interface PackedReport {
   readonly desc: PackedDescEntry[];
   readonly driverEvent: PackedEventReport;
   readonly deviceEvent: PackedEventReport;
-  readonly decoded: { readonly states: PackedDescState[]; readonly chains: PackedChainReport[] };
+  readonly decoded: { readonly states: PackedDescState[]; readonly chains: PackedChainReport[]; readonly consumed: PackedConsumedRun[] };
   readonly errors: ReportError[];
 }
 
@@ -91,6 +107,13 @@ const MODES = { [PACKED_EVENT_FLAG_ENABLE]: 'ENABLE', [PACKED_EVENT_FLAG_DISABLE
 
 function eventReport(offWrap: number, flags: number): PackedEventReport {
   return { offWrap, flags, off: offWrap & 0x7fff, wrap: offWrap >>> 15, mode: MODES[flags] ?? 'RESERVED' };
+}
+
+/** The lap in which slot `flags` is marked used (AVAIL = USED = lap), or -1 when it is available. */
+function usedLap(flags: number): number {
+  const a = (flags & PACKED_DESC_F_AVAIL) !== 0 ? 1 : 0;
+  const u = (flags & PACKED_DESC_F_USED) !== 0 ? 1 : 0;
+  return a === u ? a : -1;
 }
 
 /** The lap in which slot `flags` is available (0 or 1), or -1 when it is marked used. */
@@ -116,12 +139,14 @@ export function packedReport(image: Uint8Array, opts: PackedReportOptions): Pack
   const desc: PackedDescEntry[] = [];
   const states: PackedDescState[] = [];
   const laps: number[] = [];
+  const usedLaps: number[] = [];
   for (let i = 0; i < n; i++) {
     const d = opts.desc + PACKED_DESC_SIZE * i;
     const flags = mem.read16(d + 14);
     desc.push({ addr: hex64(mem, d), len: mem.read32(d + 8), id: mem.read16(d + 12), flags });
     const lap = availableLap(flags);
     laps.push(lap);
+    usedLaps.push(usedLap(flags));
     const avail = (flags & PACKED_DESC_F_AVAIL) !== 0 ? 1 : 0;
     states.push({ index: i, avail, used: (flags & PACKED_DESC_F_USED) !== 0 ? 1 : 0, state: lap >= 0 ? 'available' : 'used', wrap: avail });
   }
@@ -134,13 +159,30 @@ export function packedReport(image: Uint8Array, opts: PackedReportOptions): Pack
   }
 
   // Run starts: available slot i whose predecessor is not available in the same lap.
-  const starts: number[] = [];
+  const runStarts: number[] = [];
   for (let i = 0; i < n; i++) {
     const lap = laps[i]!;
     if (lap < 0) continue;
     const prev = laps[(i + n - 1) % n]!;
     const prevSameRun = i === 0 ? prev === 1 - lap : prev === lap;
-    if (!prevSameRun) starts.push(i);
+    if (!prevSameRun) runStarts.push(i);
+  }
+  // Runs followed by a used descriptor of the same lap are consumed leftovers (see the header), not outstanding.
+  const starts: number[] = [];
+  const consumed: PackedConsumedRun[] = [];
+  for (const start of runStarts) {
+    let pos = start;
+    let wrap = laps[start]!;
+    let count = 0;
+    while (count < n && laps[pos] === wrap) {
+      count++;
+      if (++pos === n) {
+        pos = 0;
+        wrap ^= 1; // the lap changes at the ring's end
+      }
+    }
+    if (count < n && usedLaps[pos] === wrap) consumed.push({ index: start, wrap: laps[start]!, count, usedAt: pos });
+    else starts.push(start);
   }
   // (There is always a start when anything is available: a run cannot close on itself, since going once round the
   // ring flips the lap at slot 0.)
@@ -185,7 +227,7 @@ export function packedReport(image: Uint8Array, opts: PackedReportOptions): Pack
     desc,
     driverEvent,
     deviceEvent,
-    decoded: { states, chains },
+    decoded: { states, chains, consumed },
     errors,
   };
 }

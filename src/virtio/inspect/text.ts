@@ -76,6 +76,10 @@ export function renderPackedText(r: PackedReport): string {
     if ('error' in c) out.push(`  at ${c.index} (wrap ${c.wrap}): ${c.error} (${c.message})`);
     else out.push(`  at ${c.index} (wrap ${c.wrap}) id ${c.id}${c.indirect ? ' [indirect]' : ''}: ${segments(c.segments)}`);
   }
+  if (r.decoded.consumed.length > 0) {
+    out.push(`consumed leftovers (available-looking slots before a used descriptor): ${r.decoded.consumed.length}`);
+    for (const c of r.decoded.consumed) out.push(`  at ${c.index} (wrap ${c.wrap}): ${c.count} slot${c.count === 1 ? '' : 's'}, used descriptor at ${c.usedAt}`);
+  }
   out.push('descriptors:');
   let zeros = 0;
   r.desc.forEach((d, i) => {
