@@ -36,41 +36,54 @@ def elements(path):
                     'descs': descs[::-1]})
     return out
 
-def packed_expect(q, qs):
+def packed_expect(run, q, qs):
     """What the ring must hold, from QEMU's positions and what Linux 6.1 posts (QEMU 7.2 prints no packed element).
 
-    All four queues are in their first lap (wrap counter 1): the guest ran seconds and posted fewer than N buffers per
-    queue except the RX ring, which virtio_net fills once at probe until the ring is full (try_fill_recv: one buffer
-    per descriptor, N of them, ids handed out 0..N-1 in slot order on the first lap). QEMU has consumed every slot
-    before last_avail_idx and returned everything before used_idx; inuse 0 means nothing is between them.
-    The descriptors still available to the device are [last_avail_idx, driver position): the driver position is N (the
-    whole ring) for RX and last_avail_idx for the others (idle: nothing posted that QEMU has not taken).
+    QEMU 7.2 prints no wrap counter. The net and blk queues are in their first lap (wrap counter 1): the guest ran
+    seconds and posted fewer than N buffers on them (the split runs' indices say so too), except the RX ring, which virtio_net fills once at probe until the ring is full (try_fill_recv: one buffer
+    per descriptor, N of them, ids handed out 0..N-1 in slot order on the first lap) and refills only once more than
+    half of it is free. QEMU has returned everything before used_idx and consumed everything before last_avail_idx;
+    the inuse buffers between them are in flight: the device has read them but their slots still carry the driver's
+    flags, so they read as available. Beyond last_avail_idx the slots up to the driver's position are available too:
+    that position is N (the whole ring) for RX and last_avail_idx for the others (idle or blocked on the in-flight
+    requests: nothing posted that QEMU has not taken). So available chains start in [used_idx, availableTo).
+    The rng queue has 8 slots and is used dozens of times (71 in the split run), so its lap is unknown (wrap None):
+    all that follows is that the slots before used_idx are used in one lap and the others in the lap before it.
     RX buffers (VIRTIO_NET_F_MRG_RXBUF negotiated) are single device-writable descriptors of at least 1536 bytes
     (GOOD_PACKET_LEN rounded up to the cache line; the last buffer of a page frag takes its leftover).
+    virtio_blk requests with INDIRECT_DESC (the in-flight run) take one ring slot each, an indirect table of
+    header (16 bytes, device-readable), data pages (device-writable for a read) and the status byte (writable, right
+    after the header in the same allocation); inuse of them are in flight.
     """
     rx = q['name'] == 'net-rx'
+    blk_inflight = q['name'] == 'blk0' and run == 'packed-inflight'
     n = qs['num']
-    return {'wrap': 1, 'consumedBefore': qs['lastAvailIdx'], 'usedBefore': qs['usedIdx'], 'inuse': qs['inuse'],
-            'availableFrom': qs['lastAvailIdx'], 'availableTo': n if rx else qs['lastAvailIdx'],
-            'chain': {'descriptors': 1, 'write': True, 'minLen': 1536, 'idIsSlot': True} if rx else None}
+    chain = None
+    if rx:
+        chain = {'kind': 'rx', 'descriptors': 1, 'write': True, 'minLen': 1536, 'idIsSlot': True}
+    elif blk_inflight:
+        chain = {'kind': 'blk-read', 'descriptors': 1, 'indirect': True, 'chains': qs['inuse']}
+    return {'wrap': None if q['name'] == 'rng' else 1, 'usedBefore': qs['usedIdx'], 'inuse': qs['inuse'], 'consumedBefore': qs['lastAvailIdx'],
+            'availableFrom': qs['usedIdx'] if blk_inflight else qs['lastAvailIdx'],
+            'availableTo': n if rx else qs['lastAvailIdx'], 'chain': chain}
 
 result = {}
-for run in ('split', 'packed'):
+for run in ('split', 'packed', 'split-inflight', 'packed-inflight'):
     pieces = json.load(open(os.path.join(d, f'{run}-pieces.json')))
     st = status(os.path.join(d, f'{run}-status.txt'))
     queues = []
     for q in pieces['queues']:
         qs = st[(q['path'], q['queue'])]
         entry = {**q, 'qemu': qs}
-        if run == 'packed':
-            entry['expect'] = packed_expect(q, qs)
+        if run.startswith('packed'):
+            entry['expect'] = packed_expect(run, q, qs)
         queues.append(entry)
     result[run] = {'queues': queues}
-    if run == 'split':
-        els = elements(os.path.join(d, 'split-elements.txt'))
+    if run.startswith('split'):
+        els = elements(os.path.join(d, f'{run}-elements.txt'))
         names = {(q['path'], q['queue']): q['name'] for q in queues}
         for e in els:
             e['name'] = names[(e['path'], e['queue'])]
         result[run]['elements'] = els
 json.dump(result, open(os.path.join(d, 'expected.json'), 'w'), indent=1)
-print('elements:', len(result['split']['elements']))
+print('elements:', len(result['split']['elements']), len(result['split-inflight']['elements']))
