@@ -12,5 +12,11 @@ echo "GUEST READY"
 ls /sys/bus/virtio/devices/
 dd if=/dev/vda of=/dev/null bs=4096 count=4 2>/dev/null
 head -c 64 /dev/hwrng | od -An -tx1 | head -1
+if grep -q rings.load /proc/cmdline; then
+  # keep virtio_blk busy (the drive is throttled by QEMU) so requests are in flight when the VM stops
+  (while true; do echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda of=/dev/null bs=65536 2>/dev/null; done) &
+  (while true; do dd if=/dev/vda of=/dev/null bs=4096 skip=512 count=64 2>/dev/null; done) &
+  echo "GUEST LOADED"
+fi
 echo "GUEST IDLE"
 while true; do sleep 1000; done
