@@ -20,7 +20,9 @@
  *
  * IN_ORDER (§2.7.9 / feature 35): when negotiated, pushUsed must return buffers in the order they were popped
  * (else BAD_ARGUMENT, our caller's mistake), so the used ring carries one entry per buffer in availability order.
- * We never batch (one used entry for several buffers is allowed by the spec but optional).
+ * pushUsedUpTo(id, len) returns a batch with one used entry instead: every held buffer up to and including `id`
+ * (in pop order), written as (id, len) at the slot of the batch's first buffer; the other slots are skipped and
+ * used.idx advances by the batch size (§2.7.9). len is the last buffer's; the driver learns none for the others.
  *
  * EVENT_IDX (§2.7.10): while notifications are enabled, every pop writes avail_event = lastAvail ("kick me when
  * you add the next one"); disabled writes avail_event = lastAvail - 1, which the driver's window [old, new) cannot
@@ -200,6 +202,34 @@ export class SplitVirtqueueDevice implements VirtqueueDevice {
     this.usedU32[w] = id;
     this.usedU32[w + 1] = writtenLen;
     this.usedNext = (this.usedNext + 1) & 0xffff;
+  }
+
+  /**
+   * IN_ORDER batch (§2.7.9): returns every held buffer up to and including `id`, in pop order, with a single used
+   * entry (id, writtenLen) at the slot of the first; `writtenLen` is the last buffer's (checked against its
+   * writable bytes). Returns the batch size. BAD_ARGUMENT without IN_ORDER or when `id` is not held.
+   */
+  pushUsedUpTo(id: number, writtenLen: number): number {
+    if (!this.inOrder) throw new VirtioError(VirtioErrorCode.BAD_ARGUMENT, 'pushUsedUpTo needs IN_ORDER', { id });
+    if (!(id >= 0 && id < this.size && Number.isInteger(id)) || this.held[id] !== 1) {
+      throw new VirtioError(VirtioErrorCode.BAD_ARGUMENT, `pushUsedUpTo(${id}): not a chain this device holds`, { id });
+    }
+    if (!(Number.isInteger(writtenLen) && writtenLen >= 0 && writtenLen <= this.heldWritable[id]!)) {
+      throw new VirtioError(VirtioErrorCode.BAD_ARGUMENT, `pushUsedUpTo(${id}, ${writtenLen}): length exceeds the chain's ${this.heldWritable[id]} writable bytes`, { id, writtenLen });
+    }
+    // held[id] === 1 under IN_ORDER means id is in order[orderFirst, orderEnd): the scan ends there.
+    let k = 0;
+    let h: number;
+    do {
+      h = this.order[(this.orderFirst + k++) & this.mask]!;
+      this.held[h] = 0;
+    } while (h !== id);
+    this.orderFirst += k;
+    const w = this.u32 + 1 + 2 * (this.usedNext & this.mask);
+    this.usedU32[w] = id;
+    this.usedU32[w + 1] = writtenLen;
+    this.usedNext = (this.usedNext + k) & 0xffff;
+    return k;
   }
 
   publishUsed(): boolean {

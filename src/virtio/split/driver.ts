@@ -22,9 +22,15 @@
  * the descriptor table, avail and used rings, as a driver does at queue setup (§3.1.1 / §4.2.3.2).
  *
  * IN_ORDER (§2.7.9): when negotiated, freed descriptors go to the tail of the free list, so a device that uses
- * buffers in order sees descriptors allocated in ring order (the driver rule of §2.7.9). popUsed still reads and
- * checks every used id; a device that writes one used entry for a batch is not supported (we require one entry
- * per buffer).
+ * buffers in order sees descriptors allocated in ring order (the driver rule of §2.7.9). Buffers come back in the
+ * order they were made available, so the buffer at avail position p is returned when lastUsed == p. The device may
+ * return a batch with ONE used entry: it writes (id of the batch's LAST buffer, its len) at the slot of the batch's
+ * FIRST buffer, skips the other slots and advances used.idx by the batch size. So used.idx still counts buffers;
+ * popUsed reads the entry at lastUsed, derives the batch size from the id's avail position (availPos), checks the
+ * batch lies within used.idx, and then returns the batch's buffers one per call in avail order without reading
+ * the skipped slots. A one-buffer "batch" is the ordinary case. Length: the spec gives no len for the earlier
+ * buffers of a batch, so we report lastUsedLen = 0 for them (an underestimate is always safe, §2.7.8.3: the driver
+ * must not assume bytes beyond len were written); the last gets the entry's len.
  *
  * Indirect (§2.7.5.3): table k (options.indirect) belongs to head k, so it is free exactly when head k is.
  */
@@ -84,6 +90,12 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
   private readonly tokens: (T | undefined)[];
   /** Private copy of the heads in the avail ring (the shared copy could be overwritten by the device). */
   private readonly availShadow: Uint16Array;
+  /** IN_ORDER: avail position (free-running u16) at which each outstanding head was added. */
+  private readonly availPos: Uint16Array;
+  /** IN_ORDER: buffers of the current batched used entry still to return after the one returned last. */
+  private batchLeft = 0;
+  /** IN_ORDER: the reported len of the current batch's last buffer. */
+  private batchLen = 0;
   private freeHead = 0;
   private freeTail = 0;
   private free = 0;
@@ -157,6 +169,7 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.state = new Uint8Array(size);
     this.tokens = new Array<T | undefined>(size).fill(undefined);
     this.availShadow = new Uint16Array(size);
+    this.availPos = new Uint16Array(size);
     this.initFreeList();
   }
 
@@ -227,6 +240,7 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.tokens[head] = token;
     const slot = this.availNext & this.mask;
     this.availShadow[slot] = head;
+    this.availPos[head] = this.availNext;
     this.availU16[this.a16 + 2 + slot] = head;
     this.availNext = (this.availNext + 1) & 0xffff;
     return head;
@@ -322,32 +336,62 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
 
   popUsed(): T | undefined {
     this.checkUsable();
-    // Acquire: entries up to used.idx were written before it (§2.7.8.2).
-    const usedIdx = Atomics.load(this.usedU16, this.u16 + 1);
     const last = this.lastUsed;
-    if (usedIdx === last) return undefined;
-    const ahead = (usedIdx - last) & 0xffff;
-    if (ahead > this.inflight) {
-      this.breakWith(new VirtioError(VirtioErrorCode.USED_IDX_TOO_FAR, `used.idx ${usedIdx} is ${ahead} ahead of ${last} but only ${this.inflight} buffers are with the device`, { usedIdx, lastUsed: last, inflight: this.inflight }));
-    }
-    const w = this.u32 + 1 + 2 * (last & this.mask);
-    const id = this.usedU32[w]!;
-    const len = this.usedU32[w + 1]!;
-    if (id >= this.size) {
-      this.breakWith(new VirtioError(VirtioErrorCode.USED_ID_OUT_OF_RANGE, `used id ${id} >= queue size ${this.size}`, { id }));
-    }
-    if (this.state[id] !== STATE_PUBLISHED) {
-      this.breakWith(new VirtioError(VirtioErrorCode.USED_ID_NOT_OUTSTANDING, `used id ${id} is not a buffer the device holds`, { id }));
-    }
-    const writable = this.chainWritable[id]!;
-    if (len > writable) {
-      // A chain with no device-writable byte: the device wrote nothing, whatever len says. OpenAMP's device side
-      // reports the buffer length for consumed TX buffers (Linux does not check either), so we report 0 and count it
-      // instead of breaking the queue. A len beyond the writable bytes of a writable chain is a real violation.
-      if (writable !== 0) {
-        this.breakWith(new VirtioError(VirtioErrorCode.USED_LEN_TOO_LARGE, `used len ${len} for id ${id} exceeds its ${writable} writable bytes`, { id, len }));
+    let id: number;
+    let reported: number;
+    if (this.batchLeft > 0) {
+      // Rest of a batch (§2.7.9): the next buffer in avail order; its used slot was skipped by the device.
+      id = this.availShadow[last & this.mask]!;
+      reported = --this.batchLeft === 0 ? this.batchLen : 0;
+    } else {
+      // Acquire: entries up to used.idx were written before it (§2.7.8.2).
+      const usedIdx = Atomics.load(this.usedU16, this.u16 + 1);
+      if (usedIdx === last) return undefined;
+      const ahead = (usedIdx - last) & 0xffff;
+      if (ahead > this.inflight) {
+        this.breakWith(new VirtioError(VirtioErrorCode.USED_IDX_TOO_FAR, `used.idx ${usedIdx} is ${ahead} ahead of ${last} but only ${this.inflight} buffers are with the device`, { usedIdx, lastUsed: last, inflight: this.inflight }));
       }
-      this.readOnlyLenIgnored++;
+      const w = this.u32 + 1 + 2 * (last & this.mask);
+      id = this.usedU32[w]!;
+      const len = this.usedU32[w + 1]!;
+      if (id >= this.size) {
+        this.breakWith(new VirtioError(VirtioErrorCode.USED_ID_OUT_OF_RANGE, `used id ${id} >= queue size ${this.size}`, { id }));
+      }
+      if (this.state[id] !== STATE_PUBLISHED) {
+        this.breakWith(new VirtioError(VirtioErrorCode.USED_ID_NOT_OUTSTANDING, `used id ${id} is not a buffer the device holds`, { id }));
+      }
+      const writable = this.chainWritable[id]!;
+      if (len > writable) {
+        // A chain with no device-writable byte: the device wrote nothing, whatever len says. OpenAMP's device side
+        // reports the buffer length for consumed TX buffers (Linux does not check either), so we report 0 and count it
+        // instead of breaking the queue. A len beyond the writable bytes of a writable chain is a real violation.
+        if (writable !== 0) {
+          this.breakWith(new VirtioError(VirtioErrorCode.USED_LEN_TOO_LARGE, `used len ${len} for id ${id} exceeds its ${writable} writable bytes`, { id, len }));
+        }
+        this.readOnlyLenIgnored++;
+      }
+      reported = len > writable ? writable : len;
+      if (this.inOrder) {
+        // §2.7.9: the entry at lastUsed names the LAST buffer of a batch that starts at lastUsed. Published buffers
+        // are the oldest `inflight` ones, so 1 <= batch <= inflight; used.idx must cover the whole batch.
+        const batch = ((this.availPos[id]! - last) & 0xffff) + 1;
+        if (batch > ahead) {
+          this.breakWith(
+            new VirtioError(VirtioErrorCode.USED_ID_NOT_OUTSTANDING, `used id ${id} ends a batch of ${batch} buffers but used.idx ${usedIdx} returns only ${ahead}`, {
+              id,
+              batch,
+              usedIdx,
+              lastUsed: last,
+            }),
+          );
+        }
+        if (batch > 1) {
+          this.batchLeft = batch - 1;
+          this.batchLen = reported;
+          id = this.availShadow[last & this.mask]!;
+          reported = 0;
+        }
+      }
     }
     // Return the chain's descriptors: its links head..tail are still in nextFree.
     const tail = this.chainTail[id]!;
@@ -366,7 +410,7 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.tokens[id] = undefined;
     this.lastUsed = (last + 1) & 0xffff;
     this.inflight--;
-    this.lastUsedLen = len > writable ? writable : len;
+    this.lastUsedLen = reported;
     // Keep asking for an interrupt at the next used buffer while callbacks are on (§2.7.10).
     if (this.eventIdx && this.callbacks) Atomics.store(this.availU16, this.usedEventAt, this.lastUsed);
     return token;
@@ -413,6 +457,8 @@ export class SplitVirtqueueDriver<T = unknown> implements VirtqueueDriver<T> {
     this.initFreeList();
     this.availNext = this.published = this.lastUsed = 0;
     this.inflight = 0;
+    this.batchLeft = 0;
+    this.batchLen = 0;
     this.callbacks = true;
     this.brokenBy = undefined;
     this.lastUsedLen = 0;
