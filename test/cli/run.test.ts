@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/tz-virtio.mjs', import.meta.url));
 const FX = fileURLToPath(new URL('./fixtures/', import.meta.url));
+/** The README's echo example: the tests run the partitions users are shown. */
+const ECHO = fileURLToPath(new URL('../../examples/echo/', import.meta.url));
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -104,7 +106,7 @@ describe('tz-virtio run --scenario', () => {
   });
 
   it('refuses an unknown scenario, and --scenario with --secure', async () => {
-    for (const args of [['--scenario', 'nope'], ['--scenario', 'echo', '--secure', join(FX, 'echo-secure.mjs'), '--nonsecure', join(FX, 'echo-nonsecure.mjs')]]) {
+    for (const args of [['--scenario', 'nope'], ['--scenario', 'echo', '--secure', join(ECHO, 'secure.mjs'), '--nonsecure', join(ECHO, 'nonsecure.mjs')]]) {
       const r = await cli(args);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/--scenario/);
@@ -165,7 +167,7 @@ describe('tz-virtio run: user partitions', () => {
   });
 
   it('refuses bad options with a one-line error and exit code 2', async () => {
-    for (const args of [['--cores', '3'], ['--secure', join(FX, 'echo-secure.mjs')], ['--secure', 'nope.mjs', '--nonsecure', 'nope.mjs'], ['--messages', 'many'], ['--config', join(FX, 'missing.json')]]) {
+    for (const args of [['--cores', '3'], ['--secure', join(ECHO, 'secure.mjs')], ['--secure', 'nope.mjs', '--nonsecure', 'nope.mjs'], ['--messages', 'many'], ['--config', join(FX, 'missing.json')]]) {
       const r = await cli(args);
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
