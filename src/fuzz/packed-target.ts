@@ -25,7 +25,9 @@ import {
 import { FuzzArena, type Range } from './arena.js';
 import type { Prng } from './prng.js';
 import { bump } from './report.js';
-import { finding, guarded, type FuzzContext, type FuzzTarget, type SegModel } from './target.js';
+import { checkCleanPop, checkPoppedChain, finding, guarded, type ChainNaming, type FuzzContext, type FuzzTarget, type SegModel } from './target.js';
+
+const NAMING: ChainNaming = { word: 'id', label: 'buffer id' };
 
 export const PACKED_MUTATIONS = [
   'desc-field',
@@ -449,21 +451,10 @@ class PackedCase {
       return;
     }
     ctx.report.chains++;
-    const a = this.arena;
-    const segs: SegModel[] = [];
-    for (let i = 0; i < c.count; i++) {
-      const addr = c.addr[i]!;
-      const len = c.len[i]!;
-      if (!(addr >= a.base && addr + len <= a.end)) finding(ctx, 'violation', `segment ${i} ${addr}+${len} of id ${c.head} lies outside the shared region`);
-      segs.push({ addr, len, write: i >= c.readable });
-    }
-    if (c.count > this.maxSegs) finding(ctx, 'violation', `chain of ${c.count} segments exceeds maxChainSegments ${this.maxSegs}`);
-    if (!(c.head >= 0 && c.head < this.size)) finding(ctx, 'violation', `buffer id ${c.head} is outside the queue`);
-    if (this.held.has(c.head)) finding(ctx, 'violation', `id ${c.head} was returned twice without being used`);
+    const segs = checkPoppedChain(ctx, this.arena, c, { maxSegs: this.maxSegs, size: this.size, held: this.held, naming: NAMING });
     if (this.clean) {
       const e = this.expected.shift();
-      if (e === undefined) finding(ctx, 'violation', `clean ring: id ${c.head} popped but nothing was offered`);
-      else if (e.id !== c.head || !sameSegs(e.segs, segs)) finding(ctx, 'violation', `clean ring: popped ${JSON.stringify(c.toJSON())}, offered id ${e.id} ${JSON.stringify(e.segs)}`);
+      checkCleanPop(ctx, c, segs, e === undefined ? undefined : { id: e.id, segs: e.segs }, NAMING);
     }
     this.held.set(c.head, { writable: c.writableBytes, segs });
     this.heldOrder.push(c.head);
@@ -543,11 +534,6 @@ class PackedCase {
   }
 }
 
-function sameSegs(a: readonly SegModel[], b: readonly SegModel[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]!.addr !== b[i]!.addr || a[i]!.len !== b[i]!.len || a[i]!.write !== b[i]!.write) return false;
-  return true;
-}
 
 export const packedTarget: FuzzTarget = {
   name: 'packed',

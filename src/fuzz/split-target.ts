@@ -27,7 +27,9 @@ import { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE } from '..
 import { FuzzArena, type Range } from './arena.js';
 import type { Prng } from './prng.js';
 import { bump } from './report.js';
-import { finding, guarded, type FuzzContext, type FuzzTarget, type SegModel } from './target.js';
+import { checkCleanPop, checkPoppedChain, finding, guarded, type ChainNaming, type FuzzContext, type FuzzTarget, type SegModel } from './target.js';
+
+const NAMING: ChainNaming = { word: 'head', label: 'chain head' };
 
 export const SPLIT_MUTATIONS = [
   'desc-field',
@@ -455,21 +457,10 @@ class SplitCase {
     }
     ctx.report.chains++;
     if (wasBroken) finding(ctx, 'violation', 'a broken queue returned a chain');
-    const a = this.arena;
-    const segs: SegModel[] = [];
-    for (let i = 0; i < c.count; i++) {
-      const addr = c.addr[i]!;
-      const len = c.len[i]!;
-      if (!(addr >= a.base && addr + len <= a.end)) finding(ctx, 'violation', `segment ${i} ${addr}+${len} of head ${c.head} lies outside the shared region`);
-      segs.push({ addr, len, write: i >= c.readable });
-    }
-    if (c.count > this.maxSegs) finding(ctx, 'violation', `chain of ${c.count} segments exceeds maxChainSegments ${this.maxSegs}`);
-    if (!(c.head >= 0 && c.head < this.size)) finding(ctx, 'violation', `chain head ${c.head} is outside the queue`);
-    if (this.held.has(c.head)) finding(ctx, 'violation', `head ${c.head} was returned twice without being used`);
+    const segs = checkPoppedChain(ctx, this.arena, c, { maxSegs: this.maxSegs, size: this.size, held: this.held, naming: NAMING });
     if (this.clean) {
       const e = this.expected.shift();
-      if (e === undefined) finding(ctx, 'violation', `clean ring: head ${c.head} popped but nothing was offered`);
-      else if (e.head !== c.head || !sameSegs(e.segs, segs)) finding(ctx, 'violation', `clean ring: popped ${JSON.stringify(c.toJSON())}, offered head ${e.head} ${JSON.stringify(e.segs)}`);
+      checkCleanPop(ctx, c, segs, e === undefined ? undefined : { id: e.head, segs: e.segs }, NAMING);
     }
     this.held.set(c.head, { writable: c.writableBytes, segs });
     this.heldOrder.push(c.head);
@@ -559,11 +550,6 @@ function at16(descAddr: number): number {
   return descAddr + 12;
 }
 
-function sameSegs(a: readonly SegModel[], b: readonly SegModel[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]!.addr !== b[i]!.addr || a[i]!.len !== b[i]!.len || a[i]!.write !== b[i]!.write) return false;
-  return true;
-}
 
 export const splitTarget: FuzzTarget = {
   name: 'split',

@@ -5,7 +5,7 @@
  * shared memory, calls the device, and checks the oracles after every call, reporting through the context. It
  * must not throw (an exception escaping a target is itself recorded as a crash by the runner).
  */
-import { isVirtioError } from '../virtio/index.js';
+import { isVirtioError, type DescriptorChain } from '../virtio/index.js';
 import type { FuzzArena, Range } from './arena.js';
 import type { Prng } from './prng.js';
 import { addFinding, bump, type FindingKind, type FuzzReport } from './report.js';
@@ -81,4 +81,56 @@ export interface SegModel {
   readonly addr: number;
   readonly len: number;
   readonly write: boolean;
+}
+
+export function sameSegs(a: readonly SegModel[], b: readonly SegModel[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.addr !== b[i]!.addr || a[i]!.len !== b[i]!.len || a[i]!.write !== b[i]!.write) return false;
+  return true;
+}
+
+/** How a target names a chain's identity in findings: the split head index, or the packed buffer id. */
+export interface ChainNaming {
+  /** "head" or "id". */
+  readonly word: string;
+  /** "chain head" or "buffer id" (for the out-of-queue finding). */
+  readonly label: string;
+}
+
+/**
+ * The oracles every virtqueue target applies to a chain the device just popped: each segment lies inside the shared
+ * region, the chain respects maxChainSegments, its id is inside the queue and not already held. Returns the segments
+ * as the model records them.
+ */
+export function checkPoppedChain(
+  ctx: FuzzContext,
+  arena: FuzzArena,
+  c: DescriptorChain,
+  o: { readonly maxSegs: number; readonly size: number; readonly held: ReadonlyMap<number, unknown>; readonly naming: ChainNaming },
+): SegModel[] {
+  const segs: SegModel[] = [];
+  for (let i = 0; i < c.count; i++) {
+    const addr = c.addr[i]!;
+    const len = c.len[i]!;
+    if (!(addr >= arena.base && addr + len <= arena.end)) finding(ctx, 'violation', `segment ${i} ${addr}+${len} of ${o.naming.word} ${c.head} lies outside the shared region`);
+    segs.push({ addr, len, write: i >= c.readable });
+  }
+  if (c.count > o.maxSegs) finding(ctx, 'violation', `chain of ${c.count} segments exceeds maxChainSegments ${o.maxSegs}`);
+  if (!(c.head >= 0 && c.head < o.size)) finding(ctx, 'violation', `${o.naming.label} ${c.head} is outside the queue`);
+  if (o.held.has(c.head)) finding(ctx, 'violation', `${o.naming.word} ${c.head} was returned twice without being used`);
+  return segs;
+}
+
+/** On a ring the hostile driver left well-formed, the popped chain must be exactly the next one it offered. */
+export function checkCleanPop(
+  ctx: FuzzContext,
+  c: DescriptorChain,
+  segs: readonly SegModel[],
+  offered: { readonly id: number; readonly segs: readonly SegModel[] } | undefined,
+  naming: ChainNaming,
+): void {
+  if (offered === undefined) finding(ctx, 'violation', `clean ring: ${naming.word} ${c.head} popped but nothing was offered`);
+  else if (offered.id !== c.head || !sameSegs(offered.segs, segs)) {
+    finding(ctx, 'violation', `clean ring: popped ${JSON.stringify(c.toJSON())}, offered ${naming.word} ${offered.id} ${JSON.stringify(offered.segs)}`);
+  }
 }
