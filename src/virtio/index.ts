@@ -9,3 +9,4 @@ export * from './split/index.js';
 export * from './mmio/index.js';
 export * from './packed/index.js';
 export * from './inspect/index.js';
+export * from './device.js';
