@@ -31,6 +31,8 @@ export interface Contender {
   readonly countScale?: number;
   /** Largest message size it can carry in one message (Infinity: any). */
   maxSize(spec: Pick<TrialSpec, 'experiment' | 'window'>): number;
+  /** Why it cannot run on this machine (a tool is missing), checked once on the main thread; undefined = it can. */
+  unavailable?(): string | undefined;
   setup(spec: TrialSpec): ContenderSetup;
   createRole(role: string, spec: TrialSpec, shared: Record<string, unknown>): RoleInstance | Promise<RoleInstance>;
 }
