@@ -67,10 +67,12 @@ export class Doorbell {
     Atomics.add(w, this.sleepersIndex, 1);
     let r: SleepResult = 'not-equal';
     if (timeoutMs !== undefined) {
-      if (Atomics.load(w, this.index) === seen && timeoutMs > 0) {
+      if (Atomics.load(w, this.index) !== seen) r = 'not-equal';
+      else if (!(timeoutMs > 0)) r = 'timed-out';
+      else {
         this.sleeps++;
         r = Atomics.wait(w, this.index, seen, timeoutMs);
-      } else if (timeoutMs <= 0) r = 'timed-out';
+      }
     } else {
       while (Atomics.load(w, this.index) === seen) {
         this.sleeps++;
