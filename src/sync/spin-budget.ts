@@ -4,14 +4,21 @@
  * and "sleep at once". The cost of a wake-up is the host's, not ours: 10-100 µs on the 2-core VMs this runs on,
  * more under load. A fixed budget below the host's wake-up latency locks two peers into a slow mode: each side,
  * woken by the other, finds the other already asleep again and has to wake it (one futex round trip per window of
- * messages). So the budget follows the wake-up latency the doorbell measures (ring time stamp -> woken), with a
- * floor and a ceiling.
+ * messages). So the budget can follow the wake-up latency the doorbell measures (ring time stamp -> woken), between
+ * a floor and a ceiling.
+ *
+ * The default ceiling equals the floor (a fixed 50 µs, as before): on an oversubscribed host the measured wake-up
+ * latency is CPU contention, not the futex, and spinning longer then keeps the peer off the core it needs
+ * (docs/benchmarks.md, "The gap": spin-then-block round trips went from ~0.1 ms to ~1 ms at load 8-12 with a
+ * 500 µs ceiling). Raise `maxMs` per endpoint where the host is known to have idle cores.
  */
 
 /** Default floor of the spin budget, ms (50 µs: two sleeping wake-ups on a quiet VM of this kind). */
 export const SPIN_BUDGET_MS = 0.05;
-/** Default ceiling, ms: never spin longer than this before sleeping, whatever the host's wake-ups cost. */
-export const MAX_SPIN_BUDGET_MS = 0.5;
+/** Default ceiling, ms (= the floor: a fixed budget unless an endpoint asks for more). */
+export const MAX_SPIN_BUDGET_MS = SPIN_BUDGET_MS;
+/** A ceiling for hosts with idle cores, where wake-ups are slow but spinning steals nothing: 500 µs. */
+export const IDLE_HOST_SPIN_CEILING_MS = 0.5;
 
 export interface SpinBudgetOptions {
   /** Floor, ms. Default SPIN_BUDGET_MS. */

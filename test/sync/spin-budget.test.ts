@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_SPIN_BUDGET_MS, SPIN_BUDGET_MS, SpinBudget } from '../../src/sync/index.js';
+import { IDLE_HOST_SPIN_CEILING_MS, MAX_SPIN_BUDGET_MS, SPIN_BUDGET_MS, SpinBudget } from '../../src/sync/index.js';
 
 describe('SpinBudget', () => {
   it('starts at the floor and ignores unknown latencies', () => {
@@ -11,16 +11,23 @@ describe('SpinBudget', () => {
     expect(b.ms).toBe(SPIN_BUDGET_MS);
   });
 
-  it('follows a slow host up at once (2x its wake-up latency) and never past the ceiling', () => {
+  it('is a fixed 50 µs by default (ceiling = floor), whatever the wake-ups cost', () => {
     const b = new SpinBudget();
+    b.record(10_000);
+    expect(MAX_SPIN_BUDGET_MS).toBe(SPIN_BUDGET_MS);
+    expect(b.ms).toBe(SPIN_BUDGET_MS);
+  });
+
+  it('with a higher ceiling follows a slow host up at once (2x its wake-up latency) and never past the ceiling', () => {
+    const b = new SpinBudget({ maxMs: IDLE_HOST_SPIN_CEILING_MS });
     b.record(120);
     expect(b.ms).toBeCloseTo(0.24, 6);
     b.record(10_000);
-    expect(b.ms).toBe(MAX_SPIN_BUDGET_MS);
+    expect(b.ms).toBe(IDLE_HOST_SPIN_CEILING_MS);
   });
 
   it('decays slowly back towards a fast host, never below the floor', () => {
-    const b = new SpinBudget();
+    const b = new SpinBudget({ maxMs: IDLE_HOST_SPIN_CEILING_MS });
     b.record(200);
     for (let i = 0; i < 16; i++) b.record(10);
     expect(b.ms).toBeLessThan(0.4);
