@@ -60,9 +60,30 @@ const OP_US = 1;
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
+/**
+ * What a non-secure buffer may contain: that world's own view (its ring side, its messages, its interrupts and
+ * SMCs). The non-secure partition writes its buffer itself and is hostile: world switches, RT events and events
+ * on the secure world's tracks come from the secure buffer only, and records with values that are not finite
+ * numbers are dropped.
+ */
+const NS_KINDS: ReadonlySet<number> = new Set([TraceKind.VQ_ADD, TraceKind.VQ_RETIRE, TraceKind.RPMSG_SEND, TraceKind.RPMSG_RECV, TraceKind.IRQ_RAISE, TraceKind.IRQ_HANDLE, TraceKind.SMC, TraceKind.FAULT]);
+const WORLD_TRACK_KINDS: ReadonlySet<number> = new Set([TraceKind.IRQ_RAISE, TraceKind.IRQ_HANDLE, TraceKind.SMC, TraceKind.FAULT]);
+
+function admissible(r: TraceRecord, world: 'secure' | 'nonsecure'): boolean {
+  if (![r.ts, r.a, r.b, r.c].every(Number.isFinite) || !Number.isInteger(r.track) || r.track < 0 || r.track > 0xffff) return false;
+  if (world === 'secure') return true;
+  return NS_KINDS.has(r.kind) && (!WORLD_TRACK_KINDS.has(r.kind) || r.track === 1);
+}
+
 export function toChromeTrace(sources: readonly TraceSource[], o: ChromeTraceOptions = {}): ChromeTrace {
   const all: (TraceRecord & { world: 'secure' | 'nonsecure' })[] = [];
-  for (const s of sources) for (const r of s.records) all.push({ ...r, world: s.world });
+  let refused = 0;
+  for (const s of sources) {
+    for (const r of s.records) {
+      if (admissible(r, s.world)) all.push({ ...r, world: s.world });
+      else refused++;
+    }
+  }
   all.sort((x, y) => x.ts - y.ts);
   const t0 = all.length > 0 ? all[0]!.ts : 0;
   const rel = (ts: number) => round3(ts - t0);
@@ -196,5 +217,5 @@ export function toChromeTrace(sources: readonly TraceSource[], o: ChromeTraceOpt
   for (const m of [pendingAdd, pendingUsed]) for (const ids of m.values()) for (const id of ids) unmatched.add(id);
   const traceEvents = unmatched.size === 0 ? ev : ev.filter((e) => !(e.ph === 's' && unmatched.has(e.id!)));
   const dropped = sources.reduce((a, s) => a + s.dropped, 0);
-  return { traceEvents, displayTimeUnit: 'ms', metadata: { ...(o.metadata ?? {}), droppedEvents: dropped, clock: 'CLOCK_MONOTONIC, µs from the first event' } };
+  return { traceEvents, displayTimeUnit: 'ms', metadata: { ...(o.metadata ?? {}), droppedEvents: dropped, refusedEvents: refused, clock: 'CLOCK_MONOTONIC, µs from the first event' } };
 }
