@@ -22,6 +22,8 @@ import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
 import { GcWatch } from './gc-watch.js';
+import { installTracer, tracer } from '../trace/active.js';
+import { TraceKind } from '../trace/events.js';
 
 export interface PartitionWorkerData {
   readonly world: World;
@@ -52,6 +54,8 @@ export interface PartitionWorkerData {
   /** Fault injection (non-secure tests, --crash-at): die when the guest has sent `atMessage` RPMsg messages. */
   readonly crash?: CrashSpec;
   readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
+  /** This partition's trace buffer (--trace): its tracer records into it. */
+  readonly trace?: SharedArrayBuffer;
 }
 
 /** How an injected crash kills the partition: its guest code throws, its worker exits, or the hypervisor terminates it. */
@@ -86,11 +90,15 @@ function setThreadNiceness(n: number): string | undefined {
 }
 
 async function boot(): Promise<void> {
+  installTracer(d.trace);
   const gc = new GcWatch();
   const niceError = d.world === 'secure' && d.rt?.niceness !== undefined ? setThreadNiceness(d.rt.niceness) : undefined;
   const memory = new PhysicalMemory(d.regions);
   const log = (text: string) => post({ type: 'log', text });
-  const reportFault = (fault: FaultRecord) => post({ type: 'fault', fault });
+  const reportFault = (fault: FaultRecord) => {
+    if (tracer.enabled) tracer.emitAt(fault.timeUs, TraceKind.FAULT, d.world === 'secure' ? 0 : 1, fault.addr, fault.len, fault.access === 'write' ? 1 : 0);
+    post({ type: 'fault', fault });
+  };
   let core: SecureCore | NonSecureCore;
   if (d.world === 'secure') {
     if (d.ctlSecure === undefined) throw new Error('secure partition without its control block');

@@ -22,6 +22,7 @@ import { Samples } from '../guest/stats.js';
 import { NotifyLimiter } from './notify-limiter.js';
 import { AdaptiveWakeLead } from './wake-lead.js';
 import type { Doorbell } from '../sync/doorbell.js';
+import type { WakeRecord } from '../trace/miss.js';
 import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nonSecureBell, nowUs, ring, secureBell } from './ctl.js';
 
 export interface SecureCoreOptions {
@@ -142,6 +143,7 @@ export class SecureCore implements CorePort {
       this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0xa0 }, 'secure', cpu);
     }
     Atomics.store(this.ctl, Ctl.GATE, o.cores === 2 ? Gate.NONSECURE : Gate.SECURE);
+    this.monitor.traceBoot(o.cores);
   }
 
   now(): number {
@@ -214,7 +216,9 @@ export class SecureCore implements CorePort {
     if (this.idleMode === 'spin' && Number.isFinite(untilUs)) {
       // two cores, polling idle: core 0 is the secure world's; it watches the mailbox until the release
       this.spinTo(untilUs, t0);
-      this.idleUs += nowUs() - t0;
+      const woke = nowUs();
+      this.wake = { wantedUs: untilUs, wokeUs: woke, coreBackUs: woke, preemptTimeout: false };
+      this.idleUs += woke - t0;
       return;
     }
     const single = this.cores === 1;
@@ -259,9 +263,17 @@ export class SecureCore implements CorePort {
         this.lead.record(late);
       } else if (r === 'ok' && !this.externalPending() && nowUs() < wakeAt) this.spuriousWakeups++;
     }
+    const woke = nowUs();
+    const timeouts = this.monitor.preemptionTimeouts;
     if (single && !this.holdsCore) this.takeCore();
+    this.wake = { wantedUs: wakeAt, wokeUs: woke, coreBackUs: single ? nowUs() : woke, preemptTimeout: this.monitor.preemptionTimeouts !== timeouts };
     if (!event && Number.isFinite(untilUs)) this.spinTo(untilUs, nowUs());
     this.idleUs += nowUs() - t0;
+  }
+
+  private wake: WakeRecord | undefined;
+  lastWake(): WakeRecord | undefined {
+    return this.wake;
   }
 
   /**
@@ -307,7 +319,7 @@ export class SecureCore implements CorePort {
         if (state !== NsState.RUNNING) break;
         this.bell.sleep(seq, (deadline - t) / 1000);
       }
-      if (state === NsState.RUNNING) this.monitor.preemptionTimeouts++;
+      if (state === NsState.RUNNING) this.monitor.notePreemptTimeout();
       else this.monitor.preemption.add(Math.max(0, this.f64[CtlF64.NS_PARK_US]! - tTake));
     }
     const req = Atomics.load(this.ctl, Ctl.NS_REQ);

@@ -24,10 +24,17 @@ export interface TraceRecord {
   readonly c: number;
 }
 
-/** Allocates the shared memory for `capacity` events. */
-export function allocateTraceBuffer(capacity: number): SharedArrayBuffer {
-  if (!Number.isInteger(capacity) || capacity < 1 || capacity > 50_000_000) throw new RangeError(`trace capacity must be an integer in 1..50000000, not ${capacity}`);
-  const sab = new SharedArrayBuffer(HEADER_BYTES + capacity * RECORD_BYTES);
+export const MAX_TRACE_CAPACITY = 50_000_000;
+
+/** Bytes of a buffer for `capacity` events. */
+export function traceBufferBytes(capacity: number): number {
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_TRACE_CAPACITY) throw new RangeError(`trace capacity must be an integer in 1..${MAX_TRACE_CAPACITY}, not ${capacity}`);
+  return HEADER_BYTES + capacity * RECORD_BYTES;
+}
+
+/** Allocates (with `alloc`, default a new SharedArrayBuffer; a mapped file across processes) and formats a buffer for `capacity` events. */
+export function allocateTraceBuffer(capacity: number, alloc: (bytes: number) => SharedArrayBuffer = (b) => new SharedArrayBuffer(b)): SharedArrayBuffer {
+  const sab = alloc(traceBufferBytes(capacity));
   new Uint32Array(sab, 0, 4)[H_CAPACITY] = capacity;
   return sab;
 }

@@ -6,7 +6,9 @@
  *   pid 2 "secure partition"       tid 1+task        X RT jobs, i release / deadline miss (args.cause)
  *                                  tid 90 irq, 91 smc, 92 rpmsg, 93 faults
  *   pid 3 "non-secure partition"   tid 90 irq, 91 smc, 92 rpmsg, 93 faults
- *   pid 4 "rings"                  tid = queue       X add/pop/used/retire (1 µs), C in-flight counter, s/f flow arrows
+ *   pid 4 "rings"                  tid 2q (driver side), 2q+1 (device side) of queue q: X add/retire and pop/used
+ *                                  (≤ 1 µs, cut short before the next operation of that side: Perfetto needs the
+ *                                  slices of one track to nest, never to overlap), C in-flight counter, s/f arrows
  *
  * Flow arrows follow one buffer: driver add → device pop, device used → driver retire. A buffer id is reused only
  * after the driver retired it (§2.7.13/§2.7.14), so the n-th add of an id pairs with its n-th pop.
@@ -60,9 +62,30 @@ const OP_US = 1;
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
+/**
+ * What a non-secure buffer may contain: that world's own view (its ring side, its messages, its interrupts and
+ * SMCs). The non-secure partition writes its buffer itself and is hostile: world switches, RT events and events
+ * on the secure world's tracks come from the secure buffer only, and records with values that are not finite
+ * numbers are dropped.
+ */
+const NS_KINDS: ReadonlySet<number> = new Set([TraceKind.VQ_ADD, TraceKind.VQ_RETIRE, TraceKind.RPMSG_SEND, TraceKind.RPMSG_RECV, TraceKind.IRQ_RAISE, TraceKind.IRQ_HANDLE, TraceKind.SMC, TraceKind.FAULT]);
+const WORLD_TRACK_KINDS: ReadonlySet<number> = new Set([TraceKind.IRQ_RAISE, TraceKind.IRQ_HANDLE, TraceKind.SMC, TraceKind.FAULT]);
+
+function admissible(r: TraceRecord, world: 'secure' | 'nonsecure'): boolean {
+  if (![r.ts, r.a, r.b, r.c].every(Number.isFinite) || !Number.isInteger(r.track) || r.track < 0 || r.track > 0xffff) return false;
+  if (world === 'secure') return true;
+  return NS_KINDS.has(r.kind) && (!WORLD_TRACK_KINDS.has(r.kind) || r.track === 1);
+}
+
 export function toChromeTrace(sources: readonly TraceSource[], o: ChromeTraceOptions = {}): ChromeTrace {
   const all: (TraceRecord & { world: 'secure' | 'nonsecure' })[] = [];
-  for (const s of sources) for (const r of s.records) all.push({ ...r, world: s.world });
+  let refused = 0;
+  for (const s of sources) {
+    for (const r of s.records) {
+      if (admissible(r, s.world)) all.push({ ...r, world: s.world });
+      else refused++;
+    }
+  }
   all.sort((x, y) => x.ts - y.ts);
   const t0 = all.length > 0 ? all[0]!.ts : 0;
   const rel = (ts: number) => round3(ts - t0);
@@ -109,6 +132,7 @@ export function toChromeTrace(sources: readonly TraceSource[], o: ChromeTraceOpt
   const pendingUsed = new Map<string, number[]>();
   let flowId = 1;
   const inFlight = new Map<number, number>();
+  const lastOp = new Map<number, ChromeEvent>();
   const qname = (q: number) => o.queueNames?.[q] ?? `vq ${q}`;
 
   for (const r of all) {
@@ -165,23 +189,29 @@ export function toChromeTrace(sources: readonly TraceSource[], o: ChromeTraceOpt
       case TraceKind.VQ_USED:
       case TraceKind.VQ_RETIRE: {
         const q = r.track;
-        thread(PID.RINGS, q, qname(q));
+        const driverSide = r.kind === TraceKind.VQ_ADD || r.kind === TraceKind.VQ_RETIRE;
+        const tid = 2 * q + (driverSide ? 0 : 1);
+        thread(PID.RINGS, tid, `${qname(q)} ${driverSide ? 'driver' : 'device'}`);
         const name = KIND_NAMES[r.kind]!.slice(3);
-        ev.push({ name, ph: 'X', ts, dur: OP_US, pid: PID.RINGS, tid: q, cat: 'ring', args: { id: r.a } });
+        const op: ChromeEvent = { name, ph: 'X', ts, dur: OP_US, pid: PID.RINGS, tid, cat: 'ring', args: { id: r.a } };
+        const prev = lastOp.get(tid);
+        if (prev !== undefined) prev.dur = round3(Math.min(OP_US, Math.max(0, ts - prev.ts)));
+        lastOp.set(tid, op);
+        ev.push(op);
         const key = `${q}/${r.a}`;
         if (r.kind === TraceKind.VQ_ADD || r.kind === TraceKind.VQ_USED) {
           const id = flowId++;
           const m = r.kind === TraceKind.VQ_ADD ? pendingAdd : pendingUsed;
           (m.get(key) ?? m.set(key, []).get(key)!).push(id);
-          ev.push({ name: r.kind === TraceKind.VQ_ADD ? 'available' : 'used', ph: 's', ts, id, pid: PID.RINGS, tid: q, cat: 'buffer' });
+          ev.push({ name: r.kind === TraceKind.VQ_ADD ? 'available' : 'used', ph: 's', ts, id, pid: PID.RINGS, tid, cat: 'buffer' });
         } else {
           const m = r.kind === TraceKind.VQ_POP ? pendingAdd : pendingUsed;
           const id = m.get(key)?.shift();
-          if (id !== undefined) ev.push({ name: r.kind === TraceKind.VQ_POP ? 'available' : 'used', ph: 'f', bp: 'e', ts, id, pid: PID.RINGS, tid: q, cat: 'buffer' });
+          if (id !== undefined) ev.push({ name: r.kind === TraceKind.VQ_POP ? 'available' : 'used', ph: 'f', bp: 'e', ts, id, pid: PID.RINGS, tid, cat: 'buffer' });
         }
         if (r.kind === TraceKind.VQ_ADD || r.kind === TraceKind.VQ_RETIRE) {
           inFlight.set(q, r.b);
-          ev.push({ name: `${qname(q)} in flight`, ph: 'C', ts, pid: PID.RINGS, tid: q, args: { buffers: r.b } });
+          ev.push({ name: `${qname(q)} in flight`, ph: 'C', ts, pid: PID.RINGS, tid, args: { buffers: r.b } });
         }
         break;
       }
@@ -196,5 +226,5 @@ export function toChromeTrace(sources: readonly TraceSource[], o: ChromeTraceOpt
   for (const m of [pendingAdd, pendingUsed]) for (const ids of m.values()) for (const id of ids) unmatched.add(id);
   const traceEvents = unmatched.size === 0 ? ev : ev.filter((e) => !(e.ph === 's' && unmatched.has(e.id!)));
   const dropped = sources.reduce((a, s) => a + s.dropped, 0);
-  return { traceEvents, displayTimeUnit: 'ms', metadata: { ...(o.metadata ?? {}), droppedEvents: dropped, clock: 'CLOCK_MONOTONIC, µs from the first event' } };
+  return { traceEvents, displayTimeUnit: 'ms', metadata: { ...(o.metadata ?? {}), droppedEvents: dropped, refusedEvents: refused, clock: 'CLOCK_MONOTONIC, µs from the first event' } };
 }

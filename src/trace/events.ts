@@ -47,16 +47,16 @@ export const SWITCH_CAUSE_NAMES = ['boot', 'yield', 'smc', 'fiq-preemption', 'ex
 /**
  * Why an RT job missed its deadline, as far as the model can tell (first matching rule wins):
  *   NS_HELD_CORE  one core: the non-secure world still held the core at the release (preemption latency);
- *   GC            a garbage collection of the secure worker overlapped the job's window;
- *   DESCHEDULED   the secure thread did not run for a while although it should have (the host OS ran something else);
+ *   DESCHEDULED   the secure thread slept until shortly before the release and the host OS woke it after the release;
  *   LATE_RELEASE  the executive was busy (service work, another job) when the release was due;
  *   OVERRUN       the job itself ran longer than its deadline;
+ *   STALLED       the job took far longer than it usually does (a GC pause, or the host descheduling the thread mid-job);
  *   SKIPPED       the release was lost because the previous job had not run yet;
  *   UNKNOWN       none of the above could be shown.
  */
-export const MissCause = { UNKNOWN: 0, NS_HELD_CORE: 1, GC: 2, DESCHEDULED: 3, LATE_RELEASE: 4, OVERRUN: 5, SKIPPED: 6 } as const;
+export const MissCause = { UNKNOWN: 0, NS_HELD_CORE: 1, STALLED: 2, DESCHEDULED: 3, LATE_RELEASE: 4, OVERRUN: 5, SKIPPED: 6 } as const;
 export type MissCauseCode = (typeof MissCause)[keyof typeof MissCause];
-export const MISS_CAUSE_NAMES = ['unknown', 'non-secure-held-core', 'gc-pause', 'host-descheduled', 'late-release', 'overrun', 'skipped-release'] as const;
+export const MISS_CAUSE_NAMES = ['unknown', 'non-secure-held-core', 'stalled-in-job', 'host-woke-late', 'executive-busy', 'overrun', 'skipped-release'] as const;
 
 export const RECORD_F64 = 5;
 export const RECORD_BYTES = RECORD_F64 * 8;

@@ -1,7 +1,8 @@
 /**
  * Structural checks of a trace-event JSON document, after the rules Perfetto's JSON importer and chrome://tracing
  * apply: a `traceEvents` array; every event has name, ph, numeric ts ≥ 0, integer pid and tid; X has dur ≥ 0;
- * every B has its E on the same track, properly nested; i has a scope; C has numeric args; flows s/f come in
+ * every B has its E on the same track, properly nested; X slices of one track nest and never partially overlap
+ * (Perfetto drops overlapping slices); i has a scope; C has numeric args; flows s/f come in
  * pairs with the same id and the f not before the s; M names a process or a thread. Returns the rule each
  * violation breaks (empty when the trace is well formed).
  */
@@ -89,6 +90,24 @@ export function validateChromeTrace(doc: unknown): TraceProblem[] {
     }
   });
   for (const [track, st] of stacks) if (st.length > 0) bad('B_WITHOUT_E', -1, `${st.length} B without E on ${track}`);
+  // complete slices: sorted by start (longer first at equal starts), each must end inside the slices still open
+  const slices = new Map<string, { ts: number; end: number; index: number }[]>();
+  events.forEach((e, i) => {
+    const ev = e as Record<string, unknown>;
+    if (ev?.ph !== 'X' || typeof ev.ts !== 'number' || typeof ev.dur !== 'number') return;
+    const track = `${String(ev.pid)}/${String(ev.tid)}`;
+    (slices.get(track) ?? slices.set(track, []).get(track)!).push({ ts: ev.ts, end: ev.ts + ev.dur, index: i });
+  });
+  for (const [track, list] of slices) {
+    list.sort((a, b) => a.ts - b.ts || b.end - a.end);
+    const open: { end: number }[] = [];
+    for (const s of list) {
+      while (open.length > 0 && open[open.length - 1]!.end <= s.ts + 1e-6) open.pop();
+      const parent = open[open.length - 1];
+      if (parent !== undefined && s.end > parent.end + 1e-6) bad('X_OVERLAP', s.index, `slice at ${s.ts} on ${track} overlaps the one ending at ${parent.end}`);
+      else open.push(s);
+    }
+  }
   for (const [id, f] of flows) {
     if (f.s === undefined) bad('FLOW_UNPAIRED', -1, `flow ${id} ends without a start`);
     else if (f.f === undefined) bad('FLOW_UNPAIRED', -1, `flow ${id} starts without an end`);

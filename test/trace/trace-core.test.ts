@@ -77,7 +77,7 @@ describe('Chrome/Perfetto trace-event conversion', () => {
     const ends = ev.filter((e) => e.ph === 'f');
     expect(starts.length).toBe(2);
     expect(ends.map((e) => e.id).sort()).toEqual(starts.map((e) => e.id).sort());
-    expect(ev.some((e) => e.ph === 'M' && e.args?.name === 'rpmsg vq1')).toBe(true);
+    expect(ev.some((e) => e.ph === 'M' && e.args?.name === 'rpmsg vq1 driver')).toBe(true);
     expect(ev.filter((e) => e.ph === 'C').map((e) => e.args?.buffers)).toEqual([1, 0, 1]);
   });
 
@@ -102,5 +102,26 @@ describe('timeline picture', () => {
     expect(svg).toContain('fill="#e74c3c"');
     expect(svg).toContain('stroke="#8e44ad"');
     expect(() => renderTimelineSvg(toChromeTrace([]), { startMs: 2, endMs: 1 })).toThrow(/after its start/);
+  });
+});
+
+describe('trace slices nest as Perfetto needs', () => {
+  it('the validator refuses partially overlapping slices on one track and accepts nested ones', () => {
+    const x = (ts: number, dur: number, tid = 1) => ({ name: 's', ph: 'X', ts, dur, pid: 1, tid });
+    expect(validateChromeTrace({ traceEvents: [x(0, 10), x(2, 3), x(10, 1)] })).toEqual([]);
+    expect(validateChromeTrace({ traceEvents: [x(0, 10), x(5, 10)] }).map((p) => p.rule)).toEqual(['X_OVERLAP']);
+    expect(validateChromeTrace({ traceEvents: [x(0, 10), x(5, 10, 2)] })).toEqual([]);
+  });
+
+  it('ring operations closer than a microsecond get cut so they never overlap', () => {
+    const sab = allocateTraceBuffer(10);
+    const w = new TraceWriter(sab);
+    w.emitAt(100, TraceKind.VQ_ADD, 0, 1, 1);
+    w.emitAt(100.3, TraceKind.VQ_ADD, 0, 2, 2);
+    w.emitAt(100.3, TraceKind.VQ_ADD, 0, 3, 3);
+    w.emitAt(100.5, TraceKind.VQ_POP, 0, 1, 2);
+    const trace = toChromeTrace([{ world: 'nonsecure', ...readTraceBuffer(sab) }]);
+    expect(validateChromeTrace(trace)).toEqual([]);
+    expect(trace.traceEvents.filter((e) => e.ph === 'X' && e.tid === 0).map((e) => e.dur)).toEqual([0.3, 0, 1]);
   });
 });
