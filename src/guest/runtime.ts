@@ -318,14 +318,17 @@ export class GuestRuntime {
     return (await this.poll()) > 0;
   }
 
-  /** Runs the guest's main; errors are caught and reported, never rethrown. */
-  async runMain(main: GuestMain): Promise<MainOutcome> {
+  /**
+   * Runs the guest's main; errors are caught and reported, never rethrown. `locate` may name where a thrown error
+   * came from (appended to the message, e.g. " (at FILE:LINE:COL)").
+   */
+  async runMain(main: GuestMain, locate?: (e: unknown) => string): Promise<MainOutcome> {
     try {
       await main(this.ctx);
       return { status: 'returned' };
     } catch (e) {
       if (isGuestError(e, GuestErrorCode.STOPPED)) return { status: 'stopped' };
-      return { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+      return { status: 'threw', error: (e instanceof Error ? `${e.name}: ${e.message}` : String(e)) + (locate?.(e) ?? '') };
     }
   }
 

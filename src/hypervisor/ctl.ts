@@ -21,6 +21,8 @@
  *     word 9  NS_PARKS     number of times the non-secure core parked.
  *     word 10 NS_RESET_ACK secure → non-secure: sequence, incremented when the secure device finished a reset the
  *                          non-secure driver asked for (mailbox RESET: the model's trapped device-reset write).
+ *     word 11 NS_BEAT      written by the non-secure runtime: its count of guest API calls (informative only: the
+ *                          hypervisor names a partition that stopped calling into ctx when it does not stop).
  *     f64 16  NS_PARK_US   time of the last park (µs).
  *
  *   secure block  (main and secure worker only):
@@ -33,6 +35,8 @@
  *                          S_DOORBELL while non-secure notifications are masked (rate limit), so that a storm of
  *                          them cannot wake it; main rings it with stop and peer reset.
  *     word 4  S_STARTED    secure → main: 1 once the secure guest's main has been called (boot done).
+ *     word 5  S_BEAT       secure → main: count of guest API boundaries and executive waits (the hypervisor names a
+ *                          secure partition that stopped calling into ctx when it does not stop).
  */
 export const SHARED_CTL_BYTES = 256;
 export const SECURE_CTL_BYTES = 64;
@@ -49,6 +53,7 @@ export const Ctl = {
   NS_STOP: 8,
   NS_PARKS: 9,
   NS_RESET_ACK: 10,
+  NS_BEAT: 11,
 } as const;
 
 /** Float64 indices in the shared block. */
@@ -62,6 +67,7 @@ export const SecureCtl = {
   S_PEER_RESET_ACK: 2,
   S_WAKE: 3,
   S_STARTED: 4,
+  S_BEAT: 5,
 } as const;
 
 export const Gate = { SECURE: 0, NONSECURE: 1 } as const;

@@ -7,7 +7,7 @@
  * validates them; a non-secure worker could forge any of them, and what it forges only concerns itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
@@ -16,12 +16,12 @@ import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
 import { GuestRpmsg } from '../guest/rpmsg.js';
 import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
-import type { GuestMain } from '../guest/api.js';
 import type { BackgroundOptions } from '../guest/background.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
 import { GcWatch } from './gc-watch.js';
+import { frameIn, loadGuestMain } from './guest-loader.js';
 
 export interface PartitionWorkerData {
   readonly world: World;
@@ -158,13 +158,13 @@ async function boot(): Promise<void> {
 
   let outcome: MainOutcome;
   try {
-    const url = d.module.startsWith('file:') ? d.module : pathToFileURL(d.module).href;
-    const mod = (await import(url)) as { default?: unknown; main?: unknown };
-    const main = (typeof mod.default === 'function' ? mod.default : mod.main) as GuestMain | undefined;
-    if (typeof main !== 'function') throw new Error(`${d.module} exports no main function (export default async function main(ctx))`);
+    const main = await loadGuestMain(d.module);
     if (core instanceof NonSecureCore) core.begin();
     else if (d.ctlSecure !== undefined) Atomics.store(new Int32Array(d.ctlSecure), SecureCtl.S_STARTED, 1);
-    outcome = await runtime.runMain(main);
+    // the driver side's DRIVER_OK and start-up kick, now that this core runs (see GuestRpmsg.start)
+    rpmsg?.start();
+    const file = d.module.startsWith('file:') ? fileURLToPath(d.module) : d.module;
+    outcome = await runtime.runMain(main, (e) => frameIn(e, file));
   } catch (e) {
     outcome = { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
