@@ -14,6 +14,7 @@ import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
 import { GuestRpmsg } from '../guest/rpmsg.js';
+import { GuestErrorCode, isGuestError } from '../guest/errors.js';
 import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import type { BackgroundOptions } from '../guest/background.js';
@@ -166,7 +167,8 @@ async function boot(): Promise<void> {
     const file = d.module.startsWith('file:') ? fileURLToPath(d.module) : d.module;
     outcome = await runtime.runMain(main, (e) => frameIn(e, file));
   } catch (e) {
-    outcome = { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    // stopped while the core was still being handed over (begin, the start-up kick): not the guest's failure
+    outcome = isGuestError(e, GuestErrorCode.STOPPED) ? { status: 'stopped' } : { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
   post({ type: 'main-done', outcome });
   if (core instanceof NonSecureCore) {
