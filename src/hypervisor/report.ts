@@ -62,6 +62,11 @@ export interface RunSummary {
   readonly blocked: Defences;
   /** Reboots of the non-secure partition (crash recovery). */
   readonly reboots: Array<{ boot: number; atMs: number; reason: string; secureAcked: boolean }>;
+  /**
+   * Exceptions each partition's runtime caught and went on (interrupt handlers, timers, RT jobs, service steps, the
+   * RPMsg link): count and the first lines. Any on the secure side fails the run: the trusted side must not throw.
+   */
+  readonly runtimeErrors: { secure: ErrorLines; nonsecure: ErrorLines };
   /** Where the partitions ran: worker threads of one process, or one OS process each (secure first, then each non-secure boot). */
   readonly isolation: { mode: 'worker' | 'process'; processes: Array<{ world: string; pid: number }> };
 }
@@ -82,6 +87,16 @@ export interface Defences {
   readonly malformedDropped: number;
   readonly linkResets: number;
 }
+
+export interface ErrorLines {
+  readonly count: number;
+  readonly first: string[];
+}
+
+const errorLines = (rep: Record<string, unknown>): ErrorLines => ({
+  count: num(rep['handlerErrors']),
+  first: Array.isArray(rep['errors']) ? (rep['errors'] as unknown[]).filter((l): l is string => typeof l === 'string') : [],
+});
 
 interface GcLine {
   readonly count: number;
@@ -228,6 +243,11 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
   if (r.secure.outcome?.status === 'threw') problems.push(`secure partition failed: ${r.secure.outcome.error}`);
   if (r.secure.report === undefined) problems.push(`secure partition gave no report (${r.secure.crash ?? 'unknown'})`);
   if (r.nonsecure.outcome?.status === 'threw' || r.nonsecure.outcome === undefined) problems.push(`non-secure partition failed: ${r.nonsecure.outcome?.error ?? r.nonsecure.crash ?? 'unknown'}`);
+  const runtimeErrors = { secure: errorLines(sRep), nonsecure: errorLines(nRep) };
+  if (runtimeErrors.secure.count > 0) {
+    const e = runtimeErrors.secure;
+    problems.push(`the secure runtime caught ${e.count} error${e.count === 1 ? '' : 's'}${e.first[0] !== undefined ? ` (first: ${e.first[0]})` : ''}`);
+  }
   if (messages.lost > 0) problems.push(`${messages.lost} messages lost`);
   if (messages.corrupted > 0) problems.push(`${messages.corrupted} answers failed their check`);
   if (nUser['keyLeaked'] === true) problems.push('the secure key was readable from the non-secure partition');
@@ -278,6 +298,7 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     blocked,
     reboots: (r.reboots ?? []).map((b) => ({ boot: b.boot, atMs: b.atMs, reason: b.reason, secureAcked: b.secureAcked })),
     isolation: { mode: r.isolation, processes: r.processes.map((p) => ({ world: p.world, pid: p.pid })) },
+    runtimeErrors,
   };
 }
 
@@ -339,6 +360,11 @@ export function formatSummary(s: RunSummary): string {
     L.push(`reboots             ${s.reboots.length} of the non-secure partition (the secure partition kept running)`);
     for (const b of s.reboots) L.push(`  boot ${b.boot} died at ${b.atMs} ms: ${b.reason}; device reset, secure side ${b.secureAcked ? 'reset its link' : 'did not confirm'}, boot ${b.boot + 1} started`);
   }
+  for (const [w, e] of [['secure', s.runtimeErrors.secure], ['non-secure', s.runtimeErrors.nonsecure]] as const) {
+    if (e.count === 0) continue;
+    L.push(`runtime errors      ${w}: ${e.count} caught${w === 'secure' ? ' (each fails the run)' : ''}`);
+    for (const l of e.first.slice(0, 5)) L.push(`  ${l}`);
+  }
   L.push(`partitions          secure: ${s.partitions.secure.status}${s.partitions.secure.error ? ` (${s.partitions.secure.error})` : ''}; non-secure: ${s.partitions.nonsecure.status}${s.partitions.nonsecure.error ? ` (${s.partitions.nonsecure.error})` : ''}`);
   const pids = (w: string) => {
     const l = s.isolation.processes.filter((p) => p.world === w).map((p) => p.pid);
@@ -375,6 +401,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     keyLeaked: s.keyLeaked,
     memoryMap: s.memoryMap,
     partitions: s.partitions,
+    runtimeErrors: s.runtimeErrors,
     reboots: s.reboots,
     isolation: s.isolation,
     ...(s.scenario !== undefined ? { scenario: s.scenario } : {}),
