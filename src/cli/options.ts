@@ -15,9 +15,10 @@ export interface IntRule {
 /** The rule in words: "a positive integer", "an integer in 1..64", ... */
 export function ruleText(rule: IntRule): string {
   const { min, max } = rule;
+  const upTo = max !== undefined ? ` up to ${max}` : '';
+  if (min === 1) return `a positive integer${upTo}`;
+  if (min === 0) return `a non-negative integer${upTo}`;
   if (min !== undefined && max !== undefined) return `an integer in ${min}..${max}`;
-  if (min === 1) return 'a positive integer';
-  if (min === 0) return 'a non-negative integer';
   if (min !== undefined) return `an integer >= ${min}`;
   if (max !== undefined) return `an integer <= ${max}`;
   return 'an integer';
