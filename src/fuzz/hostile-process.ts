@@ -67,6 +67,8 @@ class HostileProcessCase {
   readonly region: { start: number; end: number }[];
   echoed: number[] = [];
   channel: Endpoint | undefined;
+  /** Every channel the host opened: closed at each restart (as Linux removes a device's channels on reset). */
+  private readonly channels: Endpoint[] = [];
 
   constructor(
     readonly rng: Prng,
@@ -93,7 +95,9 @@ class HostileProcessCase {
     this.host = new RpmsgHost(this.arena.memory, plan, {
       transport: { notify: () => undefined },
       onNameService: (ev, role) => {
-        if (ev.type === 'create' && ev.name === SERVICE) this.channel = role.createEndpoint({ name: ev.name, dst: ev.addr, onMessage: (m) => void this.echoed.push(m.data[0] ?? -1) });
+        if (ev.type !== 'create' || ev.name !== SERVICE) return;
+        this.channel = role.createEndpoint({ name: ev.name, dst: ev.addr, onMessage: (m) => void this.echoed.push(m.data[0] ?? -1) });
+        this.channels.push(this.channel);
       },
     });
     this.remote = new RpmsgRemote(this.arena.memory, plan.rscTable, { transport: { notify: () => undefined } });
@@ -144,6 +148,7 @@ class HostileProcessCase {
     this.channel = undefined;
     try {
       this.host.reset();
+      for (const ch of this.channels.splice(0)) ch.destroy();
       this.host.start();
     } catch {
       // the writer may have broken the host's view too: not under test

@@ -277,7 +277,8 @@ export abstract class RpmsgCore {
   protected enableNameService(): void {
     this.nsEnabled = true;
     if (this.endpoints.has(RPMSG_NS_ADDR)) return;
-    const ns = new Endpoint(this, RPMSG_NS_ADDR, { dst: RPMSG_NS_ADDR, onMessage: (m) => this.onNsMessage(m.data) });
+    // Decoded from a copy: the peer may rewrite the message while it is being decoded.
+    const ns = new Endpoint(this, RPMSG_NS_ADDR, { dst: RPMSG_NS_ADDR, onMessage: (m) => this.onNsMessage(m.copy()) });
     this.endpoints.set(RPMSG_NS_ADDR, ns);
   }
 

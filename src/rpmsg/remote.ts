@@ -231,6 +231,8 @@ export class RpmsgRemote extends RpmsgReceiver {
     this.rxUsedU32 = r1.u32;
     this.rxUsedAt = (l1.used - r1.base + 4) >>> 2;
     this.rxPushed = 0;
+    // The largest payload is learnt again from the new host's buffers (an old tiny buffer must not refuse sends).
+    this.lastCapacity = 0xffff;
     txq.disableNotifications();
     this.txWaitReset();
     if (!this.rxArmed) rxq.disableNotifications();

@@ -224,6 +224,26 @@ describe('remote attach under a racing host', () => {
     expect(p.host.services.get(SERVICE)).toBe(w.svc.addr);
   });
 
+  it('a header-only buffer offered in one session does not refuse sends (or the announcement) in the next', () => {
+    const w = world();
+    const { p } = w;
+    p.host.start();
+    p.remote.poll();
+    p.host.poll();
+    expect(p.host.services.get(SERVICE)).toBe(w.svc.addr);
+    // The host shrinks the next RX buffer on vring0 to a bare header: the remote learns "payload capacity 0".
+    const l0 = splitLegacyLayout(p.layout.vring0.da, p.layout.vring0.num, p.layout.vring0.align);
+    const availIdx = p.memory.read16(l0.avail + 2);
+    const lastAvail = 1; // the announcement took the first buffer
+    const head = p.memory.read16(l0.avail + 4 + 2 * (lastAvail % p.layout.vring0.num));
+    expect(availIdx).toBeGreaterThan(lastAvail);
+    p.memory.write32(l0.desc + 16 * head + 8, 16);
+    expect(() => w.svc.trySendTo(1024, new Uint8Array(8))).toThrow(RpmsgErrorCode.PAYLOAD_TOO_LARGE);
+    expect(p.remote.maxPayload).toBe(0);
+    // A new session with sound buffers: the remote announces and sends again.
+    recover(w);
+  });
+
   it('property: rewrites at any of the remote\'s calls, in attach, reset and steady state, never escape poll() untyped', () => {
     const arb = fc.record({
       writes: fc.array(fc.record({ at: fc.nat(80), what: fc.constantFrom(...MUTATIONS), v: fc.nat() }), { minLength: 1, maxLength: 6 }),
