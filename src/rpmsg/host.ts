@@ -14,7 +14,7 @@
  *
  * Notifications: a TX kick notifies vring 1, a re-post of RX buffers vring 0, each only when the virtqueue says the
  * remote asked for it (EVENT_IDX or flags). cork()/uncork() batch several sends into one publish; poll() corks
- * itself around its callbacks and publishes re-posted RX buffers per batch (see drainRx).
+ * itself around its callbacks and publishes re-posted RX buffers per batch (see RpmsgReceiver.drainRx in receive.ts).
  */
 import type { MemoryRegion, PhysicalMemory } from '../virtio/memory.js';
 import { SplitVirtqueueDriver } from '../virtio/split/driver.js';

@@ -7,9 +7,10 @@
  *     window (default: the buffer pool; never the table or a vring, see window.ts), else it is returned unused and
  *     counted (droppedMalformed);
  *   - a header whose len exceeds the buffer is dropped and counted; messages to unknown addresses are counted;
- *   - a VirtIO rule violation in a ring (VirtioError from the device queues) never escapes poll(): the remote stops,
- *     ORs DEVICE_NEEDS_RESET into the vdev status, notifies the host and waits for the host's reset (status losing
- *     NEEDS_RESET), then attaches again from scratch;
+ *   - a VirtIO rule violation in a ring (VirtioError from the device queues) or a bad table or feature set at
+ *     attach (RpmsgError) never escapes poll(): the remote stops, ORs DEVICE_NEEDS_RESET into the vdev status,
+ *     notifies the host and waits for the host's reset (status losing NEEDS_RESET), then attaches again from scratch
+ *     (the life cycle: RemoteState below; the status/feature handshake: handshake.ts; the receive loop: receive.ts);
  *   - a host reset the remote did not see (status back at DRIVER_OK before the next poll) is found from the rings:
  *     used.idx is written by the device alone and the host's start() zeroes it, so a used.idx in memory other than
  *     the one we last published means new rings. The remote then detaches and attaches again (messages of the new
