@@ -24,9 +24,8 @@ import { join } from 'node:path';
 import { mapSharedFile, unlinkSharedFile } from '../host/shm.js';
 import { nativeAvailable, REBUILD_HINT } from '../host/native.js';
 import { RpmsgHost, RpmsgRemote, isRpmsgError, planRpmsgRegion, writeResourceTable, type Endpoint, type RpmsgLayout } from '../rpmsg/index.js';
-import { splitLegacyLayout } from '../virtio/index.js';
 import { FuzzArena } from './arena.js';
-import { HW_CTRL_BYTES, HW_DONE, HW_READY, HW_STOP, HW_WRITES, type HostileWriterParams } from './hostile-writer.js';
+import { HW_CTRL_BYTES, HW_DONE, HW_READY, HW_STOP, HW_WRITES, writerParams, type HostileWriterParams } from './hostile-writer.js';
 import type { Prng } from './prng.js';
 import { bump } from './report.js';
 import { finding, guarded, neverThrows, type FuzzContext, type FuzzTarget } from './target.js';
@@ -115,31 +114,8 @@ class HostileProcessCase {
   }
 
   params(seed: number, stream: number, maxMs: number): HostileWriterParams {
-    const p = this.plan;
-    const off = (a: number) => a - BASE;
-    const ring = (v: RpmsgLayout['vring0']) => {
-      const l = splitLegacyLayout(v.da, v.num, v.align);
-      return { desc: off(l.desc), avail: off(l.avail), used: off(l.used) };
-    };
-    return {
-      fileSize: 2 * GUARD + this.arena.size + HW_CTRL_BYTES,
-      regionOff: GUARD,
-      regionSize: this.arena.size,
-      base: BASE,
-      ctrlOff: 2 * GUARD + this.arena.size,
-      seed,
-      stream,
-      maxMs,
-      table: off(p.rscTable),
-      tableSize: p.rscTableSize,
-      vdev: off(p.vdev),
-      status: off(p.statusAddr),
-      num: p.vring0.num,
-      vrings: [ring(p.vring0), ring(p.vring1)],
-      pool: off(p.buffers.base),
-      bufSize: p.buffers.size,
-      bufCount: p.buffers.count,
-    };
+    const size = this.arena.size;
+    return writerParams(this.plan, { fileSize: 2 * GUARD + size + HW_CTRL_BYTES, regionOff: GUARD, regionSize: size, ctrlOff: 2 * GUARD + size, seed, stream, maxMs });
   }
 
   /** The host (the non-secure OS, well-behaved part) re-lays the table and starts the device again. */

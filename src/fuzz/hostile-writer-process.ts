@@ -14,7 +14,8 @@ function main(): void {
   }
   const p = JSON.parse(json) as HostileWriterParams;
   const buffer = mapSharedFile(path, { size: p.fileSize, create: false, grow: false });
-  const ctrl = new Int32Array(buffer, p.ctrlOff, HW_CTRL_BYTES / 4);
+  const ctrlBuffer = p.ctrlFile === undefined ? buffer : mapSharedFile(p.ctrlFile, { create: false, grow: false });
+  const ctrl = new Int32Array(ctrlBuffer, p.ctrlOff, HW_CTRL_BYTES / 4);
   const rng = new Prng(p.seed, p.stream);
   const w = new HostileWriter(buffer, p, rng);
   const parent = process.ppid;

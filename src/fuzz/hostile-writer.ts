@@ -17,7 +17,9 @@
  *   3 WRITES  writes done (wraps)
  * The writer also ends by itself after `maxMs` or when its parent is gone, so it can never outlive a run.
  */
-import { Prng } from './prng.js';
+import type { RpmsgLayout } from '../rpmsg/layout.js';
+import { splitLegacyLayout } from '../virtio/split/layout.js';
+import type { Prng } from './prng.js';
 
 export const HW_STOP = 0;
 export const HW_READY = 1;
@@ -27,7 +29,10 @@ export const HW_CTRL_BYTES = 64;
 
 /** What the writer is told (everything as byte offsets into the mapped file, except `base` and buffer addresses). */
 export interface HostileWriterParams {
+  /** Bytes to map of the shared file (0: all of it). */
   readonly fileSize: number;
+  /** A separate file holding the control words (at ctrlOff), when they are not in the shared file itself. */
+  readonly ctrlFile?: string;
   /** File offset of the region and its size; physical address of its first byte. */
   readonly regionOff: number;
   readonly regionSize: number;
@@ -47,6 +52,34 @@ export interface HostileWriterParams {
   readonly pool: number;
   readonly bufSize: number;
   readonly bufCount: number;
+}
+
+/**
+ * The writer's parameters for an RPMsg region laid out as `plan`, whose first byte (physical address plan.base) is
+ * at file offset `o.regionOff`.
+ */
+export function writerParams(
+  plan: RpmsgLayout,
+  o: Pick<HostileWriterParams, 'fileSize' | 'regionOff' | 'regionSize' | 'ctrlOff' | 'seed' | 'stream' | 'maxMs'> & { readonly ctrlFile?: string },
+): HostileWriterParams {
+  const off = (a: number) => a - plan.base;
+  const ring = (v: RpmsgLayout['vring0']) => {
+    const l = splitLegacyLayout(v.da, v.num, v.align);
+    return { desc: off(l.desc), avail: off(l.avail), used: off(l.used) };
+  };
+  return {
+    ...o,
+    base: plan.base,
+    table: off(plan.rscTable),
+    tableSize: plan.rscTableSize,
+    vdev: off(plan.vdev),
+    status: off(plan.statusAddr),
+    num: plan.vring0.num,
+    vrings: [ring(plan.vring0), ring(plan.vring1)],
+    pool: off(plan.buffers.base),
+    bufSize: plan.buffers.size,
+    bufCount: plan.buffers.count,
+  };
 }
 
 const DRIVER_OK_STATUS = 1 | 2 | 8 | 4;
