@@ -68,6 +68,9 @@ export class RpmsgHost extends RpmsgReceiver {
   /** The region holding the pool and the region offset of buffer 0. */
   private readonly pool: MemoryRegion;
   private readonly poolOff: number;
+  /** Physical address of buffer 0 and the distance between buffers (layout.buffers, kept flat for the hot path). */
+  private readonly poolBase: number;
+  private readonly stride: number;
 
   constructor(memory: PhysicalMemory, layout: RpmsgLayout, options: RpmsgHostOptions) {
     super(options);
@@ -91,6 +94,8 @@ export class RpmsgHost extends RpmsgReceiver {
     this.txFree = new Int32Array(this.nTx);
     this.pool = pool;
     this.poolOff = b.base - pool.base;
+    this.poolBase = b.base;
+    this.stride = b.size;
     this.rxBatch = Math.max(1, Math.min(64, this.nRx >>> 2));
     this.status = new StatusByte(memory, layout.vdev + RSC_VDEV_STATUS_OFFSET);
   }
@@ -219,14 +224,14 @@ export class RpmsgHost extends RpmsgReceiver {
     if (idx === undefined) return -1;
     const usedLen = q.lastUsedLen;
     this.rxRegion = usedLen >= RPMSG_HEADER_SIZE && usedLen <= this.bufSize ? this.pool : undefined;
-    this.rxOff = this.poolOff + idx * this.layout.buffers.size;
+    this.rxOff = this.poolOff + idx * this.stride;
     this.rxLimit = usedLen;
     return idx;
   }
 
   /** Posts RX buffer `idx` again (the whole buffer, device-writable). */
   protected rxGiveBack(idx: number, _len: number): void {
-    this.rvq?.addBuffer(this.layout.buffers.base + idx * this.layout.buffers.size, this.bufSize, true, idx);
+    this.rvq?.addBuffer(this.poolBase + idx * this.stride, this.bufSize, true, idx);
   }
 
   protected rxPublish(): void {
