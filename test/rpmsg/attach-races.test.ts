@@ -84,13 +84,17 @@ interface World {
 }
 
 function world(): World {
-  const p = makePair({ numBuffers: 16, bufferSize: 128 });
   const answered: number[] = [];
+  const p = makePair(
+    { numBuffers: 16, bufferSize: 128 },
+    {
+      // The host opens a channel to each announced service; answers are recorded by their first byte.
+      onNameService: (ev, role) => {
+        if (ev.type === 'create') role.createEndpoint({ name: ev.name, dst: ev.addr, onMessage: (msg) => void answered.push(msg.data[0]!) });
+      },
+    },
+  );
   const svc = p.remote.createEndpoint({ name: SERVICE, onMessage: (msg, ep) => void ep.trySend(msg.data) });
-  const chanOf = (ev: { type: string; name: string; addr: number }, role: { createEndpoint: (o: object) => Endpoint }) => {
-    if (ev.type === 'create') role.createEndpoint({ name: ev.name, dst: ev.addr, onMessage: (msg: { data: Uint8Array }) => answered.push(msg.data[0]!) });
-  };
-  (p.host as unknown as { opts: { onNameService?: unknown } }).opts.onNameService = chanOf;
   return { p, svc, answered };
 }
 
