@@ -61,16 +61,18 @@ export interface RpmsgRemoteOptions extends RpmsgCommonOptions {
 }
 
 /**
- * The remote's life cycle. poll() moves it; nothing else attaches (a send may re-attach, see acquireTx):
+ * The remote's life cycle. poll() moves it (a send may too: it re-attaches when it finds new rings, see acquireTx):
  *
- *                 DRIVER_OK          rings set up        announcements tried
- *   'waiting' ─────────────► 'attaching' ──────► 'announcing' ──────────► 'ready' (steady state)
- *       ▲  ▲                      │                   │                      │
- *       │  │   host reset seen    │ bad table/feature │ new rings seen       │ host reset seen (status or used.idx):
- *       │  └──────────────────────┼───────────────────┘ (no attach inside)   │ detach, attach again in the same poll
- *       │                         ▼                                          │
- *       │   NEEDS_RESET gone  'needs-reset' ◄────────────────────────────────┘ VirtIO rule broken in a ring
- *       └──────────────────────────┘        (DEVICE_NEEDS_RESET set, the host notified)
+ *   from         event                                              to
+ *   waiting      status at DRIVER_OK, no FAILED / NEEDS_RESET       attaching
+ *   attaching    table, features and rings valid                    announcing
+ *   attaching    bad table or features (typed error)                needs-reset  DEVICE_NEEDS_RESET set, host notified
+ *   announcing   pending announcements sent (or left pending)       ready
+ *   announcing   a send found new rings (a used.idx not ours)       waiting      no attach inside: poll()'s next round
+ *   ready        host reset seen (status, or a used.idx not ours)   waiting      attached again in the same poll()
+ *   announcing,  a VirtIO rule broken in a ring                     needs-reset  DEVICE_NEEDS_RESET set, host notified
+ *   ready
+ *   needs-reset  the host cleared NEEDS_RESET (it reset us)         waiting
  *
  * 'attaching' and 'announcing' exist only inside poll() (or inside a send that found new rings). Whatever happens
  * in them, the remote leaves poll() either 'ready' with both rings set up, or detached ('waiting', 'needs-reset')
