@@ -44,9 +44,9 @@ export interface TraceOutput {
 export function writeTrace(
   file: string,
   sources: readonly TraceSource[],
-  o: { readonly taskNames?: readonly string[]; readonly window?: TraceWindow; readonly metadata?: Record<string, unknown>; readonly title?: string },
+  o: { readonly taskNames?: readonly string[]; readonly queueNames?: Readonly<Record<number, string>>; readonly window?: TraceWindow; readonly metadata?: Record<string, unknown>; readonly title?: string },
 ): TraceOutput {
-  const trace: ChromeTrace = toChromeTrace(sources, { ...(o.taskNames ? { taskNames: o.taskNames } : {}), ...(o.metadata ? { metadata: o.metadata } : {}) });
+  const trace: ChromeTrace = toChromeTrace(sources, { ...(o.taskNames ? { taskNames: o.taskNames } : {}), ...(o.queueNames ? { queueNames: o.queueNames } : {}), ...(o.metadata ? { metadata: o.metadata } : {}) });
   const problems = validateChromeTrace(trace);
   if (problems.length > 0) throw new CliError(`run: --trace: the trace breaks ${problems[0]!.rule} (${problems[0]!.detail}); this is a bug, please report it`);
   const svgText = renderTimelineSvg(trace, { ...(o.window ?? defaultWindow(trace)), title: o.title ?? 'tz-virtio timeline' });
