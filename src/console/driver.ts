@@ -73,6 +73,8 @@ interface DriverPort {
   guestOpen: boolean;
   paused: boolean;
   removed: boolean;
+  /** The host closed: EOF once the receiveq is drained. */
+  eofPending: boolean;
   stream: ConsolePort;
   /** Receiver set with onData(), else the stream. */
   custom: ((data: Uint8Array) => boolean) | undefined;
@@ -286,10 +288,8 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     this.a = undefined;
     this.free = [];
     this.ctlPending.length = 0;
-    for (const p of this.ports.values()) {
-      p.stream.endOfInput();
-      p.stream.destroy();
-    }
+    // like a connection reset: readers see EOF; writes no longer go anywhere
+    for (const p of this.ports.values()) p.stream.endOfInput();
     this.ports.clear();
     this.byName.clear();
   }
@@ -371,10 +371,11 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     }
     switch (m.event) {
       case ControlEvent.PORT_REMOVE:
-        p.removed = true;
         p.hostOpen = false;
+        p.eofPending = true;
+        this.reapReceive(p);
+        p.removed = true;
         if (p.name !== undefined) this.byName.delete(p.name);
-        p.stream.endOfInput();
         this.emit('port-remove', { id, name: p.name, console: p.console } satisfies PortInfo);
         return;
       case ControlEvent.CONSOLE_PORT:
@@ -394,7 +395,12 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
         if (open === p.hostOpen) return;
         p.hostOpen = open;
         p.stream.emit(open ? 'peer-open' : 'peer-close');
-        if (!open) p.stream.endOfInput();
+        // data the device sent before closing is already on the receiveq: EOF comes after it (as a Linux read()
+        // returns data while port_has_data(), 0 only afterwards)
+        if (!open) {
+          p.eofPending = true;
+          this.reapReceive(p);
+        }
         return;
       }
       case ControlEvent.PORT_NAME:
@@ -416,7 +422,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
   // ---- data -------------------------------------------------------------------------------------------------------
 
   private addPort(id: number): DriverPort {
-    const p: DriverPort = { id, name: undefined, console: false, hostOpen: false, guestOpen: false, paused: false, removed: false, stream: undefined!, custom: undefined };
+    const p: DriverPort = { id, name: undefined, console: false, hostOpen: false, guestOpen: false, paused: false, removed: false, eofPending: false, stream: undefined!, custom: undefined };
     this.newStream(p);
     this.ports.set(id, p);
     this.postReceive(receiveQueue(id));
@@ -455,9 +461,8 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
   private reapReceive(p: DriverPort): void {
     const a = this.a!;
     const q = a.queues[receiveQueue(p.id)];
-    if (q === undefined) return;
     let reposted = false;
-    while (!p.paused) {
+    while (q !== undefined && !p.paused) {
       const slot = this.popUsed(q);
       if (slot === undefined) break;
       this.handled++;
@@ -475,7 +480,11 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
       q.vq.addBuffer(addr, this.bufferSize, true, slot);
       reposted = true;
     }
-    if (reposted) this.kick(q);
+    if (reposted) this.kick(q!);
+    if (p.eofPending && !p.paused) {
+      p.eofPending = false;
+      p.stream.endOfInput();
+    }
   }
 
   private portIo(id: number) {

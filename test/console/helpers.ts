@@ -36,3 +36,8 @@ export function collect(stream: NodeJS.ReadableStream): { bytes: () => Buffer; e
   });
   return { bytes: () => Buffer.concat(chunks), ended: () => ended };
 }
+
+/** True once the driver knows the port (by name; the console port without one). */
+export function known(driver: ConsoleDriver, name?: string): boolean {
+  return driver.knownPorts().some((p) => (name === undefined ? p.console : p.name === name));
+}
