@@ -188,7 +188,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
 
   /** Copies data[off..] into free transmit buffers of port `id` and kicks; returns the bytes taken. */
   send(id: number, data: Uint8Array, off = 0): number {
-    if (!this.isOpen(id)) return 0;
+    if (!this.isOpen(id) || this.controlInFlight()) return 0;
     const a = this.a!;
     const qi = transmitQueue(id);
     const q = a.queues[qi]!;
@@ -295,6 +295,17 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
   }
 
   // ---- control --------------------------------------------------------------------------------------------------
+
+  /**
+   * Linux sends a control message synchronously (it spins until the device returns the buffer), so a PORT_OPEN is
+   * always consumed before the data that follows it. Data waits the same way here: not while a control message is
+   * queued or with the device.
+   */
+  private controlInFlight(): boolean {
+    if (!this.multiport) return false;
+    const q = this.a?.queues[CONTROL_TX_QUEUE];
+    return this.ctlPending.length > 0 || (q !== undefined && this.free[CONTROL_TX_QUEUE]!.length < Math.min(this.perQueue, q.vq.size));
+  }
 
   private sendControl(m: ControlMessage): void {
     this.ctlPending.push(m);

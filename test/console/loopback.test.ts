@@ -105,7 +105,7 @@ for (const packed of [false, true]) {
       expect(t.memory.regions.length).toBe(1);
     });
 
-    it('a reset ends the driver's streams (EOF) and closes the device's ports', async () => {
+    it("a reset ends the driver's streams (EOF) and closes the device's ports", async () => {
       const { device, driver, t } = wire({ device: { ports: ['log'] }, packed });
       await drive(t, () => known(driver, 'log'));
       const d = driver.port('log');
