@@ -194,7 +194,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     const q = a.queues[qi]!;
     const free = this.free[qi]!;
     let taken = 0;
-    while (off + taken < data.length && free.length > 0) {
+    while (off + taken < data.length && free.length > 0 && q.vq.numFree > 0) {
       const slot = free.pop()!;
       const n = Math.min(this.bufferSize, data.length - off - taken);
       const addr = this.slotAddr(slot);
@@ -319,7 +319,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     if (q === undefined) return;
     const free = this.free[CONTROL_TX_QUEUE]!;
     let added = false;
-    while (this.ctlPending.length > 0 && free.length > 0) {
+    while (this.ctlPending.length > 0 && free.length > 0 && q.vq.numFree > 0) {
       const m = this.ctlPending.shift()!;
       const slot = free.pop()!;
       const addr = this.slotAddr(slot);
@@ -336,8 +336,8 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     const tx = a.queues[CONTROL_TX_QUEUE];
     if (tx !== undefined) {
       for (let slot = this.popUsed(tx); slot !== undefined; slot = this.popUsed(tx)) {
-        this.free[CONTROL_TX_QUEUE]!.push(slot);
         this.handled++;
+        if (this.ownSlot(CONTROL_TX_QUEUE, slot)) this.free[CONTROL_TX_QUEUE]!.push(slot);
       }
       this.flushControl();
     }
@@ -346,6 +346,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     let reposted = false;
     for (let slot = this.popUsed(rx); slot !== undefined; slot = this.popUsed(rx)) {
       this.handled++;
+      if (!this.ownSlot(CONTROL_RX_QUEUE, slot)) continue;
       const addr = this.slotAddr(slot);
       const len = Math.min(rx.vq.lastUsedLen, this.bufferSize);
       let m: ControlMessage | undefined;
@@ -453,7 +454,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     if (q === undefined) return;
     if (q.vq.numFree < q.vq.size) return; // already posted (a repeated PORT_ADD)
     const n = Math.min(this.perQueue, q.vq.size);
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < n && q.vq.numFree > 0; k++) {
       const slot = qi * this.perQueue + k;
       q.vq.addBuffer(this.slotAddr(slot), this.bufferSize, true, slot);
     }
@@ -464,9 +465,14 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     const q = this.a!.queues[qi];
     if (q === undefined) return;
     for (let slot = this.popUsed(q); slot !== undefined; slot = this.popUsed(q)) {
-      this.free[qi]!.push(slot);
       this.handled++;
+      if (this.ownSlot(qi, slot)) this.free[qi]!.push(slot);
     }
+  }
+
+  /** Whether `slot` is one of queue `qi`'s buffers (a token we never handed out is ignored, not reused). */
+  private ownSlot(qi: number, slot: number): boolean {
+    return Number.isInteger(slot) && slot >= qi * this.perQueue && slot < (qi + 1) * this.perQueue;
   }
 
   private reapReceive(p: DriverPort): void {
@@ -477,6 +483,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
       const slot = this.popUsed(q);
       if (slot === undefined) break;
       this.handled++;
+      if (!this.ownSlot(receiveQueue(p.id), slot)) continue;
       const addr = this.slotAddr(slot);
       const len = Math.min(q.vq.lastUsedLen, this.bufferSize);
       if (len > 0) {

@@ -5,6 +5,7 @@
  */
 import { Prng } from './prng.js';
 import { emptyReport, addFinding, type FuzzReport } from './report.js';
+import { consoleTarget } from './console-target.js';
 import { packedTarget } from './packed-target.js';
 import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
@@ -23,6 +24,7 @@ export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   split: splitTarget,
   packed: packedTarget,
   rpmsg: rpmsgTarget,
+  console: consoleTarget,
   'selftest-hang': selftestHang,
 };
 
