@@ -71,6 +71,11 @@ export class ConsolePort extends Duplex {
     return moved;
   }
 
+  /** Several buffered chunks go out together, so small writes share buffers instead of taking one each. */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this._write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
+  }
+
   override _read(): void {
     this.io.resume();
   }
