@@ -79,6 +79,8 @@ interface DevicePort {
   guestOpen: boolean;
   /** Our end is open (until the stream ends). */
   hostOpen: boolean;
+  /** Hot-unplugged with removePort(): never added again. */
+  removed: boolean;
   /** The reader is full: stop consuming the port's transmitq. */
   paused: boolean;
   sink: (data: Uint8Array) => boolean;
@@ -96,6 +98,7 @@ export class ConsoleDevice implements VirtioDevice {
   private readonly ports: DevicePort[] = [];
   private readonly byName = new Map<string, DevicePort>();
   private readonly maxNrPorts: number;
+  private readonly multiportOffered: boolean;
   private cols: number;
   private rows: number;
   private negotiated = 0n;
@@ -103,6 +106,8 @@ export class ConsoleDevice implements VirtioDevice {
   private activation: DeviceActivation | undefined;
   private queues: readonly (DeviceQueue | undefined)[] = [];
   private resetRequested = false;
+  /** DEVICE_READY 1 seen since the last reset. */
+  private driverReady = false;
   /** Control messages waiting for a buffer on the control receiveq (bounded: a driver cannot make it grow). */
   private readonly ctlOut: ControlMessage[] = [];
   private readonly ctlOutLimit: number;
@@ -139,17 +144,54 @@ export class ConsoleDevice implements VirtioDevice {
     this.ctlOutLimit = 8 * this.maxNrPorts + 16;
     this.onError = opts.onError;
     const hwm = opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark };
+    this.multiportOffered = multiport;
     ['', ...names].forEach((raw, id) => {
       const name = id === 0 ? undefined : raw;
-      if (name !== undefined) {
-        nameBytes(name);
-        if (this.byName.has(name)) throw new ConsoleError(ConsoleErrorCode.BAD_ARGUMENT, `port name '${name}' declared twice`);
-      }
-      const stream = new ConsolePort(id, name, this.portIo(id), hwm);
-      const p: DevicePort = { id, name, console: id === 0, added: false, ready: false, guestOpen: false, hostOpen: true, paused: false, sink: (d) => stream.deliver(d), stream };
-      this.ports.push(p);
-      if (name !== undefined) this.byName.set(name, p);
+      this.declare(id, name, hwm);
     });
+    this.hwm = hwm;
+  }
+
+  private readonly hwm: { highWaterMark?: number };
+
+  private declare(id: number, name: string | undefined, hwm: { highWaterMark?: number }): DevicePort {
+    if (name !== undefined) {
+      nameBytes(name);
+      if (this.byName.has(name)) throw new ConsoleError(ConsoleErrorCode.BAD_ARGUMENT, `port name '${name}' declared twice`);
+    }
+    const stream = new ConsolePort(id, name, this.portIo(id), hwm);
+    const p: DevicePort = { id, name, console: id === 0, added: false, ready: false, guestOpen: false, hostOpen: true, removed: false, paused: false, sink: (d) => stream.deliver(d), stream };
+    this.ports.push(p);
+    if (name !== undefined) this.byName.set(name, p);
+    return p;
+  }
+
+  /**
+   * Hot-plugs a named port (the next port number, up to max_nr_ports - 1): PORT_ADD goes out at once when the driver
+   * is ready, else with the others at DEVICE_READY. Returns its stream.
+   */
+  addPort(name: string): ConsolePort {
+    if (!this.multiportOffered) throw new ConsoleError(ConsoleErrorCode.BAD_ARGUMENT, 'named ports need MULTIPORT');
+    if (this.ports.length >= this.maxNrPorts) throw new ConsoleError(ConsoleErrorCode.BAD_ARGUMENT, `all ${this.maxNrPorts} ports (max_nr_ports) are declared`);
+    const p = this.declare(this.ports.length, name, this.hwm);
+    if (this.activation !== undefined && this.multiport && this.driverReady && this.queues[receiveQueue(p.id)] !== undefined && this.queues[transmitQueue(p.id)] !== undefined) {
+      p.added = true;
+      this.queueControl({ id: p.id, event: ControlEvent.PORT_ADD, value: 1 });
+      this.service();
+    }
+    return p.stream;
+  }
+
+  /** Hot-unplugs a named port (PORT_REMOVE): the driver's stream ends; data for it is dropped from now on. */
+  removePort(name: string): void {
+    const p = this.portByName(name);
+    const was = p.guestOpen;
+    p.removed = true;
+    this.byName.delete(name);
+    if (p.added && this.activation !== undefined && this.multiport) this.queueControl({ id: p.id, event: ControlEvent.PORT_REMOVE, value: 1 });
+    p.added = p.ready = p.guestOpen = false;
+    if (was) p.stream.emit('peer-close');
+    this.service();
   }
 
   // ---- application API ------------------------------------------------------------------------------------------
@@ -307,6 +349,7 @@ export class ConsoleDevice implements VirtioDevice {
     this.ctlOut.length = 0;
     this.negotiated = 0n;
     this.multiport = false;
+    this.driverReady = false;
     for (const p of this.ports) {
       const was = p.guestOpen;
       p.added = p.ready = p.guestOpen = p.paused = false;
@@ -423,7 +466,9 @@ export class ConsoleDevice implements VirtioDevice {
           return;
         }
         // (QEMU answers a repeated DEVICE_READY the same way; the bounded control queue keeps that harmless)
+        this.driverReady = true;
         for (const p of this.ports) {
+          if (p.removed) continue;
           if (this.queues[receiveQueue(p.id)] === undefined || this.queues[transmitQueue(p.id)] === undefined) continue;
           p.added = true;
           this.queueControl({ id: p.id, event: ControlEvent.PORT_ADD, value: 1 });

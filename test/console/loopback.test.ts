@@ -73,6 +73,23 @@ for (const packed of [false, true]) {
       expect(device.isOpen(1)).toBe(false);
     });
 
+    it('hot-plug: addPort() after bring-up reaches the driver by name; removePort() ends its stream (after the data)', async () => {
+      const { device, driver, t } = wire({ device: { ports: ['log'], maxPorts: 3 }, packed });
+      await drive(t, () => known(driver, 'log'));
+      const late = device.addPort('late');
+      await drive(t, () => known(driver, 'late'));
+      const d = driver.port('late');
+      const got = collect(d);
+      await drive(t, () => device.isOpen(2));
+      late.write('last words');
+      device.removePort('late');
+      await drive(t, () => got.ended());
+      expect(got.bytes().toString()).toBe('last words');
+      expect(known(driver, 'late')).toBe(false);
+      expect(() => device.addPort('no-room')).toThrow(/CONSOLE_ERR_BAD_ARGUMENT/);
+      expect(device.stats.errors).toEqual({});
+    });
+
     it('emergency write: a character written to emerg_wr arrives on port 0', async () => {
       const { device, driver, t } = wire({ device: { ports: [] }, packed });
       const got = collect(device.port());
