@@ -227,6 +227,27 @@ export class ConsoleDevice implements VirtioDevice {
     this.service();
   }
 
+  /**
+   * Notification suppression for a caller that polls while running (§2.7.10 / §2.8.10): disarm(id) asks the driver
+   * not to notify for port `id`'s transmitq and the control transmitq; arm(id) asks again before the caller sleeps and
+   * returns false when buffers are already waiting (poll again instead of sleeping).
+   */
+  arm(id: number): boolean {
+    let idle = true;
+    for (const qi of [transmitQueue(id), CONTROL_TX_QUEUE]) {
+      const q = this.queues[qi];
+      if (q !== undefined && q.vq.broken === undefined && !q.vq.enableNotifications()) idle = false;
+    }
+    return idle;
+  }
+
+  disarm(id: number): void {
+    for (const qi of [transmitQueue(id), CONTROL_TX_QUEUE]) {
+      const q = this.queues[qi];
+      if (q !== undefined && q.vq.broken === undefined) q.vq.disableNotifications();
+    }
+  }
+
   /** Whether data can flow on port `id` now (both ends open). */
   isOpen(id: number): boolean {
     const p = this.ports[id];

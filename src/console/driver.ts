@@ -180,6 +180,27 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     this.interrupt();
   }
 
+  /**
+   * Interrupt suppression for a caller that polls while running: disarm(id) asks the device not to interrupt for
+   * port `id`'s queues and the control receiveq; arm(id) asks again before sleeping and returns false when used
+   * buffers are already waiting (exactly like Linux virtqueue_enable_cb()).
+   */
+  arm(id: number): boolean {
+    let idle = true;
+    for (const q of this.portQueues(id)) if (!q.vq.enableCallbacks()) idle = false;
+    return idle;
+  }
+
+  disarm(id: number): void {
+    for (const q of this.portQueues(id)) q.vq.disableCallbacks();
+  }
+
+  private portQueues(id: number): DriverQueue[] {
+    const qs = this.a?.queues;
+    if (qs === undefined) return [];
+    return [qs[receiveQueue(id)], qs[transmitQueue(id)], this.multiport ? qs[CONTROL_RX_QUEUE] : undefined].filter((q): q is DriverQueue => q !== undefined);
+  }
+
   /** Both ends of port `id` are open. */
   isOpen(id: number): boolean {
     const p = this.ports.get(id);

@@ -6,8 +6,8 @@
  * end) sends an acknowledgement (u32 count) back on port 0's receiveq. This is the in-thread API under the port
  * streams (ConsoleDriver.send / ConsoleDevice.onData), so the figure is the device's, not Node's stream machinery.
  *
- * Notifications: the console roles keep notifications enabled while running (no suppression), so each publish may
- * ring the peer's doorbell; arm() has nothing to enable.
+ * Notifications: a running side keeps its notifications off (driver.disarm / device.disarm: flags or EVENT_IDX), and
+ * before sleeping arms them and sleeps only when arm() found nothing waiting.
  */
 import { ConsoleDevice, ConsoleDriver } from '../../console/index.js';
 import {
@@ -116,9 +116,11 @@ class Sender implements Side {
     return moved;
   }
   arm(): boolean {
-    return true;
+    return this.driver.arm(PORT);
   }
-  disarm(): void {}
+  disarm(): void {
+    this.driver.disarm(PORT);
+  }
   counters(): Record<string, number> {
     return { notifications: this.link.notifications(), kicks: this.driver.stats.notifications };
   }
@@ -164,9 +166,11 @@ class Receiver implements Side {
     return moved;
   }
   arm(): boolean {
-    return true;
+    return this.device.arm(PORT);
   }
-  disarm(): void {}
+  disarm(): void {
+    this.device.disarm(PORT);
+  }
   counters(): Record<string, number> {
     return { notifications: this.link.notifications() };
   }
@@ -206,6 +210,7 @@ export const contender: Contender = {
       });
       bringUp(() => driver.interrupt(), () => driver.isOpen(PORT), 'driver');
       const side = new Sender(driver, link, spec, total);
+      driver.disarm(PORT); // running: acknowledgements and used buffers are picked up by polling
       return {
         run: () => {
           const r = driveSide(side, { mode: 'multi-core', policy: spec.policy, bell: link.myBell, total, warmup: spec.warmup });
@@ -226,6 +231,7 @@ export const contender: Contender = {
     });
     bringUp(() => device.poll(), () => device.isOpen(PORT), 'device');
     const side = new Receiver(device, link, spec, total);
+    device.disarm(PORT); // running: new messages are picked up by polling
     return {
       run: () => {
         const r = driveSide(side, { mode: 'multi-core', policy: spec.policy, bell: link.myBell, total, warmup: spec.warmup });
