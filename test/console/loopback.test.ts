@@ -90,6 +90,22 @@ for (const packed of [false, true]) {
       expect(device.stats.errors).toEqual({});
     });
 
+    it('disarm() stops notifications for a port; arm() asks again and reports buffers already waiting', async () => {
+      const { device, driver, t } = wire({ device: { ports: ['log'] }, packed });
+      await drive(t, () => known(driver, 'log'));
+      driver.openPort(1);
+      await drive(t, () => device.isOpen(1));
+      device.disarm(1);
+      const k0 = t.stats.driverKicks;
+      expect(driver.send(1, new Uint8Array(10))).toBe(10);
+      expect(t.stats.driverKicks).toBe(k0); // the device asked not to be notified
+      expect(device.arm(1)).toBe(false); // a buffer is waiting: poll instead of sleeping
+      device.poll();
+      expect(device.arm(1)).toBe(true);
+      driver.send(1, new Uint8Array(10));
+      expect(t.stats.driverKicks).toBe(k0 + 1);
+    });
+
     it('emergency write: a character written to emerg_wr arrives on port 0', async () => {
       const { device, driver, t } = wire({ device: { ports: [] }, packed });
       const got = collect(device.port());
