@@ -113,7 +113,8 @@ export class VsockSocket extends Duplex {
   }
 
   override _read(): void {
-    this.host.consumed(this);
+    // Readable.read() calls _read before it takes the chunk out of the buffer: look at the window after it did
+    process.nextTick(() => this.host.consumed(this));
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
