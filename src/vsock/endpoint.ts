@@ -432,7 +432,10 @@ export class VsockEndpoint implements SocketHost, ServerHost {
             const r = this.emitOne(s, out);
             if (r < 0) {
               // no buffer: keep this one and the rest for the next flush
-              for (let j = i; j < list.length; j++) this.schedule(list[j]!, true);
+              for (let j = i; j < list.length; j++) {
+                list[j]!.scheduled = false;
+                this.schedule(list[j]!, true);
+              }
               return sent;
             }
             if (r > 0) {
