@@ -8,6 +8,7 @@ import { emptyReport, addFinding, type FuzzReport } from './report.js';
 import { packedTarget } from './packed-target.js';
 import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
+import { vsockTarget } from './vsock-target.js';
 import type { FuzzContext, FuzzTarget } from './target.js';
 
 /** A target that hangs at its iteration 2: only for checking the watchdog (`--target selftest-hang`). */
@@ -23,6 +24,7 @@ export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   split: splitTarget,
   packed: packedTarget,
   rpmsg: rpmsgTarget,
+  vsock: vsockTarget,
   'selftest-hang': selftestHang,
 };
 

@@ -77,6 +77,11 @@ export class RawVsockDriver implements VirtioDriver {
     this.rxq.vq.addBuffer(addr, len, true, addr);
   }
 
+  /** The driver's tx area [base, base + size): device-readable buffers the device must never write. */
+  get txRange(): { base: number; size: number } {
+    return { base: this.txBase, size: this.o.txBytes };
+  }
+
   /** Copies `bytes` into the tx area; returns its address. */
   place(bytes: Uint8Array): number {
     if (this.txAt + bytes.length > this.o.txBytes) this.txAt = 0;
@@ -120,8 +125,8 @@ export class RawVsockDriver implements VirtioDriver {
         const bytes = Buffer.from(this.a.memory.bytes(addr, len));
         const h = decodeVsockHeader(bytes);
         this.received.push({ h, payload: bytes.subarray(VSOCK_HEADER_SIZE, VSOCK_HEADER_SIZE + Math.min(h.len, len - VSOCK_HEADER_SIZE)), usedLen: len });
-      } else this.shortRx.push(len);
-      this.postRx(addr, this.rxLen.get(addr) ?? this.o.rxBufferBytes);
+        this.postRx(addr, this.rxLen.get(addr) ?? this.o.rxBufferBytes);
+      } else this.shortRx.push(len); // refused by the device: not offered again (that would only loop)
     }
     for (let k = 0; k < this.evq.vq.size; k++) {
       const addr = this.evq.vq.popUsed();
