@@ -6,9 +6,10 @@
  * scribbles on ring memory; then lets the device run.
  *
  * Oracles: only VirtioError or VsockError escape the device; the device never writes into the driver's tx buffers
- * (device-readable memory); every packet it writes names CID 2 → the guest CID and fits the buffer; on connections
- * whose credit the fuzzer kept honest (buf_alloc 4096, fwd_cnt 0: nothing consumed) the device never sends more
- * than 4096 payload bytes.
+ * (device-readable memory) unless a scribbled descriptor pointed it there; and, while the driver's buffers are its
+ * own (no scribbles, no overlapping odd rx buffers), every packet the device writes names CID 2 → the guest CID and
+ * fits the buffer, and on connections whose credit the fuzzer kept honest (buf_alloc 4096, fwd_cnt 0: nothing
+ * consumed) the device never sends more than 4096 payload bytes. The device and driver must settle (no livelock).
  */
 import { LoopbackTransport } from '../transport/loopback.js';
 import { isVirtioError } from '../virtio/index.js';
@@ -16,6 +17,7 @@ import { VsockDevice } from '../vsock/device.js';
 import { isVsockError } from '../vsock/errors.js';
 import { VsockOp } from '../vsock/constants.js';
 import type { VsockHeader } from '../vsock/header.js';
+import type { VsockSocket } from '../vsock/socket.js';
 import { RawVsockDriver } from './vsock-driver.js';
 import type { Prng } from './prng.js';
 import { bump } from './report.js';
@@ -37,12 +39,19 @@ function runCase(rng: Prng, ctx: FuzzContext, steps: number): void {
     finding(ctx, 'crash', `setting up the loopback threw ${(e as Error).message}`);
     return;
   }
+  // echo servers, read synchronously (the run has no event loop turns): make the device send data back within the credit
+  const accepted: VsockSocket[] = [];
+  const echo = (): void => {
+    for (const s of accepted) {
+      if (s.destroyed) continue;
+      for (let d = s.read() as Buffer | null; d !== null; d = s.read() as Buffer | null) s.write(d);
+    }
+  };
   for (const port of LISTEN_PORTS) {
     device
       .createServer((s) => {
         s.on('error', () => {});
-        // echo: makes the device send data back within the fuzzer's credit
-        s.on('data', (d: Buffer) => s.write(d));
+        accepted.push(s);
       })
       .listen(port);
   }
@@ -54,6 +63,8 @@ function runCase(rng: Prng, ctx: FuzzContext, steps: number): void {
   let broken = false;
   // a scribbled descriptor may legitimately point a writable buffer anywhere in memory, the tx area included
   let scribbled = false;
+  // rx buffers of odd sizes may overlap each other, so a later packet can overwrite an earlier one before it is read
+  let oddRx = false;
 
   const deviceCall = (what: string, op: () => void): void => {
     const before = Buffer.from(mem.bytes(tx.base, tx.size));
@@ -68,9 +79,19 @@ function runCase(rng: Prng, ctx: FuzzContext, steps: number): void {
       } else finding(ctx, 'crash', `${what} threw ${(e as Error).name}: ${(e as Error).message}`);
     }
     ctx.tick();
+    try {
+      echo();
+      device.poll();
+    } catch (e) {
+      if (isVirtioError(e) || isVsockError(e)) {
+        bump(ctx.report.errorsByCode, e.code);
+        broken = true;
+      } else finding(ctx, 'crash', `echo after ${what} threw ${(e as Error).name}: ${(e as Error).message}`);
+    }
     if (!scribbled && !before.equals(mem.bytes(tx.base, tx.size))) finding(ctx, 'violation', `${what}: the device wrote into the driver's tx buffers`);
     for (; seen < driver.received.length; seen++) {
       const p = driver.received[seen]!;
+      if (scribbled || oddRx) continue;
       if (p.h.srcCid !== 2 || p.h.dstCid !== device.guestCid) finding(ctx, 'violation', `device sent a packet from CID ${p.h.srcCid} to CID ${p.h.dstCid}`);
       if (p.h.len > p.usedLen - 44) finding(ctx, 'violation', `device packet len ${p.h.len} exceeds its used.len ${p.usedLen}`);
       if (p.h.op === VsockOp.RW) {
@@ -131,6 +152,7 @@ function runCase(rng: Prng, ctx: FuzzContext, steps: number): void {
           deviceCall('poll after a short chain', () => lb.settle(200));
           continue;
         case 'rx-odd-size':
+          oddRx = true;
           driver.postRx(mem.regions[0]!.base + mem.regions[0]!.size - 4096 + rng.range(0, 1000), rng.range(1, 2000));
           driver.rxq.kick();
           deviceCall('poll after an odd rx buffer', () => lb.settle(200));
