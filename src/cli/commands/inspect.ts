@@ -35,6 +35,7 @@ export interface InspectOptions {
   rscTable?: string;
   piece?: string[];
   ram?: string;
+  vsock?: string;
 }
 
 /** The signature the RPMsg layer provides in src/rpmsg/inspect.ts. */
@@ -144,6 +145,7 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
     const pieces = readPieces(opts.piece);
     const ram = parseRam(opts.ram);
     const report = decode(() => splitReport(image, { queueSize, base, desc, pieces, ...(ram ? { ram } : {}), ...ringOpts }));
+    if (opts.vsock !== undefined) return (await import('../../vsock/inspect.js')).inspectVsockRing(image, report, { queue: opts.vsock as 'rx', base, json, pieces, ...(ram ? { ram } : {}) });
     return json ? JSON.stringify(report, null, 2) + '\n' : renderSplitText(report);
   }
   if (layout === 'packed') {
@@ -154,6 +156,7 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
     const pieces = readPieces(opts.piece);
     const ram = parseRam(opts.ram);
     const report = decode(() => packedReport(image, { queueSize, base, desc, driverEvent, deviceEvent, pieces, ...(ram ? { ram } : {}) }));
+    if (opts.vsock !== undefined) return (await import('../../vsock/inspect.js')).inspectVsockRing(image, report, { queue: opts.vsock as 'rx', base, json, pieces, ...(ram ? { ram } : {}) });
     return json ? JSON.stringify(report, null, 2) + '\n' : renderPackedText(report);
   }
   throw new CliError(`inspect: --layout must be split or packed, not '${layout}'`);
@@ -188,6 +191,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--rpmsg', 'decode an RPMsg resource table and its vrings instead of a single ring')
     .option('--rsc-table <addr>', 'with --rpmsg: address of the remoteproc resource table')
+    .option('--vsock <queue>', 'with --layout: decode the ring\'s buffers as virtio-vsock packets of queue rx, tx or event')
     .action(async (image: string, opts: InspectOptions) => {
       process.stdout.write(await runInspect(image, opts));
     });
