@@ -11,11 +11,11 @@
  * Every header we send carries bufAlloc and fwdCnt, so the peer's view of our window is what we last *told* it
  * (lastBufAlloc, lastFwdCnt). A conforming peer therefore never has more than lastBufAlloc − (rxCnt − lastFwdCnt)
  * bytes in flight; a packet beyond that is a credit overflow. We send an explicit CREDIT_UPDATE when the peer's view
- * of our free space has fallen below a threshold and the application has consumed something since we last told
- * (Linux does the same from virtio_transport_stream_do_dequeue, with 64 KiB as the threshold).
+ * of our free space has fallen below half the window and the application has consumed something since we last told.
+ * (Linux's virtio_transport_stream_do_dequeue uses a fixed 64 KiB threshold, a quarter of its default window; half
+ * the window keeps a writer that has a larger window busy while the update travels, for one 44-byte packet per
+ * half window.)
  */
-import { VSOCK_MAX_PKT_PAYLOAD } from './constants.js';
-
 export class Credit {
   // receive side
   readonly bufAlloc: number;
@@ -32,7 +32,7 @@ export class Credit {
 
   constructor(bufAlloc: number) {
     this.bufAlloc = bufAlloc >>> 0;
-    this.threshold = Math.min(VSOCK_MAX_PKT_PAYLOAD, Math.floor(this.bufAlloc / 2));
+    this.threshold = Math.max(1, Math.floor(this.bufAlloc / 2));
   }
 
   /** Bytes we may send now (0 when the peer's window is full). */

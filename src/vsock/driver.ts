@@ -326,7 +326,8 @@ export class VsockDriver implements VirtioDriver {
     const r = mem.regionFor(addr, VSOCK_HEADER_SIZE + h.len);
     const o = addr - r.base;
     writeHeader(r.view, o, h);
-    if (h.len > 0) r.u8.set(src!.subarray(off, off + h.len), o + VSOCK_HEADER_SIZE);
+    // Buffer#copy is a plain memcpy (TypedArray#set into a SharedArrayBuffer is several times slower for 64 KiB)
+    if (h.len > 0) Buffer.from(src!.buffer, src!.byteOffset + off, h.len).copy(r.u8, o + VSOCK_HEADER_SIZE);
     if (this.o.splitHeader && h.len > 0) q.vq.add([{ addr, len: VSOCK_HEADER_SIZE }, { addr: addr + VSOCK_HEADER_SIZE, len: h.len }], [], slot);
     else q.vq.addBuffer(addr, VSOCK_HEADER_SIZE + h.len, false, slot);
     this.txDirty = true;

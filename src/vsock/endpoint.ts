@@ -365,7 +365,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
           s.credit.setBuffered(0);
           return;
         }
-        const data = owned ? payload! : Buffer.from(payload!.subarray(0, h.len));
+        const data = owned ? payload! : copyOut(payload!, h.len);
         s.push(data);
         this.consumed(s);
         return;
@@ -696,6 +696,27 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     }
     throw new VsockError(VsockErrorCode.NO_PORTS, 'no free ephemeral port');
   }
+}
+
+/**
+ * Received payloads are copied out of the ring (the buffer goes back to the driver at once, and the secure side never
+ * hands the application memory the driver can still change) into slices of a 1 MiB slab, as Node's own Buffer pool
+ * does for small buffers: one allocation per slab instead of one per 64 KiB packet. A slab is freed by the GC once
+ * no slice of it is referenced. Buffer#copy is a plain memcpy (TypedArray#set from a SharedArrayBuffer is slower).
+ */
+const SLAB_BYTES = 1 << 20;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabAt = 0;
+
+function copyOut(view: Uint8Array, len: number): Buffer {
+  if (slabAt + len > slab.length) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, len));
+    slabAt = 0;
+  }
+  const data = slab.subarray(slabAt, slabAt + len);
+  slabAt = (slabAt + len + 7) & ~7;
+  Buffer.from(view.buffer, view.byteOffset, len).copy(data, 0, 0, len);
+  return data;
 }
 
 function opName(op: number): string {

@@ -112,6 +112,16 @@ export class VsockSocket extends Duplex {
     cb();
   }
 
+  /**
+   * Readable.read, plus the credit check once the chunk left the buffer: a reader that pulls with read() (paused mode,
+   * or a poll loop that never yields to the event loop) opens the peer's window at once, not a tick later.
+   */
+  override read(size?: number): any {
+    const r: unknown = super.read(size);
+    if (r !== null) this.host.consumed(this);
+    return r;
+  }
+
   override _read(): void {
     // Readable.read() calls _read before it takes the chunk out of the buffer: look at the window after it did
     process.nextTick(() => this.host.consumed(this));
