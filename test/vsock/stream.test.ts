@@ -143,5 +143,51 @@ for (const packed of [false, true]) {
       await run(p, () => Buffer.concat(got).toString() === 'from the secure side');
       expect(() => p.device.connect(80, 4)).toThrow(expect.objectContaining({ code: VsockErrorCode.NO_ROUTE }));
     });
+
+    it('a transport reset reaches the driver as TRANSPORT_RESET: its sockets error, the new guest CID is read, new connections work', async () => {
+      const p = makePair({ packed });
+      const serverErrors: string[] = [];
+      p.device.createServer((s) => s.on('error', (e: Error & { code?: string }) => serverErrors.push(e.code ?? ''))).listen(11);
+      const c = p.driver.connect(11);
+      let err: unknown;
+      c.on('error', (e) => (err = e));
+      await run(p, () => c.connected);
+      p.device.transportReset(7);
+      await run(p, () => err !== undefined);
+      expect((err as { code: string }).code).toBe(VsockErrorCode.TRANSPORT_RESET);
+      expect(serverErrors).toEqual([VsockErrorCode.TRANSPORT_RESET]);
+      expect(p.driver.stats.transportResets).toBe(1);
+      expect(p.driver.guestCid).toBe(7);
+      const got: Buffer[] = [];
+      p.device.createServer((s) => s.on('data', (d: Buffer) => got.push(d))).listen(12);
+      const c2 = p.driver.connect(12);
+      c2.end('after the reset');
+      await run(p, () => Buffer.concat(got).toString() === 'after the reset');
+      expect(c2.localCid).toBe(7);
+    });
+
+    it('a device reset (status 0) errors every socket on the device with TRANSPORT_RESET and keeps listeners', async () => {
+      const p = makePair({ packed });
+      let server: VsockSocket | undefined;
+      const srv = p.device.createServer((s) => (server = s)).listen(13);
+      const c = p.driver.connect(13);
+      await run(p, () => c.connected && server !== undefined);
+      let err: unknown;
+      server!.on('error', (e) => (err = e));
+      p.device.reset();
+      await new Promise((r) => setImmediate(r));
+      expect((err as { code: string }).code).toBe(VsockErrorCode.TRANSPORT_RESET);
+      expect(p.device.endpoint.connections).toBe(0);
+      expect(p.device.active).toBe(false);
+      expect(srv.listening).toBe(true);
+    });
+
+    it('the connection limit and a bad port are typed errors at connect()', () => {
+      const p = makePair({ packed, driver: { maxConnections: 1 } });
+      p.driver.connect(1).on('error', () => {});
+      expect(() => p.driver.connect(2)).toThrow(expect.objectContaining({ code: VsockErrorCode.TOO_MANY_CONNECTIONS }));
+      expect(() => p.driver.connect(-1)).toThrow(expect.objectContaining({ code: VsockErrorCode.BAD_ARGUMENT }));
+      expect(() => p.device.createServer().listen(5).listen(5)).toThrow(expect.objectContaining({ code: VsockErrorCode.ADDR_IN_USE }));
+    });
   });
 }
