@@ -110,6 +110,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
   private nextPort: number;
   private readonly firstPort: number;
   private ready: VsockSocket[] = [];
+  private spare: VsockSocket[] = [];
   private readonly orphans: OrphanRst[] = [];
   private busy = false;
   private again = false;
@@ -424,8 +425,10 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         let progress = true;
         while (progress && this.ready.length > 0) {
           progress = false;
+          // two lists swapped per pass (nothing allocated): sockets scheduled during the pass go to the other one
           const list = this.ready;
-          this.ready = [];
+          this.ready = this.spare;
+          this.spare = list;
           for (let i = 0; i < list.length; i++) {
             const s = list[i]!;
             s.scheduled = false;
@@ -436,6 +439,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
                 list[j]!.scheduled = false;
                 this.schedule(list[j]!, true);
               }
+              list.length = 0;
               return sent;
             }
             if (r > 0) {
@@ -444,6 +448,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
             }
             if (this.hasWork(s)) this.schedule(s, true);
           }
+          list.length = 0;
         }
       } while (this.again);
     } finally {
@@ -578,7 +583,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     const all: VsockSocket[] = [];
     for (const m of this.table.values()) for (const s of m.values()) all.push(s);
     this.orphans.length = 0;
-    this.ready = [];
+    this.ready.length = 0;
     for (const s of all) {
       this.remove(s);
       s.state = SocketState.CLOSED;
