@@ -366,6 +366,17 @@ export class VsockEndpoint implements SocketHost, ServerHost {
           s.credit.setBuffered(0);
           return;
         }
+        if (s.onPayload !== undefined) {
+          try {
+            s.onPayload(payload!.subarray(0, h.len));
+          } catch (e) {
+            // the application's handler failed: its connection goes, the device goes on
+            s.destroy(e instanceof Error ? e : new Error(String(e)));
+            return;
+          }
+          this.consumed(s);
+          return;
+        }
         const data = owned ? payload! : copyOut(payload!, h.len);
         s.push(data);
         this.consumed(s);

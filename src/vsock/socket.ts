@@ -86,6 +86,19 @@ export class VsockSocket extends Duplex {
     this.credit = new Credit(bufAlloc);
   }
 
+  /**
+   * Zero-copy receive (opt-in, like RPMsg's zero-copy endpoints): when set, each received payload is handed to
+   * `handler` as a view of the ring buffer, valid only during the call, instead of being copied into the readable
+   * side; the credit is returned as soon as the handler returns. The view is shared memory the peer can still write:
+   * copy what you keep, and validate the copy, not the view. 'end' and 'close' still arrive through the stream.
+   */
+  onPayload: ((view: Uint8Array) => void) | undefined = undefined;
+
+  setZeroCopyReceive(handler: ((view: Uint8Array) => void) | undefined): this {
+    this.onPayload = handler;
+    return this;
+  }
+
   /** Like net.Socket#address(): our side. */
   address(): { cid: number; port: number } {
     return { cid: this.localCid, port: this.localPort };
