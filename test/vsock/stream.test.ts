@@ -189,5 +189,42 @@ for (const packed of [false, true]) {
       expect(() => p.driver.connect(-1)).toThrow(expect.objectContaining({ code: VsockErrorCode.BAD_ARGUMENT }));
       expect(() => p.device.createServer().listen(5).listen(5)).toThrow(expect.objectContaining({ code: VsockErrorCode.ADDR_IN_USE }));
     });
+
+    it('zero-copy receive hands payload views to the handler, returns the credit at once, and survives a throwing handler', async () => {
+      const p = makePair({ packed, device: { bufAlloc: 8192 } });
+      const seen: Buffer[] = [];
+      let views = 0;
+      let bad: VsockSocket | undefined;
+      p.device
+        .createServer((s) => {
+          if (s.remotePort === 1024) {
+            s.setZeroCopyReceive((v) => {
+              views++;
+              seen.push(Buffer.from(v)); // copy what we keep
+            });
+          } else {
+            bad = s;
+            s.on('error', () => {});
+            s.setZeroCopyReceive(() => {
+              throw new Error('handler failed');
+            });
+          }
+        })
+        .listen(14);
+      const c = p.driver.connect(14);
+      const N = 100_000; // far beyond the 8 KiB window: only flows if the credit comes back
+      c.end(pattern(3, 0, N));
+      await run(p, () => seen.reduce((n, b) => n + b.length, 0) === N);
+      expect(Buffer.concat(seen).equals(pattern(3, 0, N))).toBe(true);
+      expect(views).toBeGreaterThan(1);
+      const c2 = p.driver.connect(14);
+      let err: unknown;
+      c2.on('error', (e) => (err = e));
+      c2.write('boom');
+      await run(p, () => err !== undefined);
+      expect((err as { code: string }).code).toBe(VsockErrorCode.CONNECTION_RESET);
+      expect(bad!.destroyed).toBe(true);
+      expect(p.device.active).toBe(true);
+    });
   });
 }
