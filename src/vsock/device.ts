@@ -79,6 +79,8 @@ export class VsockDevice implements VirtioDevice {
   private evDirty = false;
   private pendingResetEvent = false;
   private broken = false;
+  private polling = false;
+  private pollAgain = false;
   private flushScheduled = false;
   private readonly schedule: (fn: () => void) => void;
   private readonly h: VsockHeader = emptyHeader();
@@ -151,13 +153,33 @@ export class VsockDevice implements VirtioDevice {
   }
 
   queueNotify(index: number): void {
-    if (index === VSOCK_QUEUE_TX) this.processTx();
-    this.flushAll();
+    this.poll();
+    void index;
   }
 
+  /**
+   * Takes the driver's packets and sends ours. Not re-entrant: a stream handler that calls poll() (or the transport
+   * notifying from inside one) only asks for another round, which the running poll() does before it returns, so a
+   * popped chain is never overwritten while it is being handled.
+   */
   poll(): number {
-    const n = this.processTx();
-    return n + this.flushAll();
+    if (this.polling) {
+      this.pollAgain = true;
+      return 0;
+    }
+    this.polling = true;
+    let n = 0;
+    try {
+      for (let round = 0; round < 4; round++) {
+        this.pollAgain = false;
+        n += this.processTx();
+        n += this.flushAll();
+        if (!this.pollAgain) break;
+      }
+    } finally {
+      this.polling = false;
+    }
+    return n;
   }
 
   reset(): void {
@@ -191,7 +213,7 @@ export class VsockDevice implements VirtioDevice {
       this.act?.configChanged();
     }
     this.pendingResetEvent = true;
-    this.flushAll();
+    this.poll();
   }
 
   // ---------------------------------------------------------------------------------------------------- tx: driver → device
@@ -322,7 +344,7 @@ export class VsockDevice implements VirtioDevice {
     this.flushScheduled = true;
     this.schedule(() => {
       this.flushScheduled = false;
-      this.flushAll();
+      this.poll();
     });
   }
 

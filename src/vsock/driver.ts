@@ -93,6 +93,8 @@ export class VsockDriver implements VirtioDriver {
   private rxDirty = false;
   private evDirty = false;
   private flushScheduled = false;
+  private interrupting = false;
+  private interruptAgain = false;
   private readonly schedule: (fn: () => void) => void;
   private readonly h: VsockHeader = emptyHeader();
   private readonly out: PacketOut;
@@ -194,8 +196,28 @@ export class VsockDriver implements VirtioDriver {
     this.endpoint.setOutput(this.txq ? this.out : undefined);
   }
 
+  /** Not re-entrant, like VsockDevice.poll(): a call from inside a stream handler asks for another round instead. */
   interrupt(): number {
     if (this.act === undefined) return 0;
+    if (this.interrupting) {
+      this.interruptAgain = true;
+      return 0;
+    }
+    this.interrupting = true;
+    let n = 0;
+    try {
+      for (let round = 0; round < 4; round++) {
+        this.interruptAgain = false;
+        n += this.interruptOnce();
+        if (!this.interruptAgain || this.act === undefined) break;
+      }
+    } finally {
+      this.interrupting = false;
+    }
+    return n;
+  }
+
+  private interruptOnce(): number {
     let n = 0;
     try {
       n += this.reclaimTx();
@@ -340,7 +362,7 @@ export class VsockDriver implements VirtioDriver {
     this.flushScheduled = true;
     this.schedule(() => {
       this.flushScheduled = false;
-      this.flushAll();
+      this.interrupt();
     });
   }
 

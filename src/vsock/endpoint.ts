@@ -268,7 +268,8 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         this.noSocket(h);
         return;
       }
-      if (!s.credit.updatePeer(h.bufAlloc, h.fwdCnt)) {
+      // an RST ends the connection whatever its credit fields say (an RST for a socket already gone carries zeroes)
+      if (h.op !== VsockOp.RST && !s.credit.updatePeer(h.bufAlloc, h.fwdCnt)) {
         this.violation(VsockErrorCode.BAD_CREDIT, `fwd_cnt ${h.fwdCnt} acknowledges bytes never sent (sent ${s.credit.txCnt}, acknowledged ${s.credit.peerFwdCnt})`);
         this.resetConnection(s, VsockErrorCode.BAD_CREDIT, 'peer acknowledged bytes never sent');
         return;
