@@ -1,6 +1,7 @@
 /**
  * A vsock stream connection as a Node `stream.Duplex`, in the manner of `net.Socket`:
- *   write() returns false once the peer's credit window and our write buffer are used up; 'drain' when credit returns;
+ *   write() returns false once 64 KiB (writableHighWaterMark) wait in the socket, for the peer's credit or for a free
+ *           ring buffer; 'drain' when they went out (when the peer's CREDIT_UPDATE or a used buffer came back);
  *   end()   = SHUTDOWN with SEND (half-close; the peer's readable ends);
  *   destroy() = RST;
  *   'connect' when the peer answered our REQUEST; 'end' when the peer sent SHUTDOWN SEND; 'close' when both are done.
