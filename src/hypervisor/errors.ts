@@ -5,6 +5,8 @@ export const HypervisorErrorCode = {
   BAD_CONFIG: 'HV_ERR_BAD_CONFIG',
   BAD_LINE: 'HV_ERR_BAD_LINE',
   PARTITION_FAILED: 'HV_ERR_PARTITION_FAILED',
+  /** A guest module could not be loaded (missing, not a file, syntax error, throws while loading, no main). */
+  GUEST_LOAD: 'HV_ERR_GUEST_LOAD',
 } as const;
 export type HypervisorErrorCode = (typeof HypervisorErrorCode)[keyof typeof HypervisorErrorCode];
 

@@ -3,6 +3,8 @@
  * tests match on `code`, never on message text. A peer's violation never escapes poll()/queueNotify(): it becomes a
  * counter, a dropped packet or an RST, and the error of the socket it concerned.
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const VsockErrorCode = {
   // wire formats
   TRUNCATED: 'VSOCK_ERR_TRUNCATED',
@@ -37,18 +39,12 @@ export const VsockErrorCode = {
 
 export type VsockErrorCode = (typeof VsockErrorCode)[keyof typeof VsockErrorCode];
 
-export class VsockError extends Error {
-  readonly code: VsockErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class VsockError extends CodedError<VsockErrorCode> {
   constructor(code: VsockErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'VsockError';
-    this.code = code;
-    this.details = details;
+    super('VsockError', code, message, details);
   }
 }
 
 export function isVsockError(e: unknown, code?: VsockErrorCode): e is VsockError {
-  return e instanceof VsockError && (code === undefined || e.code === code);
+  return hasCode(e, VsockError, code);
 }
