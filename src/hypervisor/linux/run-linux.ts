@@ -73,6 +73,8 @@ export interface LinuxRunResult {
   readonly console: LineConsoleDevice['stats'];
   readonly vhostUser: { connections: number; messages: number; activations: number; kicks: number; calls: number; errors: number; lastErrors: string[] };
   readonly linuxExit: number | string | undefined;
+  /** How the monitor stops Linux on one core: SIGSTOP of the UML kernel, plus the cgroup freezer for its ptraced guest processes where the host offers one. */
+  readonly stopMethod: 'sigstop+freezer' | 'sigstop' | undefined;
   readonly timedOut: boolean;
   readonly durationMs: number;
   /** The guest console's last lines (kernel and init). */
@@ -245,6 +247,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
     console: device.stats,
     vhostUser: { ...b.stats, lastErrors: b.recentErrors.slice(-3).map((e) => e.code) },
     linuxExit: exit,
+    stopMethod: uml?.stopMethod,
     timedOut,
     durationMs: Math.round(performance.now() - t0),
     consoleTail: tail.slice(-15),

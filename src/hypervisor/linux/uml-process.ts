@@ -11,7 +11,8 @@
  * progress. The guest counter of run-linux.ts measures exactly that.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LinuxError, LinuxErrorCode } from './errors.js';
 
 export interface UmlOptions {
@@ -49,19 +50,42 @@ function hookExit(): void {
   }
 }
 
+const FREEZER_ROOT = '/sys/fs/cgroup/freezer';
+
+/** A fresh freezer cgroup (v1) for one UML, or undefined when this host has none we may write. */
+function makeFreezer(): string | undefined {
+  if (!existsSync(join(FREEZER_ROOT, 'cgroup.procs'))) return undefined;
+  const dir = join(FREEZER_ROOT, `tz-virtio-uml-${process.pid}-${Math.floor(Math.random() * 1e9)}`);
+  try {
+    mkdirSync(dir);
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
 export class UmlProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   /** Resolves with the exit code (or the signal's name) once the kernel process is gone. */
   readonly exited: Promise<number | string>;
+  /** The freezer cgroup (v1) holding every UML process, when this host offers one (see stop()). */
+  readonly freezer: string | undefined;
   private stoppedPids: number[] = [];
+  private frozen = false;
   private gone = false;
   private partial = '';
 
   constructor(o: UmlOptions) {
     hookExit();
-    // stdin is not the terminal: a stopped background group must never be asked to read it
-    this.child = spawn(o.kernel, [...o.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: o.env });
+    this.freezer = makeFreezer();
+    // stdin is not the terminal: a stopped background group must never be asked to read it. With a freezer cgroup,
+    // a shell enters it first and then becomes the kernel, so every process UML creates is born inside it.
+    const [cmd, argv] =
+      this.freezer !== undefined
+        ? ['/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', this.freezer, o.kernel, ...o.args]]
+        : [o.kernel, [...o.args]];
+    this.child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: o.env });
     if (this.child.pid === undefined) throw new LinuxError(LinuxErrorCode.SPAWN_FAILED, `cannot start ${o.kernel}`, { kernel: o.kernel });
     this.pid = this.child.pid;
     live.add(this.pid);
@@ -84,6 +108,7 @@ export class UmlProcess {
         this.partial = '';
         this.killGroup(); // helpers and traced children go with the kernel
         live.delete(this.pid);
+        this.removeFreezer();
         resolve(code ?? signal ?? 'unknown');
       });
     });
@@ -132,11 +157,34 @@ export class UmlProcess {
         // ended meanwhile
       }
     }
+    // The guest's own processes (ptraced by the kernel) cannot take a SIGSTOP; a busy one would run on while its
+    // kernel is stopped. The cgroup freezer stops them without a signal, invisibly to ptrace.
+    if (this.freezer !== undefined) {
+      try {
+        writeFileSync(join(this.freezer, 'freezer.state'), 'FROZEN');
+        this.frozen = true;
+      } catch {
+        // the cgroup is gone (UML exited)
+      }
+    }
     return this.stoppedPids.length;
+  }
+
+  /** How stop() stops Linux on this host. */
+  get stopMethod(): 'sigstop+freezer' | 'sigstop' {
+    return this.freezer !== undefined ? 'sigstop+freezer' : 'sigstop';
   }
 
   /** Continues what stop() stopped. */
   cont(): void {
+    if (this.frozen && this.freezer !== undefined) {
+      try {
+        writeFileSync(join(this.freezer, 'freezer.state'), 'THAWED');
+      } catch {
+        // gone
+      }
+    }
+    this.frozen = false;
     for (const p of this.stoppedPids) {
       try {
         process.kill(p, 'SIGCONT');
@@ -148,7 +196,24 @@ export class UmlProcess {
   }
 
   get stopped(): boolean {
-    return this.stoppedPids.length > 0;
+    return this.stoppedPids.length > 0 || this.frozen;
+  }
+
+  private removeFreezer(): void {
+    if (this.freezer === undefined) return;
+    try {
+      writeFileSync(join(this.freezer, 'freezer.state'), 'THAWED');
+    } catch {
+      // gone
+    }
+    for (let i = 0; i < 50; i++) {
+      try {
+        rmdirSync(this.freezer);
+        return;
+      } catch {
+        // still has members that are dying
+      }
+    }
   }
 
   /** Kills the whole group (SIGCONT first, so that stopped members die at once). */
