@@ -1,3 +1,5 @@
+import { CodedError, hasCode } from '../../errors/coded-error.js';
+
 /** Typed errors of the Linux non-secure partition (user-mode Linux as an OS process), with stable codes. */
 export const LinuxErrorCode = {
   /** linux.uml (or --kernel PATH) is missing, or cannot run on this host (the one-line reason says why). */
@@ -13,17 +15,12 @@ export const LinuxErrorCode = {
 } as const;
 export type LinuxErrorCode = (typeof LinuxErrorCode)[keyof typeof LinuxErrorCode];
 
-export class LinuxError extends Error {
-  readonly code: LinuxErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
+export class LinuxError extends CodedError<LinuxErrorCode> {
   constructor(code: LinuxErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'LinuxError';
-    this.code = code;
-    this.details = details;
+    super('LinuxError', code, message, details);
   }
 }
 
 export function isLinuxError(e: unknown, code?: LinuxErrorCode): e is LinuxError {
-  return e instanceof LinuxError && (code === undefined || e.code === code);
+  return hasCode(e, LinuxError, code);
 }
