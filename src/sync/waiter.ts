@@ -14,24 +14,41 @@
  * `arm()` asks the peer for a notification (enable callbacks / notifications, a "want" word) and returns false when
  * work is already pending (then the loop looks again instead of sleeping); `disarm()` turns notifications off again
  * once the side runs (a running side sees new work by itself, so the peer need not notify it).
+ *
+ * What the waiter sleeps on is a Sleeper: a Doorbell (threads, or processes through futex ops), or a kick socket.
  */
-import type { Doorbell } from './doorbell.js';
-import { SpinBudget, type SpinBudgetOptions } from './spin-budget.js';
+import type { Doorbell, SleepResult, Sleeper } from './doorbell.js';
+import { IDLE_HOST_SPIN_CEILING_MS, SpinBudget, type SpinBudgetOptions } from './spin-budget.js';
 import type { WaitPolicy } from './policy.js';
+
+export interface WaiterOptions extends SpinBudgetOptions {
+  /**
+   * The peer's doorbell (policy 'peer-aware'): its sleeper count tells whether the peer is awake. A peer that sleeps
+   * waits for us and will produce nothing, so the waiter stops spinning at once.
+   */
+  readonly peer?: Pick<Doorbell, 'hasSleepers'>;
+}
 
 export class Waiter {
   readonly budget: SpinBudget;
   private spinUntil = -1;
+  private readonly peer: Pick<Doorbell, 'hasSleepers'> | undefined;
   /** Idle episodes that ended while spinning (no sleep) / that slept. */
   spinHits = 0;
   spinMisses = 0;
+  /** Spins cut short because the peer was asleep (policy 'peer-aware'). */
+  peerAsleep = 0;
+  /** What the last sleep returned ('not-equal' also when it did not sleep). */
+  lastSleep: SleepResult = 'not-equal';
 
   constructor(
-    readonly bell: Doorbell,
+    readonly bell: Sleeper,
     readonly policy: WaitPolicy,
-    o: SpinBudgetOptions = {},
+    o: WaiterOptions = {},
   ) {
-    this.budget = new SpinBudget(o);
+    this.peer = o.peer;
+    // peer-aware spins only while the peer runs, so a longer ceiling costs nothing while the peer sleeps
+    this.budget = new SpinBudget(policy === 'peer-aware' && o.peer !== undefined && o.maxMs === undefined ? { ...o, minMs: o.minMs ?? IDLE_HOST_SPIN_CEILING_MS } : o);
   }
 
   /** The pass found work: ends an idle episode. */
@@ -49,15 +66,18 @@ export class Waiter {
   idle(seen: number, arm: () => boolean, disarm: () => void, timeoutMs?: number): boolean {
     const policy = this.policy;
     if (policy === 'poll') return false;
-    if (policy === 'spin-then-block') {
+    if (policy !== 'block') {
       const now = performance.now();
       if (this.spinUntil < 0) this.spinUntil = now + this.budget.ms;
-      if (now < this.spinUntil) return false;
+      if (now < this.spinUntil) {
+        if (policy !== 'peer-aware' || this.peer === undefined || !this.peer.hasSleepers()) return false;
+        this.peerAsleep++;
+      }
     }
     this.spinUntil = -1;
     if (!arm()) return false;
     this.spinMisses++;
-    this.bell.sleep(seen, timeoutMs);
+    this.lastSleep = this.bell.sleep(seen, timeoutMs);
     this.budget.record(this.bell.lastWakeUs);
     disarm();
     return true;

@@ -7,6 +7,7 @@ import { CliError, parseNumberArg } from '../errors.js';
 import { DEFAULT_SPIN_US, OpenAmpSession } from '../../openamp/session.js';
 import { runEchoRemote } from '../../openamp/echo.js';
 import { runPingHost } from '../../openamp/ping.js';
+import type { WaitPolicy } from '../../sync/policy.js';
 import { OPENAMP_ECHO_SERVICE, OPENAMP_SHM_PATH, OPENAMP_SHM_SIZE, OPENAMP_SOCKET_PATH } from '../../openamp/layout.js';
 
 interface Opts {
@@ -20,6 +21,10 @@ interface Opts {
   timeout: string;
   kicks?: string;
   spinUs?: string;
+  waitPolicy?: string;
+  futex?: boolean;
+  warmup?: string;
+  stats?: boolean;
   quiet?: boolean;
 }
 
@@ -34,6 +39,10 @@ function common(cmd: Command): Command {
     .option('--timeout <ms>', 'wait for the peer this long', '15000')
     .option('--kicks <path>', 'kick path: native (blocking loop in the addon, default when built) or event-loop (node:net)')
     .option('--spin-us <us>', 'native kicks: poll the rings this long before sleeping', String(DEFAULT_SPIN_US))
+    .option('--wait-policy <p>', 'native kicks: block, spin-then-block (default), poll or peer-aware')
+    .option('--no-futex', 'native kicks: never sleep on the futex doorbell shared with a tz-virtio peer (socket kicks only)')
+    .option('--warmup <n>', 'remote: messages of the JIT warm-up before the service is announced (0 = none)')
+    .option('--stats', 'add where the session loop slept (wait) to the JSON result')
     .option('-q, --quiet', 'no progress lines on stderr');
 }
 
@@ -51,10 +60,12 @@ async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
     timeoutMs,
     ...(o.kicks !== undefined ? { kicks: o.kicks as 'native' | 'event-loop' } : {}),
     ...(o.spinUs !== undefined ? { spinUs: parseNumberArg('--spin-us', o.spinUs) } : {}),
+    ...(o.waitPolicy !== undefined ? { waitPolicy: o.waitPolicy as WaitPolicy } : {}),
+    ...(o.futex === false ? { futexLink: false } : {}),
   });
   if (role === 'remote') {
-    const r = await runEchoRemote(session, { service: o.service, ...(log ? { log } : {}) });
-    process.stdout.write(JSON.stringify(r) + '\n');
+    const r = await runEchoRemote(session, { service: o.service, ...(log ? { log } : {}), ...(o.warmup !== undefined ? { warmup: parseNumberArg('--warmup', o.warmup) } : {}) });
+    process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
   } else {
     const r = await runPingHost(session, {
       service: o.service,
@@ -62,7 +73,7 @@ async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
       ...(o.count !== undefined ? { count: parseNumberArg('--count', o.count) } : {}),
       ...(log ? { log } : {}),
     });
-    process.stdout.write(JSON.stringify(r) + '\n');
+    process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
     if (r.errors > 0 || r.received !== r.sent) process.exitCode = 1;
   }
 }
