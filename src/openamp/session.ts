@@ -293,6 +293,8 @@ export class OpenAmpSession {
         if (n > 0) {
           waiter.progressed();
           lastProgress = performance.now();
+          // running: the peer need not kick (the session starts armed, so a loop that never idles must disarm here)
+          if (armed && rpmsg.ready) disarm();
           continue;
         }
         if (this.peerGone) return 'peer-gone';
