@@ -83,6 +83,35 @@ export class Waiter {
     return true;
   }
 
+  /**
+   * The spin phase alone, for loops that sleep by themselves (the hypervisor's cores): polls `ready()` until it
+   * holds (true) or the policy's spin ends (false): never for 'block', the spin budget for 'spin-then-block', the
+   * budget while the peer is awake for 'peer-aware', `deadlineMs` (a performance.now() time; Infinity: until ready)
+   * for 'poll'. The clock is read every 64 turns, so the loop allocates nothing.
+   */
+  spinFor(ready: () => boolean, deadlineMs: number): boolean {
+    const policy = this.policy;
+    if (policy === 'block') return false;
+    const t0 = performance.now();
+    const until = policy === 'poll' ? deadlineMs : Math.min(deadlineMs, t0 + this.budget.ms);
+    const peer = policy === 'peer-aware' ? this.peer : undefined;
+    for (let n = 1; ; n++) {
+      if (ready()) {
+        this.spinHits++;
+        return true;
+      }
+      if ((n & 63) === 0) {
+        if (performance.now() >= until) break;
+        if (peer !== undefined && peer.hasSleepers()) {
+          this.peerAsleep++;
+          break;
+        }
+      }
+    }
+    this.spinMisses++;
+    return false;
+  }
+
   /** Waits for one condition: `ready()` is polled, with arm/disarm around each sleep. */
   until(ready: () => boolean, arm: () => boolean, disarm: () => void): void {
     for (;;) {

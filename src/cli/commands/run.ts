@@ -9,7 +9,7 @@
  *
  * Without --secure/--nonsecure it runs a scenario of the registry (src/hypervisor/scenarios.ts), by default
  * "default" (examples/secure-signer + examples/nonsecure-client).
- * --config takes a JSON file: { cores, isolation, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
+ * --config takes a JSON file: { cores, isolation, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs, waitPolicy,
  * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
  * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
  */
@@ -43,6 +43,21 @@ interface RunOptions {
   rtIdle?: string;
   wakeLead?: string;
   maxWakeLead?: string;
+  waitPolicy?: string;
+}
+
+/** --wait-policy: one policy for both cores, or per core `secure=P,nonsecure=P` (checked by the machine). */
+function waitPolicyArg(v: string): NonNullable<MachineConfig['waitPolicy']> {
+  if (!v.includes('=')) return v as NonNullable<MachineConfig['waitPolicy']>;
+  const out: Record<string, string> = {};
+  for (const part of v.split(',')) {
+    const [k, p, ...rest] = part.split('=');
+    if (k === undefined || p === undefined || rest.length > 0 || (k !== 'secure' && k !== 'nonsecure')) {
+      throw new CliError(`run: --wait-policy ${v}: expected a policy or secure=POLICY,nonsecure=POLICY`);
+    }
+    out[k] = p;
+  }
+  return out as NonNullable<MachineConfig['waitPolicy']>;
 }
 
 function moduleArg(flag: string, path: string, base: string): string {
@@ -145,6 +160,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const rt = rtConfig(o, cfg.rt);
   const machine: MachineConfig = {
     ...cfg,
+    ...(o.waitPolicy !== undefined ? { waitPolicy: waitPolicyArg(o.waitPolicy) } : {}),
     ...(rt !== undefined ? { rt } : {}),
     maxReboots,
     ...(crash !== undefined ? { crash } : {}),
@@ -196,6 +212,7 @@ export function register(program: Command): void {
     .option('--rt-idle <mode>', 'two cores: sleep (the secure core sleeps until shortly before each release, default) or spin (it polls between releases)')
     .option('--wake-lead <us>', 'the secure executive wakes this long before a release and spins to it (default 250; the minimum of the adaptive lead)')
     .option('--max-wake-lead <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)')
+    .option('--wait-policy <p>', 'two cores: how the cores wait for events: block (default), spin-then-block, poll, peer-aware; or per core secure=P,nonsecure=P')
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
