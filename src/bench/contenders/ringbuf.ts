@@ -226,7 +226,7 @@ export const contender: Contender = {
   name: NAME,
   description: 'ringbuf.js 0.4 SPSC byte ring, u32 length prefix, same doorbell and wait policy',
   throughputModes: ['multi-core'],
-  rttPolicies: ['block', 'spin-then-block', 'poll'],
+  rttPolicies: ['block', 'spin-then-block', 'poll', 'peer-aware'],
   maxSize: () => Number.POSITIVE_INFINITY,
   setup(spec) {
     const cap = spec.experiment === 'rtt' ? 4 * (spec.size + 4) : spec.window * (spec.size + 4);

@@ -276,7 +276,7 @@ function make(name: string, variant: Variant): Contender {
           ? 'tz-virtio RPMsg host -> remote, copy send, the receiver compares every byte in place'
           : 'tz-virtio RPMsg host -> remote, copy send (trySend)',
     throughputModes: variant === 'inplace' ? ['multi-core'] : ['multi-core', 'single-core'],
-    rttPolicies: variant === 'copy' ? ['block', 'spin-then-block', 'poll'] : [],
+    rttPolicies: variant === 'copy' ? ['block', 'spin-then-block', 'poll', 'peer-aware'] : [],
     maxSize: () => RPMSG_MAX_PAYLOAD,
     setup(spec) {
       // Linux's 256 buffers per direction (at least the window); the window itself is enforced by acknowledgements

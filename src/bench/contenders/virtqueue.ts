@@ -262,7 +262,7 @@ function makeContender(name: string, layout: Layout, description: string, read: 
     description,
     // the in-place row is a throughput variant of the receive rule only (multi-core)
     throughputModes: read === 'copy' ? ['multi-core', 'single-core'] : ['multi-core'],
-    rttPolicies: read === 'copy' ? ['block', 'spin-then-block', 'poll'] : [],
+    rttPolicies: read === 'copy' ? ['block', 'spin-then-block', 'poll', 'peer-aware'] : [],
     maxSize: () => 0x4000_0000,
     setup(spec) {
       return { shared: { ctl: newControl(), ipc: new SharedArrayBuffer(regionBytes(spec)) }, roles: spec.experiment === 'rtt' ? ['client', 'server'] : ['sender', 'receiver'] };
