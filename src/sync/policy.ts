@@ -3,10 +3,9 @@
  *   block            sleep on the doorbell as soon as there is nothing to do
  *   spin-then-block  poll for a budget (./spin-budget.ts: follows the host's measured wake-up latency), then sleep
  *   poll             never sleep (costs a core)
- *   peer-aware       spin only while the peer is awake (its doorbell's sleeper count is 0), up to a longer ceiling
- *                    (IDLE_HOST_SPIN_CEILING_MS); sleep at once while the peer sleeps: a sleeping peer produces nothing,
- *                    so spinning for it only takes CPU from whoever else needs it. Without a known peer doorbell it
- *                    is spin-then-block.
+ *   peer-aware       spin-then-block that stops spinning at once while the peer sleeps (its doorbell's sleeper
+ *                    count is non-zero): a sleeping peer produces nothing, so spinning for it only takes CPU from
+ *                    whoever else needs it. Without a known peer doorbell it is spin-then-block.
  */
 export type WaitPolicy = 'block' | 'spin-then-block' | 'poll' | 'peer-aware';
 export const WAIT_POLICIES: readonly WaitPolicy[] = ['block', 'spin-then-block', 'poll', 'peer-aware'];

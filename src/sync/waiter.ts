@@ -18,7 +18,7 @@
  * What the waiter sleeps on is a Sleeper: a Doorbell (threads, or processes through futex ops), or a kick socket.
  */
 import type { Doorbell, SleepResult, Sleeper } from './doorbell.js';
-import { IDLE_HOST_SPIN_CEILING_MS, SpinBudget, type SpinBudgetOptions } from './spin-budget.js';
+import { SpinBudget, type SpinBudgetOptions } from './spin-budget.js';
 import type { WaitPolicy } from './policy.js';
 
 export interface WaiterOptions extends SpinBudgetOptions {
@@ -27,6 +27,8 @@ export interface WaiterOptions extends SpinBudgetOptions {
    * waits for us and will produce nothing, so the waiter stops spinning at once.
    */
   readonly peer?: Pick<Doorbell, 'hasSleepers'>;
+  /** Policy 'peer-aware': spin budget while the peer is awake, ms (e.g. IDLE_HOST_SPIN_CEILING_MS). Default: the normal budget. */
+  readonly peerAwareCeilingMs?: number;
 }
 
 export class Waiter {
@@ -47,8 +49,9 @@ export class Waiter {
     o: WaiterOptions = {},
   ) {
     this.peer = o.peer;
-    // peer-aware spins only while the peer runs, so a longer ceiling costs nothing while the peer sleeps
-    this.budget = new SpinBudget(policy === 'peer-aware' && o.peer !== undefined && o.maxMs === undefined ? { ...o, minMs: o.minMs ?? IDLE_HOST_SPIN_CEILING_MS } : o);
+    // peer-aware: the same budget as spin-then-block unless `peerAwareCeilingMs` asks for a longer spin while the
+    // peer runs (docs/benchmarks.md: a 500 µs ceiling lost 2-5x in multi-core throughput on a loaded host)
+    this.budget = new SpinBudget(policy === 'peer-aware' && o.peer !== undefined && o.peerAwareCeilingMs !== undefined ? { ...o, minMs: o.peerAwareCeilingMs, maxMs: o.peerAwareCeilingMs } : o);
   }
 
   /** The pass found work: ends an idle episode. */
