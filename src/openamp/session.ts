@@ -80,9 +80,10 @@ export interface OpenAmpSessionOptions extends OpenAmpLayoutOptions {
   /** Native path: how long an idle loop keeps polling the rings before it sleeps, µs. Default 100; 0 = never spin. */
   readonly spinUs?: number;
   /**
-   * Native path: the wait policy of the session loop (src/sync): 'spin-then-block' (default: poll spinUs, then
-   * sleep on the socket), 'block' (sleep at once), 'poll' (never sleep; the socket is still read for kicks and
-   * for the peer leaving, without blocking).
+   * Native path: the wait policy of the session loop (src/sync): 'peer-aware' (default: poll spinUs, then sleep;
+   * with a linked tz-virtio peer it sleeps at once while that peer sleeps), 'spin-then-block' (poll spinUs, then
+   * sleep), 'block' (sleep at once), 'poll' (never sleep; the socket is still read for kicks and for the peer
+   * leaving, without blocking).
    */
   readonly waitPolicy?: WaitPolicy;
   /**

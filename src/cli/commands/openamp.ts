@@ -39,7 +39,7 @@ function common(cmd: Command): Command {
     .option('--timeout <ms>', 'wait for the peer this long', '15000')
     .option('--kicks <path>', 'kick path: native (blocking loop in the addon, default when built) or event-loop (node:net)')
     .option('--spin-us <us>', 'native kicks: poll the rings this long before sleeping', String(DEFAULT_SPIN_US))
-    .option('--wait-policy <p>', 'native kicks: block, spin-then-block (default), poll or peer-aware')
+    .option('--wait-policy <p>', 'native kicks: peer-aware (default), spin-then-block, block or poll')
     .option('--no-futex', 'native kicks: never sleep on the futex doorbell shared with a tz-virtio peer (socket kicks only)')
     .option('--warmup <n>', 'remote: messages of the JIT warm-up before the service is announced (0 = none)')
     .option('--stats', 'add where the session loop slept (wait) to the JSON result')
