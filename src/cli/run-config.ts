@@ -5,6 +5,7 @@
  */
 import { CliError, CliErrorCode } from './errors.js';
 import { ruleText, type IntRule } from './options.js';
+import { WAIT_POLICIES } from '../sync/policy.js';
 
 type Rule =
   | { readonly int: IntRule }
@@ -13,7 +14,8 @@ type Rule =
   | { readonly string: true }
   | { readonly object: Readonly<Record<string, Rule>> }
   | { readonly anyObject: true }
-  | { readonly objectOrFalse: Readonly<Record<string, Rule>> };
+  | { readonly objectOrFalse: Readonly<Record<string, Rule>> }
+  | { readonly oneOfOrObject: readonly string[]; readonly object: Readonly<Record<string, Rule>> };
 
 const US = { int: { min: 0, max: 1_000_000 } } as const;
 const MS = { int: { min: 1, max: 86_400_000 } } as const;
@@ -50,6 +52,7 @@ export const RUN_CONFIG_SCHEMA: Readonly<Record<string, Rule>> = {
   peerResetTimeoutMs: MS,
   afterNsExitMs: { int: { min: 0, max: 86_400_000 } },
   timeoutMs: MS,
+  waitPolicy: { oneOfOrObject: WAIT_POLICIES, object: { secure: { oneOf: WAIT_POLICIES }, nonsecure: { oneOf: WAIT_POLICIES } } },
   secure: partition,
   nonsecure: partition,
 };
@@ -83,6 +86,11 @@ function checkValue(file: string, key: string, v: unknown, rule: Rule): void {
     if (typeof v !== 'string' || v.length === 0) throw bad(file, key, `must be a non-empty string, not ${JSON.stringify(v)}`);
   } else if ('anyObject' in rule) {
     if (!isPlainObject(v)) throw bad(file, key, `must be an object, not ${JSON.stringify(v)}`);
+  } else if ('oneOfOrObject' in rule) {
+    if (typeof v === 'string') {
+      if (!rule.oneOfOrObject.includes(v)) throw bad(file, key, `must be one of ${rule.oneOfOrObject.map((x) => JSON.stringify(x)).join(', ')} or an object, not ${JSON.stringify(v)}`);
+    } else if (isPlainObject(v)) checkObject(file, `${key}.`, v, rule.object);
+    else throw bad(file, key, `must be one of ${rule.oneOfOrObject.map((x) => JSON.stringify(x)).join(', ')} or an object, not ${JSON.stringify(v)}`);
   } else if ('object' in rule) {
     if (!isPlainObject(v)) throw bad(file, key, `must be an object, not ${JSON.stringify(v)}`);
     checkObject(file, `${key}.`, v, rule.object);

@@ -25,6 +25,7 @@ import type { TraceSource } from '../trace/chrome.js';
 
 /** Default --trace-limit: events in all (half for the secure partition, half for each non-secure boot). */
 export const DEFAULT_TRACE_LIMIT = 1_000_000;
+import { coreWaitPolicy, type WaitPolicyConfig } from './wait-policy.js';
 
 export interface PartitionConfig {
   /** Path (or file: URL) of the guest module (.js/.mjs). */
@@ -96,6 +97,11 @@ export interface MachineConfig {
   readonly onLog?: (world: World, text: string) => void;
   /** 'worker' (default): partitions are worker threads of this process; 'process': each its own OS process over mapped files. */
   readonly isolation?: Isolation;
+  /**
+   * How the cores wait for events (src/sync policies): one for both, or `{ secure, nonsecure }` per core. Default
+   * 'block'. Two cores only (./wait-policy.ts).
+   */
+  readonly waitPolicy?: WaitPolicyConfig;
   /** Process isolation: directory for the shared files; default a fresh one under /dev/shm, removed after the run. */
   readonly shmDir?: string;
   /** Process isolation: called once per partition process (reboots included) after it mapped its files. */
@@ -221,6 +227,7 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     regions: regionsFor(platform, backing, world),
     ctlShared: ctl.shared,
     numVqs: 2,
+    waitPolicy: coreWaitPolicy(cfg.waitPolicy, world),
     ...(layout ? { rpmsg: { layout: stripHost(layout), role: layout.host === world ? ('host' as const) : ('remote' as const) } } : {}),
   });
   const t0 = performance.now();

@@ -18,6 +18,7 @@ import { GuestErrorCode, isGuestError } from '../guest/errors.js';
 import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import type { BackgroundOptions } from '../guest/background.js';
+import type { WaitPolicy } from '../sync/policy.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
@@ -39,6 +40,8 @@ export interface PartitionWorkerData {
   /** Secure partition only. */
   readonly ctlSecure?: SharedArrayBuffer;
   readonly numVqs: number;
+  /** How this core waits for events (two cores; see ./wait-policy.ts). Default block. */
+  readonly waitPolicy?: WaitPolicy;
   readonly preemptTimeoutUs?: number;
   /** Secure partition: RT executive settings (see RtConfig in machine.ts). */
   readonly rt?: BackgroundOptions & {
@@ -108,6 +111,7 @@ async function boot(): Promise<void> {
       shared: d.ctlShared,
       secure: d.ctlSecure,
       numVqs: d.numVqs,
+      ...(d.waitPolicy !== undefined ? { waitPolicy: d.waitPolicy } : {}),
       ...(d.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: d.preemptTimeoutUs } : {}),
       ...(d.rt?.wakeLeadUs !== undefined ? { wakeLeadUs: d.rt.wakeLeadUs } : {}),
       ...(d.rt?.maxWakeLeadUs !== undefined ? { maxWakeLeadUs: d.rt.maxWakeLeadUs } : {}),
@@ -119,7 +123,7 @@ async function boot(): Promise<void> {
       reportFault,
     });
   } else {
-    core = new NonSecureCore({ cores: d.cores, shared: d.ctlShared, numVqs: d.numVqs, log, reportFault });
+    core = new NonSecureCore({ cores: d.cores, shared: d.ctlShared, numVqs: d.numVqs, log, reportFault, ...(d.waitPolicy !== undefined ? { waitPolicy: d.waitPolicy } : {}) });
   }
   let rpmsg: GuestRpmsg | undefined;
   if (d.rpmsg) {

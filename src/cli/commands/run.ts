@@ -75,6 +75,7 @@ interface RunOptions {
   rtIdle?: 'sleep' | 'spin';
   wakeLeadUs?: number;
   maxWakeLeadUs?: number;
+  waitPolicy?: string;
   trace?: string;
   traceLimit?: number;
   traceWindow?: string;
@@ -91,6 +92,20 @@ interface RunOptions {
 const DEFAULT_MESSAGES = 2000;
 const TIMEOUT_RULE: IntRule = { min: 100, max: 86_400_000 };
 const LEAD_RULE: IntRule = { min: 0, max: 1_000_000 };
+
+/** --wait-policy: one policy for both cores, or per core `secure=P,nonsecure=P` (the policies are checked by the machine). */
+function waitPolicyArg(v: string): NonNullable<MachineConfig['waitPolicy']> {
+  if (!v.includes('=')) return v as NonNullable<MachineConfig['waitPolicy']>;
+  const out: Record<string, string> = {};
+  for (const part of v.split(',')) {
+    const [k, p, ...rest] = part.split('=');
+    if (k === undefined || p === undefined || rest.length > 0 || (k !== 'secure' && k !== 'nonsecure')) {
+      throw new CliError(`run: --wait-policy ${v}: expected a policy or secure=POLICY,nonsecure=POLICY`);
+    }
+    out[k] = p;
+  }
+  return out as NonNullable<MachineConfig['waitPolicy']>;
+}
 
 function moduleArg(flag: string, path: string, base: string): string {
   const p = resolve(base, path);
@@ -221,6 +236,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
 
   const rt = rtConfig(o, cfg.rt);
   const machine: MachineConfig = {
+    ...(o.waitPolicy !== undefined ? { waitPolicy: waitPolicyArg(o.waitPolicy) } : {}),
     ...cfg,
     ...(rt !== undefined ? { rt } : {}),
     maxReboots,
@@ -290,6 +306,7 @@ export function register(program: Command): void {
     .addOption(new Option('--wake-lead <us>').hideHelp().argParser(intOption('--wake-lead', LEAD_RULE)))
     .option('--max-wake-lead-us <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)', intOption('--max-wake-lead-us', LEAD_RULE))
     .addOption(new Option('--max-wake-lead <us>').hideHelp().argParser(intOption('--max-wake-lead', LEAD_RULE)))
+    .option('--wait-policy <p>', 'two cores: how the cores wait for events: block (default), spin-then-block, poll, peer-aware; or per core secure=P,nonsecure=P')
     .option('--trace <file>', 'write a timeline trace (Chrome/Perfetto trace-event JSON) to FILE, and a picture of it to FILE.png/.svg')
     .option('--trace-limit <n>', `most events recorded (default ${DEFAULT_TRACE_LIMIT}; half for the secure partition, half per non-secure boot)`, intOption('--trace-limit', { min: 2, max: 2 * MAX_TRACE_CAPACITY }))
     .option('--trace-window <start:end>', 'the part of the trace the picture shows, in ms from its start (default: 10 ms from the first RT release or world switch)')
