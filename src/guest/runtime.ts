@@ -26,6 +26,7 @@ import type { CorePort } from './port.js';
 import { RtScheduler } from './rt.js';
 import { TimerQueue } from './timers.js';
 import { BackgroundWork, type BackgroundOptions } from './background.js';
+import type { DeviceBinding } from './device-binding.js';
 
 /** The RPMsg link as the runtime drives it (built by guest/rpmsg.ts). */
 export interface RpmsgBinding {
@@ -45,6 +46,8 @@ export interface RuntimeOptions {
   readonly held: readonly WindowDesc[];
   readonly args?: Readonly<Record<string, unknown>>;
   readonly rpmsg?: RpmsgBinding;
+  /** The other VirtIO devices of the channel (each under ctx.<type>), polled on every pass like the RPMsg link. */
+  readonly devices?: readonly DeviceBinding[];
   /** Secure executive: how background (service) work is fitted between RT releases. */
   readonly background?: BackgroundOptions;
   /** Boot counter of this partition (0 at the first boot, +1 per reboot by the hypervisor). */
@@ -75,6 +78,9 @@ const NO_RPMSG: RpmsgApi = {
   layout: () => undefined,
 };
 
+/** ctx fields a device type may not shadow. */
+const RESERVED_CTX = new Set(['world', 'cores', 'boot', 'args', 'map', 'memory', 'irq', 'smc', 'idle', 'waitForInterrupt', 'poll', 'checkpoint', 'stopping', 'now', 'timers', 'rpmsg', 'devices', 'rt', 'log', 'stats']);
+
 export class GuestRuntime {
   readonly ctx: GuestContext;
   readonly port: CorePort;
@@ -89,6 +95,7 @@ export class GuestRuntime {
   private readonly timerLine: number;
   private readonly virtioLine: number;
   private readonly rpmsg: RpmsgBinding | undefined;
+  private readonly devices: readonly DeviceBinding[];
   handlerErrors = 0;
   interruptsHandled = 0;
   executivePasses = 0;
@@ -104,6 +111,7 @@ export class GuestRuntime {
     this.timerLine = port.world === 'secure' ? IrqLine.SECURE_TIMER : IrqLine.NS_TIMER;
     this.virtioLine = port.world === 'secure' ? IrqLine.VIRTIO_TO_SECURE : IrqLine.VIRTIO_TO_NONSECURE;
     this.rpmsg = o.rpmsg;
+    this.devices = o.devices ?? [];
     this.memoryPort = createMemoryPort({
       world: port.world,
       map: o.map,
@@ -188,6 +196,8 @@ export class GuestRuntime {
         clear: (id) => (port.checkpoint(), this.timers.clear(id)),
       },
       rpmsg: this.rpmsg?.api ?? NO_RPMSG,
+      devices: Object.freeze(Object.fromEntries(this.devices.map((d) => [d.type, d.api]))),
+      ...Object.fromEntries(this.devices.filter((d) => !RESERVED_CTX.has(d.type)).map((d) => [d.type, d.api])),
       rt:
         rt === null
           ? null
@@ -248,6 +258,13 @@ export class GuestRuntime {
       } catch (e) {
         this.reportError('rpmsg peer reset', e);
       }
+      for (const d of this.devices) {
+        try {
+          d.peerReset?.();
+        } catch (e) {
+          this.reportError(`${d.type} peer reset`, e);
+        }
+      }
       port.ackPeerReset?.();
       n++;
     }
@@ -277,6 +294,19 @@ export class GuestRuntime {
         this.reportError('rpmsg', e);
       }
     }
+    n += this.pollDevices();
+    return n;
+  }
+
+  private pollDevices(): number {
+    let n = 0;
+    for (const d of this.devices) {
+      try {
+        n += d.poll();
+      } catch (e) {
+        this.reportError(d.type, e);
+      }
+    }
     return n;
   }
 
@@ -293,7 +323,10 @@ export class GuestRuntime {
         }
       }
     }
-    if (line === this.virtioLine && this.rpmsg) this.rpmsg.poll();
+    if (line === this.virtioLine) {
+      this.rpmsg?.poll();
+      this.pollDevices();
+    }
     const list = this.handlers.get(line);
     if (list) for (const h of list) {
       const r = h(line);
@@ -367,6 +400,7 @@ export class GuestRuntime {
       background: this.background ? this.background.stats() : [],
       executivePasses: this.executivePasses,
       rpmsg: this.rpmsg ? this.rpmsg.stats() : undefined,
+      devices: this.devices.map((d) => d.stats()),
       user: this.userStatsObject(),
       attacks: this.attacks.slice(),
       attacksDropped: this.attacksDropped,

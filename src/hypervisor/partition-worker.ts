@@ -22,6 +22,7 @@ import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
 import { GcWatch } from './gc-watch.js';
+import { buildDeviceBindings, type DeviceWiring } from './device-wiring.js';
 
 export interface PartitionWorkerData {
   readonly world: World;
@@ -52,6 +53,8 @@ export interface PartitionWorkerData {
   /** Fault injection (non-secure tests, --crash-at): die when the guest has sent `atMessage` RPMsg messages. */
   readonly crash?: CrashSpec;
   readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
+  /** The channel's other VirtIO devices (this side: driver if non-secure, device if secure). */
+  readonly devices?: readonly DeviceWiring[];
 }
 
 /** How an injected crash kills the partition: its guest code throws, its worker exits, or the hypervisor terminates it. */
@@ -143,6 +146,16 @@ async function boot(): Promise<void> {
       },
     });
   }
+  let runtimeRef: GuestRuntime | undefined;
+  const devices =
+    d.devices && d.devices.length > 0
+      ? buildDeviceBindings(d.devices, {
+          world: d.world,
+          regions: d.regions,
+          notify: (id) => void core.smc(2 /* SmcCall.NOTIFY */, [id]),
+          env: { wait: (us) => runtimeRef!.idle(us), now: () => core.now() },
+        })
+      : undefined;
   const background: BackgroundOptions | undefined = d.rt;
   const runtime = new GuestRuntime({
     port: core,
@@ -152,8 +165,10 @@ async function boot(): Promise<void> {
     args: d.args,
     boot: d.boot ?? 0,
     ...(rpmsg ? { rpmsg } : {}),
+    ...(devices ? { devices: devices.bindings } : {}),
     ...(background ? { background } : {}),
   });
+  runtimeRef = runtime;
   rpmsg?.setWaiter((us) => runtime.idle(us));
 
   let outcome: MainOutcome;
@@ -162,7 +177,10 @@ async function boot(): Promise<void> {
     const mod = (await import(url)) as { default?: unknown; main?: unknown };
     const main = (typeof mod.default === 'function' ? mod.default : mod.main) as GuestMain | undefined;
     if (typeof main !== 'function') throw new Error(`${d.module} exports no main function (export default async function main(ctx))`);
-    if (core instanceof NonSecureCore) core.begin();
+    if (core instanceof NonSecureCore) {
+      core.begin();
+      devices?.start();
+    }
     else if (d.ctlSecure !== undefined) Atomics.store(new Int32Array(d.ctlSecure), SecureCtl.S_STARTED, 1);
     outcome = await runtime.runMain(main);
   } catch (e) {

@@ -1,0 +1,64 @@
+/**
+ * The device registry: one line per VirtIO device type a machine can put on a channel (`"devices": [{"type": …}]`).
+ * A line says how to build the secure side (the VirtioDevice), the non-secure side (the VirtioDriver), and the API each
+ * partition sees under `ctx.<type>`. Transports (src/transport/) carry any of them; nothing else changes when a type
+ * is added: a new device type is its own folder plus one line here.
+ *
+ * RPMsg is listed for its name only: its roles (src/rpmsg/host.ts, remote.ts) still attach to the resource table
+ * through the RPMsg layout (planned first in the table, on the wire as before) and have their own binding.
+ */
+import type { VirtioDevice, VirtioDriver } from './virtio/device.js';
+import { EntropyDevice } from './entropy/device.js';
+import { EntropyDriver } from './entropy/driver.js';
+import { entropyDeviceApi, entropyDriverApi } from './guest/entropy.js';
+import type { BindingEnv } from './guest/device-binding.js';
+
+/** Per-device options from the machine config (the object minus `type`). Plain data: it is posted to workers. */
+export type DeviceOptions = Readonly<Record<string, unknown>>;
+
+/** Counters a device line reports for the run report: messages one way and the other, bytes, notifications sent. */
+export interface DeviceCounters {
+  readonly sent: number;
+  readonly received: number;
+  readonly lost: number;
+  readonly corrupted: number;
+  readonly bytes: number;
+  readonly notifications: number;
+}
+
+export interface DeviceKind<D extends VirtioDevice = VirtioDevice, R extends VirtioDriver = VirtioDriver> {
+  /** VIRTIO device id (§5). */
+  readonly id: number;
+  /** Secure side. Must be cheap: the machine also builds one to read the device's shape (queues, config, features). */
+  device(o: DeviceOptions): D;
+  /** Non-secure side. */
+  driver(o: DeviceOptions): R;
+  /** `ctx.<type>` in the secure partition. */
+  deviceApi(d: D, env: BindingEnv): unknown;
+  /** `ctx.<type>` in the non-secure partition. */
+  driverApi(r: R, env: BindingEnv): unknown;
+  deviceCounters(d: D): DeviceCounters;
+  driverCounters(r: R): DeviceCounters;
+}
+
+const entropy: DeviceKind<EntropyDevice, EntropyDriver> = {
+  id: 4,
+  device: (o) => new EntropyDevice({ ...(typeof o['queueSize'] === 'number' ? { queueSize: o['queueSize'] } : {}) }),
+  driver: (o) => new EntropyDriver({ ...(typeof o['slots'] === 'number' ? { slots: o['slots'] } : {}) }),
+  deviceApi: (d) => entropyDeviceApi(d),
+  driverApi: (r, env) => entropyDriverApi(r, env),
+  deviceCounters: (d) => ({ sent: d.stats.requests, received: 0, lost: 0, corrupted: d.stats.refused, bytes: d.stats.bytes, notifications: d.stats.notifications }),
+  driverCounters: (r) => ({ sent: 0, received: r.stats.requests, lost: 0, corrupted: 0, bytes: r.stats.bytes, notifications: r.stats.notifications }),
+};
+
+/** type name → device line. RPMsg is handled by its own binding (see above). */
+export const DEVICE_KINDS: Readonly<Record<string, DeviceKind>> = {
+  rng: entropy as unknown as DeviceKind,
+};
+
+/** Every type a machine config may name. */
+export const DEVICE_TYPES: readonly string[] = ['rpmsg', ...Object.keys(DEVICE_KINDS)];
+
+export function deviceKind(type: string): DeviceKind | undefined {
+  return Object.prototype.hasOwnProperty.call(DEVICE_KINDS, type) ? DEVICE_KINDS[type] : undefined;
+}

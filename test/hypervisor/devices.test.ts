@@ -1,0 +1,59 @@
+/**
+ * A channel with several VirtIO devices between real partitions (run from dist/). No timing assertions: counters
+ * written by the guests and the per-device report only.
+ */
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { runMachine, type MachineConfig } from '../../dist/src/hypervisor/machine.js';
+
+const fx = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const user = (r: { report?: Record<string, unknown> | undefined }) => (r.report?.['user'] ?? {}) as Record<string, unknown>;
+const devs = (r: { report?: Record<string, unknown> | undefined }) => (r.report?.['devices'] ?? []) as Array<Record<string, any>>;
+
+const base = (over: Partial<MachineConfig>): MachineConfig => ({
+  secure: { module: fx('devices-secure.mjs') },
+  nonsecure: { module: fx('devices-nonsecure.mjs'), args: { count: 30 } },
+  timeoutMs: 40_000,
+  ...over,
+});
+
+describe('a channel with RPMsg and virtio-entropy', () => {
+  for (const [cores, isolation] of [[1, 'worker'], [2, 'worker'], [2, 'process']] as const) {
+    it(`carries both, each on its own vdev (cores ${cores}, ${isolation})`, async () => {
+      const r = await runMachine(base({ cores, isolation, devices: [{ type: 'rpmsg' }, { type: 'rng' }] }));
+      expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
+      const ns = user(r.nonsecure);
+      expect(ns['echoed']).toBe(30);
+      expect(ns['corrupted']).toBe(0);
+      expect(ns['rng.zeroBlocks']).toBe(0);
+      expect(ns['rng.distinct']).toBe(30);
+      expect(ns['devicesSeen']).toBe('rng');
+      expect(user(r.secure)['rngRole']).toBe('device');
+      expect(r.devices.map((d) => [d.type, d.deviceId, d.notifyIds])).toEqual([
+        ['rpmsg', 7, [0, 1]],
+        ['rng', 4, [2]],
+      ]);
+      const [drv] = devs(r.nonsecure);
+      const [dev] = devs(r.secure);
+      expect(drv).toMatchObject({ type: 'rng', transport: 'rsc-table', role: 'driver', state: 'live' });
+      expect(dev).toMatchObject({ type: 'rng', transport: 'rsc-table', role: 'device', state: 'live' });
+      expect(drv!['bytes']).toBe(ns['rng.bytes']);
+      expect(dev!['bytes']).toBe(ns['rng.bytes']);
+      expect(dev!['messages'].corrupted).toBe(0);
+      expect(r.faultCount).toBe(0);
+    });
+  }
+
+  it('runs a device without RPMsg', async () => {
+    const r = await runMachine(base({ cores: 2, devices: [{ type: 'rng' }] }));
+    expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
+    expect(r.rpmsg).toBeUndefined();
+    expect(user(r.nonsecure)['rng.distinct']).toBe(30);
+  });
+
+  it('refuses unknown or repeated device types with BAD_CONFIG before booting anything', async () => {
+    await expect(runMachine(base({ devices: [{ type: 'floppy' }] }))).rejects.toThrow(/BAD_CONFIG.*unknown device type 'floppy'/);
+    await expect(runMachine(base({ devices: [{ type: 'rng' }, { type: 'rng' }] }))).rejects.toThrow(/listed twice/);
+    await expect(runMachine(base({ rpmsg: false, devices: [{ type: 'rpmsg' }] }))).rejects.toThrow(/rpmsg is false/);
+  });
+});
