@@ -6,4 +6,5 @@
  */
 export * from './errors.js';
 export * from './rsc-table/index.js';
+export * from './mmio/index.js';
 export * from './loopback.js';
