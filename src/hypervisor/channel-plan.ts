@@ -10,6 +10,8 @@
 import { PhysicalMemory, hex } from '../virtio/memory.js';
 import { planRpmsgRegion, writeResourceTable, type RpmsgLayout } from '../rpmsg/index.js';
 import { encodePlan, planRscTable, type VdevPlacement, type VdevSpec } from '../transport/rsc-table/index.js';
+import { MMIO_WINDOW_SIZE, type MmioPlacement } from '../transport/mmio/index.js';
+import { splitLegacyLayout } from '../virtio/split/layout.js';
 import { DEVICE_TYPES, deviceKind, type DeviceOptions } from '../devices.js';
 import type { World } from '../guest/memory-map.js';
 import type { MachineConfig } from './machine.js';
@@ -26,11 +28,15 @@ export interface DeviceConfig {
 /** A device as planned: for reports and tools. */
 export interface PlannedDevice {
   readonly type: string;
-  readonly transport: 'rsc-table';
+  readonly transport: ChannelTransport;
   readonly deviceId: number;
   readonly notifyIds: readonly number[];
+  /** rsc-table: the vdev's status byte; mmio: the window's base. */
   readonly statusAddr: number;
 }
+
+/** How the devices other than RPMsg are carried (RPMsg always uses its resource table). */
+export type ChannelTransport = 'rsc-table' | 'mmio';
 
 export interface ChannelPlan {
   readonly rpmsg: (RpmsgLayout & { host: World }) | undefined;
@@ -38,7 +44,7 @@ export interface ChannelPlan {
   readonly devices: readonly PlannedDevice[];
   /** Vrings in all (notify ids 0..numVqs-1). */
   readonly numVqs: number;
-  /** Status bytes a device reset writes 0 to. */
+  /** Status bytes a device reset writes 0 to (resource-table vdevs; mmio devices are reset by their device side). */
   readonly statusAddrs: readonly number[];
 }
 
@@ -58,6 +64,7 @@ export function checkDevices(cfg: MachineConfig): readonly DeviceConfig[] {
     seen.add(d.type);
   }
   if (seen.has('rpmsg') && cfg.rpmsg === false) bad("devices lists 'rpmsg' but rpmsg is false");
+  if (cfg.transport !== undefined && cfg.transport !== 'rsc-table' && cfg.transport !== 'mmio') bad(`transport must be rsc-table or mmio, not ${String(cfg.transport)}`);
   return list;
 }
 
@@ -90,6 +97,12 @@ export function planChannel(cfg: MachineConfig, platform: Platform, ipcMem: Phys
       statusAddrs: [rpmsgPlan.statusAddr],
     };
   }
+  const options = others.map((d) => {
+    const { type: _t, ...o } = d;
+    void _t;
+    return o as DeviceOptions;
+  });
+  if ((cfg.transport ?? 'rsc-table') === 'mmio') return planMmio(platform, ipcMem, rpmsgPlan, host, others, options, fits);
   const specs: VdevSpec[] = [];
   if (rpmsgPlan) {
     specs.push({
@@ -100,11 +113,6 @@ export function planChannel(cfg: MachineConfig, platform: Platform, ipcMem: Phys
       poolBytes: rpmsgPlan.buffers.size * rpmsgPlan.buffers.count,
     });
   }
-  const options = others.map((d) => {
-    const { type: _t, ...o } = d;
-    void _t;
-    return o as DeviceOptions;
-  });
   others.forEach((d, i) => {
     const kind = deviceKind(d.type)!;
     const dev = kind.device(options[i]!);
@@ -119,7 +127,7 @@ export function planChannel(cfg: MachineConfig, platform: Platform, ipcMem: Phys
   for (const v of plan.vdevs) for (const ring of v.vrings) ipcMem.fill(ring.da, ring.bytes);
   const first = rpmsgPlan ? 1 : 0;
   const window = { base: platform.ipc.base, size: platform.ipc.size };
-  const wiring: DeviceWiring[] = others.map((d, i) => ({ type: d.type, options: options[i]!, transport: 'rsc-table', vdev: plan.vdevs[first + i]!, window }));
+  const wiring: DeviceWiring[] = others.map((d, i) => ({ type: d.type, options: options[i]!, transport: 'rsc-table' as const, vdev: plan.vdevs[first + i]!, window }));
   let rpmsg: (RpmsgLayout & { host: World }) | undefined;
   if (rpmsgPlan) {
     const v: VdevPlacement = plan.vdevs[0]!;
@@ -146,4 +154,61 @@ export function planChannel(cfg: MachineConfig, platform: Platform, ipcMem: Phys
     statusAddr: v.statusAddr,
   }));
   return { rpmsg, wiring, devices, numVqs: plan.vdevs.reduce((a, v) => a + v.vrings.length, 0), statusAddrs: plan.vdevs.map((v) => v.statusAddr) };
+}
+
+const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
+
+/**
+ * virtio-mmio: RPMsg keeps its resource-table region (exactly as with RPMsg alone); after it, each other device gets
+ * a 4 KiB window page, room for the rings its driver places (QueueNumMax of each queue, legacy layout, 4 KiB aligned)
+ * and its buffer pool. Notify ids continue after RPMsg's two.
+ */
+function planMmio(
+  platform: Platform,
+  ipcMem: PhysicalMemory,
+  rpmsgPlan: ReturnType<typeof planRpmsgRegion> | undefined,
+  host: World,
+  others: readonly DeviceConfig[],
+  options: readonly DeviceOptions[],
+  fits: (size: number, what: string) => void,
+): ChannelPlan {
+  const base = platform.ipc.base;
+  let at = base;
+  let nextNotify = 0;
+  const devices: PlannedDevice[] = [];
+  const statusAddrs: number[] = [];
+  if (rpmsgPlan) {
+    writeResourceTable(ipcMem, rpmsgPlan);
+    at = base + rpmsgPlan.size;
+    nextNotify = 2;
+    devices.push({ type: 'rpmsg', transport: 'rsc-table', deviceId: 7, notifyIds: [0, 1], statusAddr: rpmsgPlan.statusAddr });
+    statusAddrs.push(rpmsgPlan.statusAddr);
+  }
+  const window = { base, size: platform.ipc.size };
+  const wiring: DeviceWiring[] = others.map((d, i) => {
+    const kind = deviceKind(d.type)!;
+    const dev = kind.device(options[i]!);
+    const drv = kind.driver(options[i]!);
+    const win = alignUp(at, MMIO_WINDOW_SIZE);
+    const ringsBase = win + MMIO_WINDOW_SIZE;
+    const ringsSize = dev.queueMaxSizes.reduce((a, n) => a + alignUp(splitLegacyLayout(0, n, 4096).totalBytes, 4096), 0);
+    const poolBase = ringsBase + ringsSize;
+    at = poolBase + drv.poolBytes;
+    ipcMem.fill(win, MMIO_WINDOW_SIZE);
+    const notifyIds = dev.queueMaxSizes.map(() => nextNotify++);
+    const mmio: MmioPlacement = {
+      index: i,
+      deviceType: dev.deviceType,
+      base: win,
+      notifyIds,
+      configSize: dev.configSize,
+      rings: { base: ringsBase, size: ringsSize },
+      pool: { base: poolBase, size: drv.poolBytes },
+    };
+    devices.push({ type: d.type, transport: 'mmio', deviceId: dev.deviceType, notifyIds, statusAddr: win });
+    return { type: d.type, options: options[i]!, transport: 'mmio' as const, mmio, window };
+  });
+  fits(at - base, 'the devices of the channel');
+  if (nextNotify > 31) bad(`${nextNotify} virtqueues in all; notifications carry at most 31`);
+  return { rpmsg: rpmsgPlan ? { ...rpmsgPlan, host } : undefined, wiring, devices, numVqs: Math.max(2, nextNotify), statusAddrs };
 }

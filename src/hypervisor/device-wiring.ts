@@ -9,19 +9,18 @@
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
 import { deviceKind, type DeviceOptions } from '../devices.js';
 import { RscTableDeviceTransport, RscTableDriverTransport, type VdevPlacement } from '../transport/rsc-table/index.js';
+import { MmioDeviceTransport, MmioDriverTransport, type MmioPlacement } from '../transport/mmio/index.js';
 import { makeDeviceBinding, type BindingEnv, type DeviceBinding } from '../guest/device-binding.js';
 import type { World } from '../guest/memory-map.js';
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
 
 /** One device as the machine hands it to a partition. Plain data. */
-export interface DeviceWiring {
+export type DeviceWiring = {
   readonly type: string;
   readonly options: DeviceOptions;
-  readonly transport: 'rsc-table';
-  readonly vdev: VdevPlacement;
-  /** The IPC window the table, rings and pools live in. */
+  /** The IPC window the table or mmio page, the rings and the pools live in. */
   readonly window: { readonly base: number; readonly size: number };
-}
+} & ({ readonly transport: 'rsc-table'; readonly vdev: VdevPlacement } | { readonly transport: 'mmio'; readonly mmio: MmioPlacement });
 
 export interface WiringContext {
   readonly world: World;
@@ -46,11 +45,17 @@ export function buildDeviceBindings(list: readonly DeviceWiring[], c: WiringCont
     const memory = new PhysicalMemory(regions);
     if (c.world === 'secure') {
       const device = kind.device(w.options);
-      const end = new RscTableDeviceTransport({ memory, vdev: w.vdev, device, notify: c.notify });
+      const end =
+        w.transport === 'mmio'
+          ? new MmioDeviceTransport({ memory, placement: w.mmio, device, notify: c.notify })
+          : new RscTableDeviceTransport({ memory, vdev: w.vdev, device, notify: c.notify });
       return makeDeviceBinding({ type: w.type, role: 'device', transport: w.transport, end, api: kind.deviceApi(device, c.env), counters: () => kind.deviceCounters(device) });
     }
     const driver = kind.driver(w.options);
-    const end = new RscTableDriverTransport({ memory, vdev: w.vdev, driver, kick: c.notify });
+    const end =
+      w.transport === 'mmio'
+        ? new MmioDriverTransport({ memory, placement: w.mmio, driver, kick: c.notify })
+        : new RscTableDriverTransport({ memory, vdev: w.vdev, driver, kick: c.notify });
     starters.push(() => end.start());
     return makeDeviceBinding({ type: w.type, role: 'driver', transport: w.transport, end, api: kind.driverApi(driver, c.env), counters: () => kind.driverCounters(driver) });
   });

@@ -20,7 +20,7 @@ import { workerLauncher, type Isolation, type PartitionLauncher, type PartitionP
 import { processLauncher } from './process/launcher.js';
 import type { CrashMode } from './partition-worker.js';
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
-import { planChannel, type DeviceConfig, type PlannedDevice } from './channel-plan.js';
+import { planChannel, type ChannelTransport, type DeviceConfig, type PlannedDevice } from './channel-plan.js';
 
 export interface PartitionConfig {
   /** Path (or file: URL) of the guest module (.js/.mjs). */
@@ -78,6 +78,8 @@ export interface MachineConfig {
    * non-secure side the driver (RPMsg: see `rpmsg.host`). Default: [{ type: 'rpmsg' }] (none when rpmsg is false).
    */
   readonly devices?: readonly DeviceConfig[];
+  /** What carries the devices other than RPMsg: one resource table ('rsc-table', default) or virtio-mmio windows. */
+  readonly transport?: ChannelTransport;
   /** Longest wait of the secure core for the non-secure one to reach a preemption point. Default 20000 µs. */
   readonly preemptTimeoutUs?: number;
   /** Secure real-time executive settings. */

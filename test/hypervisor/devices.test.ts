@@ -44,6 +44,23 @@ describe('a channel with RPMsg and virtio-entropy', () => {
     });
   }
 
+  for (const [cores, isolation] of [[1, 'worker'], [2, 'worker'], [2, 'process']] as const) {
+    it(`carries the entropy device over a virtio-mmio window beside RPMsg's table (cores ${cores}, ${isolation})`, async () => {
+      const r = await runMachine(base({ cores, isolation, transport: 'mmio', devices: [{ type: 'rpmsg' }, { type: 'rng' }] }));
+      expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
+      const ns = user(r.nonsecure);
+      expect(ns['echoed']).toBe(30);
+      expect(ns['corrupted']).toBe(0);
+      expect(ns['rng.distinct']).toBe(30);
+      expect(r.devices.map((d) => [d.type, d.transport, d.notifyIds])).toEqual([
+        ['rpmsg', 'rsc-table', [0, 1]],
+        ['rng', 'mmio', [2]],
+      ]);
+      expect(devs(r.nonsecure)[0]).toMatchObject({ transport: 'mmio', state: 'live', bytes: ns['rng.bytes'] });
+      expect(devs(r.secure)[0]).toMatchObject({ transport: 'mmio', state: 'live', bytes: ns['rng.bytes'] });
+    });
+  }
+
   it('runs a device without RPMsg', async () => {
     const r = await runMachine(base({ cores: 2, devices: [{ type: 'rng' }] }));
     expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
@@ -55,5 +72,6 @@ describe('a channel with RPMsg and virtio-entropy', () => {
     await expect(runMachine(base({ devices: [{ type: 'floppy' }] }))).rejects.toThrow(/BAD_CONFIG.*unknown device type 'floppy'/);
     await expect(runMachine(base({ devices: [{ type: 'rng' }, { type: 'rng' }] }))).rejects.toThrow(/listed twice/);
     await expect(runMachine(base({ rpmsg: false, devices: [{ type: 'rpmsg' }] }))).rejects.toThrow(/rpmsg is false/);
+    await expect(runMachine(base({ transport: 'pci' as 'mmio', devices: [{ type: 'rng' }] }))).rejects.toThrow(/transport must be/);
   });
 });
