@@ -10,6 +10,7 @@ import type { MonitorSnapshot } from './monitor.js';
 import type { MachineResult } from './machine.js';
 import type { RtTaskStats } from '../guest/rt.js';
 import { round, EMPTY_SUMMARY, type Summary } from '../guest/stats.js';
+import { deviceReports, formatDeviceReports, type DeviceReport } from './device-report.js';
 
 export interface RunSummary {
   readonly ok: boolean;
@@ -19,6 +20,8 @@ export interface RunSummary {
   readonly memoryMap: readonly string[];
   readonly features: string[];
   readonly messages: { sent: number; received: number; lost: number; corrupted: number };
+  /** Every VirtIO device of the channel (RPMsg included): transport, messages, bytes, notifications (device-report.ts). */
+  readonly devices: readonly DeviceReport[];
   readonly throughputMBps: number;
   readonly rttUs: { p50: number; p99: number; mean: number; max: number };
   /** Whether the non-secure guest set the figures (throughputMBps, rtt.*); unset ones are 0 in JSON, "n/a" in text. */
@@ -230,6 +233,12 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
   if (r.nonsecure.outcome?.status === 'threw' || r.nonsecure.outcome === undefined) problems.push(`non-secure partition failed: ${r.nonsecure.outcome?.error ?? r.nonsecure.crash ?? 'unknown'}`);
   if (messages.lost > 0) problems.push(`${messages.lost} messages lost`);
   if (messages.corrupted > 0) problems.push(`${messages.corrupted} answers failed their check`);
+  const devices = deviceReports(r);
+  for (const d of devices) {
+    if (d.type === 'rpmsg') continue; // judged by the message stream above
+    if (d.messages.lost > 0) problems.push(`${d.type}: ${d.messages.lost} messages lost`);
+    if (d.messages.corrupted > 0) problems.push(`${d.type}: ${d.messages.corrupted} malformed buffers refused`);
+  }
   if (nUser['keyLeaked'] === true) problems.push('the secure key was readable from the non-secure partition');
   if (attempted > secFaults.length) problems.push(`${attempted - secFaults.length} secure accesses were not recorded as faults`);
   return {
@@ -240,6 +249,7 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     memoryMap: r.memoryMap,
     features: rpmsgStats.features ?? [],
     messages,
+    devices,
     throughputMBps: round(num(nUser['throughputMBps']), 3),
     rttUs: { p50: round(num(nUser['rtt.p50'])), p99: round(num(nUser['rtt.p99'])), mean: round(num(nUser['rtt.mean'])), max: round(num(nUser['rtt.max'])) },
     measured: { throughput: typeof nUser['throughputMBps'] === 'number', rtt: typeof nUser['rtt.p50'] === 'number' },
@@ -291,6 +301,7 @@ export function formatSummary(s: RunSummary): string {
   L.push('');
   L.push(`rpmsg features      ${s.features.join(', ') || '(none)'}`);
   L.push(`messages            sent ${s.messages.sent}, received ${s.messages.received}, lost ${s.messages.lost}, corrupted ${s.messages.corrupted}`);
+  for (const line of formatDeviceReports(s.devices)) L.push(line);
   L.push(s.measured.throughput ? `throughput          ${s.throughputMBps} MB/s (payload both ways)` : 'throughput          n/a (the non-secure guest did not measure it)');
   L.push(s.measured.rtt ? `round trip          p50 ${s.rttUs.p50} µs, p99 ${s.rttUs.p99} µs, max ${s.rttUs.max} µs` : 'round trip          n/a (the non-secure guest did not measure it)');
   L.push(
@@ -355,6 +366,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
   return {
     cores: s.cores,
     messages: s.messages,
+    devices: s.devices,
     worldSwitches: s.worldSwitches,
     securityFaults: { attempted: s.securityFaults.attempted, blocked: s.securityFaults.blocked, records: s.securityFaults.records },
     rtTask: { periodUs: s.rtTask.periodUs, deadlineMisses: s.rtTask.deadlineMisses, maxJitterUs: s.rtTask.maxJitterUs, name: s.rtTask.name, jobs: s.rtTask.jobs, p99JitterUs: s.rtTask.p99JitterUs, skippedReleases: s.rtTasks[0]?.skippedReleases ?? 0 },

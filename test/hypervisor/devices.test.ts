@@ -6,13 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { runMachine, type MachineConfig } from '../../dist/src/hypervisor/machine.js';
 
-const fx = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const fx = (name: string) => fileURLToPath(new URL(`../../examples/devices/${name}`, import.meta.url));
 const user = (r: { report?: Record<string, unknown> | undefined }) => (r.report?.['user'] ?? {}) as Record<string, unknown>;
 const devs = (r: { report?: Record<string, unknown> | undefined }) => (r.report?.['devices'] ?? []) as Array<Record<string, any>>;
 
 const base = (over: Partial<MachineConfig>): MachineConfig => ({
-  secure: { module: fx('devices-secure.mjs') },
-  nonsecure: { module: fx('devices-nonsecure.mjs'), args: { count: 30 } },
+  secure: { module: fx('secure.mjs') },
+  nonsecure: { module: fx('nonsecure.mjs'), args: { count: 30 } },
   timeoutMs: 40_000,
   ...over,
 });
@@ -23,8 +23,8 @@ describe('a channel with RPMsg and virtio-entropy', () => {
       const r = await runMachine(base({ cores, isolation, devices: [{ type: 'rpmsg' }, { type: 'rng' }] }));
       expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
       const ns = user(r.nonsecure);
-      expect(ns['echoed']).toBe(30);
-      expect(ns['corrupted']).toBe(0);
+      expect(ns['messages.received']).toBe(30);
+      expect(ns['messages.corrupted']).toBe(0);
       expect(ns['rng.zeroBlocks']).toBe(0);
       expect(ns['rng.distinct']).toBe(30);
       expect(ns['devicesSeen']).toBe('rng');
@@ -49,8 +49,8 @@ describe('a channel with RPMsg and virtio-entropy', () => {
       const r = await runMachine(base({ cores, isolation, transport: 'mmio', devices: [{ type: 'rpmsg' }, { type: 'rng' }] }));
       expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
       const ns = user(r.nonsecure);
-      expect(ns['echoed']).toBe(30);
-      expect(ns['corrupted']).toBe(0);
+      expect(ns['messages.received']).toBe(30);
+      expect(ns['messages.corrupted']).toBe(0);
       expect(ns['rng.distinct']).toBe(30);
       expect(r.devices.map((d) => [d.type, d.transport, d.notifyIds])).toEqual([
         ['rpmsg', 'rsc-table', [0, 1]],

@@ -6,10 +6,11 @@
  *   tz-virtio run --crash-at K [--crash-mode terminate|exit|throw] [--max-reboots N]
  *   tz-virtio run --scenario default|hostile|echo
  *   tz-virtio run --isolation worker|process
+ *   tz-virtio run --transport rsc-table|mmio     (how the channel's devices other than RPMsg are carried)
  *
- * Without --secure/--nonsecure it runs a scenario of the registry (src/hypervisor/scenarios.ts), by default
+ * Without --secure/--nonsecure it runs a scenario of the registry (examples/scenarios.ts), by default
  * "default" (examples/secure-signer + examples/nonsecure-client).
- * --config takes a JSON file: { cores, isolation, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
+ * --config takes a JSON file: { cores, isolation, platform, rpmsg, devices, transport, preemptTimeoutUs, afterNsExitMs, timeoutMs,
  * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
  * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
  */
@@ -19,7 +20,7 @@ import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
 import { runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
-import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../hypervisor/scenarios.js';
+import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../../examples/scenarios.js';
 import { isHypervisorError } from '../../hypervisor/errors.js';
 import { PhysicalMemory, hex } from '../../virtio/memory.js';
 import { dumpRegion } from '../../rpmsg/index.js';
@@ -43,6 +44,7 @@ interface RunOptions {
   rtIdle?: string;
   wakeLead?: string;
   maxWakeLead?: string;
+  transport?: string;
 }
 
 function moduleArg(flag: string, path: string, base: string): string {
@@ -154,9 +156,18 @@ export async function runCommand(o: RunOptions): Promise<number> {
     nonsecure: { module: nonsecureModule, args: nsArgs },
     ...(o.verbose ? { onLog: (world, text) => process.stderr.write(`[${world}] ${text}\n`) } : {}),
   };
+  const transport = o.transport ?? cfg.transport;
+  if (transport !== undefined && transport !== 'rsc-table' && transport !== 'mmio') throw new CliError(`run: --transport must be rsc-table or mmio, not ${String(transport)}`);
+  const devices = cfg.devices ?? sc?.devices;
   const isolation = o.isolation ?? cfg.isolation ?? 'worker';
   if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
-  const result = await runMachine({ ...machine, isolation });
+  let result;
+  try {
+    result = await runMachine({ ...machine, isolation, ...(transport !== undefined ? { transport } : {}), ...(devices !== undefined ? { devices } : {}) });
+  } catch (e) {
+    if (isHypervisorError(e)) throw new CliError(`run: ${e.message}`);
+    throw e;
+  }
   const summary = summarize(result, { ...(sc ? { scenario: sc.name, adversarial: sc.adversarial } : {}) });
   let dumpNote: string | undefined;
   if (o.dumpShm !== undefined) {
@@ -196,6 +207,7 @@ export function register(program: Command): void {
     .option('--rt-idle <mode>', 'two cores: sleep (the secure core sleeps until shortly before each release, default) or spin (it polls between releases)')
     .option('--wake-lead <us>', 'the secure executive wakes this long before a release and spins to it (default 250; the minimum of the adaptive lead)')
     .option('--max-wake-lead <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)')
+    .option('--transport <name>', 'how the devices other than RPMsg are carried: rsc-table (one resource table, default) or mmio (a virtio-mmio window each)')
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
