@@ -31,11 +31,16 @@ export interface Contender {
   readonly countScale?: number;
   /** Largest message size it can carry in one message (Infinity: any). */
   maxSize(spec: Pick<TrialSpec, 'experiment' | 'window'>): number;
+  /** Why it cannot run on this machine (a tool is missing), checked once on the main thread; undefined = it can. */
+  unavailable?(): string | undefined;
   setup(spec: TrialSpec): ContenderSetup;
   createRole(role: string, spec: TrialSpec, shared: Record<string, unknown>): RoleInstance | Promise<RoleInstance>;
 }
 
 /** Report helper: how a Side's loop result becomes a SideReport. */
-export function report(role: string, r: { messages: number; elapsedNs: number; cpuNs: number }, verified: number, counters?: Record<string, number>, samples?: Float64Array): SideReport {
-  return { role, messages: r.messages, verified, elapsedNs: r.elapsedNs, cpuNs: r.cpuNs, ...(counters ? { counters } : {}), ...(samples ? { samples } : {}) };
+export function report(role: string, r: { messages: number; elapsedNs: number; cpuNs: number; sleeps?: number; spin?: Readonly<Record<string, number>> }, verified: number, counters?: Record<string, number>, samples?: Float64Array): SideReport {
+  // how the side waited (src/sync Waiter): sleeps, idle episodes ended by spinning or by sleeping, final spin budget
+  const waits = { ...(r.sleeps !== undefined ? { sleeps: r.sleeps } : {}), ...(r.spin ?? {}) };
+  const all = counters || Object.keys(waits).length ? { ...waits, ...(counters ?? {}) } : undefined;
+  return { role, messages: r.messages, verified, elapsedNs: r.elapsedNs, cpuNs: r.cpuNs, ...(all ? { counters: all } : {}), ...(samples ? { samples } : {}) };
 }

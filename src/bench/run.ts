@@ -29,7 +29,7 @@ async function runTrialRetrying(s: TrialResult['spec'], timeoutMs: number): Prom
   try {
     return await runTrial(s, timeoutMs);
   } catch (e) {
-    if (!(e instanceof BenchError) || e.code === BenchErrorCode.VERIFY_FAILED || e.code === BenchErrorCode.UNSUPPORTED) throw e;
+    if (!(e instanceof BenchError) || e.code === BenchErrorCode.VERIFY_FAILED || e.code === BenchErrorCode.UNSUPPORTED || e.code === BenchErrorCode.NO_TOOL) throw e;
     await new Promise((r) => setTimeout(r, 2000));
     return runTrial(s, timeoutMs);
   }
@@ -41,7 +41,10 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   const contenders: Contender[] = [];
   for (const name of o.contenders ?? CONTENDER_NAMES) {
     try {
-      contenders.push(await loadContender(name));
+      const c = await loadContender(name);
+      const why = c.unavailable?.();
+      if (why !== undefined) results.push({ experiment: 'throughput', contender: name, skipped: why });
+      else contenders.push(c);
     } catch (e) {
       results.push({ experiment: 'throughput', contender: name, skipped: (e as Error).message });
     }

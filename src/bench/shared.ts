@@ -7,11 +7,11 @@
  *   word  2..3   receiver's doorbell    (rung by the sender: new messages)
  *   word  4..8   core token (single-core mode; world 0 = sender = non-secure, world 1 = receiver = secure)
  *   word  9      acknowledged count (contenders without a used ring publish it here)
- *   word 10..31  free for contenders
+ *   word 10..29  free for contenders
+ *   word 30, 31  ring time stamps of the sender's and the receiver's doorbell (wake-up latency, src/sync)
  */
 import { Buffer } from 'node:buffer';
-import { CoreToken, CORE_TOKEN_WORDS } from './coretoken.js';
-import { Doorbell } from './doorbell.js';
+import { CoreToken, CORE_TOKEN_WORDS, Doorbell } from '../sync/index.js';
 import type { CoreMode } from './types.js';
 
 export const CTL_SENDER_BELL = 0;
@@ -20,6 +20,8 @@ export const CTL_TOKEN = 4;
 export const CTL_ACK = 4 + CORE_TOKEN_WORDS;
 export const CTL_FREE = CTL_ACK + 1;
 export const CTL_WORDS = 32;
+const CTL_SENDER_STAMP = 30;
+const CTL_RECEIVER_STAMP = 31;
 
 /** The secure world (receiver) holds the core first, as LTZVisor boots the secure guest first. */
 export const SENDER_WORLD = 0;
@@ -43,8 +45,10 @@ export interface Endpoints {
 
 export function endpoints(ctl: Int32Array, role: 'sender' | 'receiver', mode: CoreMode): Endpoints {
   const sender = role === 'sender';
-  const myBell = new Doorbell(ctl, sender ? CTL_SENDER_BELL : CTL_RECEIVER_BELL);
-  const peerBell = new Doorbell(ctl, sender ? CTL_RECEIVER_BELL : CTL_SENDER_BELL);
+  const mine = sender ? CTL_SENDER_BELL : CTL_RECEIVER_BELL;
+  const peer = sender ? CTL_RECEIVER_BELL : CTL_SENDER_BELL;
+  const myBell = new Doorbell(ctl, mine, mine + 1, sender ? CTL_SENDER_STAMP : CTL_RECEIVER_STAMP);
+  const peerBell = new Doorbell(ctl, peer, peer + 1, sender ? CTL_RECEIVER_STAMP : CTL_SENDER_STAMP);
   const token = new CoreToken(ctl, CTL_TOKEN, sender ? SENDER_WORLD : RECEIVER_WORLD);
   let count = 0;
   let notify: () => void;

@@ -3,9 +3,8 @@
  * arm/disarm pair of its notification scheme); the loops add the wait policy (multi-core) or the core token
  * (single-core), the warm-up cut and the timing, so every shared-memory contender waits in exactly the same way.
  */
-import { CoreToken } from './coretoken.js';
+import { CoreToken, Doorbell, Waiter } from '../sync/index.js';
 import { threadCpuNs } from './cpu.js';
-import { Doorbell, SPIN_BUDGET_MS } from './doorbell.js';
 import type { CoreMode, WaitPolicy } from './types.js';
 
 export interface Side {
@@ -40,6 +39,8 @@ export interface LoopOptions {
 export interface LoopResult {
   /** Times the side slept (Atomics.wait on its doorbell) in the whole run. */
   readonly sleeps?: number;
+  /** Multi-core: idle episodes ended while spinning / by a sleep, and the spin budget at the end (µs). */
+  readonly spin?: { readonly spinHits: number; readonly spinMisses: number; readonly spinBudgetUs: number };
   readonly messages: number;
   readonly elapsedNs: number;
   readonly cpuNs: number;
@@ -56,6 +57,7 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
     t0 = performance.now();
   };
   if (o.warmup <= 0) mark();
+  let spin: LoopResult['spin'];
   if (o.mode === 'single-core') {
     const token = o.token!;
     token.acquire();
@@ -73,53 +75,32 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
     token.finish();
   } else {
     const bell = o.bell;
-    const policy = o.policy;
-    let spinUntil = -1;
+    const waiter = new Waiter(bell, o.policy);
+    const arm = (): boolean => side.arm();
+    const disarm = (): void => side.disarm();
     while (side.progress < o.total) {
       const seen = bell.seq();
       if (side.work()) {
-        spinUntil = -1;
+        waiter.progressed();
         if (t0 < 0 && side.progress >= o.warmup) mark();
         continue;
       }
-      if (policy === 'poll') continue;
-      if (policy === 'spin-then-block') {
-        const now = performance.now();
-        if (spinUntil < 0) spinUntil = now + SPIN_BUDGET_MS;
-        if (now < spinUntil) continue;
-      }
-      spinUntil = -1;
-      if (!side.arm()) continue;
-      bell.sleep(seen);
-      side.disarm();
+      waiter.idle(seen, arm, disarm);
     }
+    spin = { spinHits: waiter.spinHits, spinMisses: waiter.spinMisses, spinBudgetUs: Math.round(waiter.budget.ms * 1000) };
   }
   const t1 = performance.now();
   const c1 = threadCpuNs();
   if (t0 < 0) mark();
-  return { messages: side.progress - p0, elapsedNs: (t1 - t0) * 1e6, cpuNs: c1 - c0, sleeps: o.bell.sleeps };
+  return { messages: side.progress - p0, elapsedNs: (t1 - t0) * 1e6, cpuNs: c1 - c0, sleeps: o.bell.sleeps, ...(spin ? { spin } : {}) };
 }
 
 /**
  * Waits for one condition with a wait policy (rtt clients): `ready()` is polled; before sleeping `arm()` must
- * return true (false = already ready).
+ * return true (false = already ready). One Waiter per client, so its spin budget learns across round trips.
  */
-export function waitUntil(ready: () => boolean, arm: () => boolean, disarm: () => void, bell: Doorbell, policy: WaitPolicy): void {
-  let spinUntil = -1;
-  for (;;) {
-    const seen = bell.seq();
-    if (ready()) return;
-    if (policy === 'poll') continue;
-    if (policy === 'spin-then-block') {
-      const now = performance.now();
-      if (spinUntil < 0) spinUntil = now + SPIN_BUDGET_MS;
-      if (now < spinUntil) continue;
-    }
-    spinUntil = -1;
-    if (!arm()) continue;
-    bell.sleep(seen);
-    disarm();
-  }
+export function waitUntil(ready: () => boolean, arm: () => boolean, disarm: () => void, waiter: Waiter): void {
+  waiter.until(ready, arm, disarm);
 }
 
 /** The client half of a ping-pong: sends one request, then polls for its reply. */
@@ -137,16 +118,17 @@ export function driveRttClient(client: RttClient, bell: Doorbell, policy: WaitPo
   const ready = (): boolean => client.poll();
   const arm = (): boolean => client.arm();
   const disarm = (): void => client.disarm();
+  const waiter = new Waiter(bell, policy);
   for (let i = 0; i < warmup; i++) {
     client.ping(i);
-    waitUntil(ready, arm, disarm, bell, policy);
+    waitUntil(ready, arm, disarm, waiter);
   }
   const c0 = threadCpuNs();
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const t = performance.now();
     client.ping(warmup + i);
-    waitUntil(ready, arm, disarm, bell, policy);
+    waitUntil(ready, arm, disarm, waiter);
     samples[i] = (performance.now() - t) * 1e6;
   }
   const t1 = performance.now();

@@ -4,8 +4,8 @@
  */
 
 /** How a waiting side waits for the other side (ARCHITECTURE.md "Waiting"). */
-export type WaitPolicy = 'block' | 'spin-then-block' | 'poll';
-export const WAIT_POLICIES: readonly WaitPolicy[] = ['block', 'spin-then-block', 'poll'];
+import type { WaitPolicy } from '../sync/policy.js';
+export { WAIT_POLICIES, type WaitPolicy } from '../sync/policy.js';
 
 /** Multi-core: each side on its own core (worker). Single-core: one core token, handed over on notification/idle. */
 export type CoreMode = 'multi-core' | 'single-core';

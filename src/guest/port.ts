@@ -5,6 +5,7 @@
  */
 import type { FaultRecord } from './memory-port.js';
 import type { World } from './memory-map.js';
+import type { WakeRecord } from '../trace/miss.js';
 
 export interface CorePort {
   readonly world: World;
@@ -44,6 +45,8 @@ export interface CorePort {
    */
   takePeerReset?(): boolean;
   ackPeerReset?(): void;
+  /** Secure side: how the last waitForEvent ended (for deadline-miss attribution, trace/miss.ts). */
+  lastWake?(): WakeRecord | undefined;
   /** Counters the runtime adds to the partition's report. */
   stats(): Record<string, unknown>;
 }

@@ -16,6 +16,8 @@ import { VIRTIO_RPMSG_F_NS, RPMSG_HEADER_SIZE } from '../rpmsg/constants.js';
 import type { EndpointCallback, GuestEndpoint, RpmsgApi } from './api.js';
 import { GuestError, GuestErrorCode } from './errors.js';
 import type { RpmsgBinding } from './runtime.js';
+import { tracer } from '../trace/active.js';
+import { TraceKind } from '../trace/events.js';
 
 export interface RpmsgBindingOptions {
   readonly role: 'host' | 'remote';
@@ -61,6 +63,10 @@ export class GuestRpmsg implements RpmsgBinding {
   private resets = 0;
   private peerResets = 0;
   private sent = 0;
+  /** Trace track of this side's messages: 0 on the remote (device) side, 1 on the host (driver) side. */
+  private get traceTrack(): number {
+    return this.kind === 'host' ? 1 : 0;
+  }
   private readonly crash: RpmsgBindingOptions['crash'];
   private readonly resetPeer: (() => void) | undefined;
 
@@ -194,6 +200,7 @@ export class GuestRpmsg implements RpmsgBinding {
       name: ep.name,
       send: (dst, data) => {
         const ok = role.trySendRaw(ep.addr, dst, data);
+        if (ok && tracer.enabled) tracer.emit(TraceKind.RPMSG_SEND, this.traceTrack, ep.addr, dst, data.length);
         if (ok && this.crash !== undefined && ++this.sent === this.crash.atMessage) this.crash.fire();
         return ok;
       },
@@ -210,7 +217,10 @@ export class GuestRpmsg implements RpmsgBinding {
           ...(opts.name !== undefined ? { name: opts.name } : {}),
           ...(opts.addr !== undefined ? { addr: opts.addr } : {}),
           ...(opts.announce !== undefined ? { announce: opts.announce } : {}),
-          onMessage: (msg) => onMessage(msg.data, msg.src, g!),
+          onMessage: (msg) => {
+            if (tracer.enabled) tracer.emit(TraceKind.RPMSG_RECV, this.traceTrack, msg.src, ep.addr, msg.data.length);
+            return onMessage(msg.data, msg.src, g!);
+          },
         });
         g = wrap(ep);
         return g;

@@ -12,6 +12,9 @@
  */
 import { GuestError, GuestErrorCode } from './errors.js';
 import { Samples, type Summary } from './stats.js';
+import { tracer } from '../trace/active.js';
+import { MISS_CAUSE_NAMES, MissCause, TraceKind, type MissCauseCode } from '../trace/events.js';
+import { classifyMiss, type WakeRecord } from '../trace/miss.js';
 
 export interface RtTaskSpec {
   readonly name: string;
@@ -40,6 +43,8 @@ export interface RtTaskStats {
   readonly errors: number;
   readonly jitterUs: Summary;
   readonly responseUs: Summary;
+  /** Deadline misses by cause (trace/events.ts MissCause), only causes that occurred. */
+  readonly missesByCause: Readonly<Record<string, number>>;
 }
 
 export interface RtTaskHandle {
@@ -64,8 +69,11 @@ class Task implements RtTaskHandle {
   stopped = false;
   readonly jitter = new Samples(1 << 16);
   readonly response = new Samples(1 << 16);
+  readonly missesBy = new Array<number>(MISS_CAUSE_NAMES.length).fill(0);
+  /** Running mean of the job execution time (µs), the "typical" cost a stall is judged against. */
+  execMeanUs = 0;
 
-  constructor(readonly spec: RtTaskSpec, now: number) {
+  constructor(readonly spec: RtTaskSpec, now: number, readonly slot = 0) {
     if (!(spec.periodUs > 0) || !Number.isFinite(spec.periodUs)) {
       throw new GuestError(GuestErrorCode.BAD_ARGUMENT, `rt task ${spec.name}: period must be > 0 µs`, { periodUs: spec.periodUs });
     }
@@ -94,6 +102,7 @@ class Task implements RtTaskHandle {
       errors: this.errors,
       jitterUs: this.jitter.summary(),
       responseUs: this.response.summary(),
+      missesByCause: Object.fromEntries(this.missesBy.flatMap((n, c) => (n > 0 ? [[MISS_CAUSE_NAMES[c]!, n]] : []))),
     };
   }
 }
@@ -101,10 +110,30 @@ class Task implements RtTaskHandle {
 export class RtScheduler {
   private readonly tasks: Task[] = [];
 
-  constructor(private readonly now: () => number, private readonly onError: (task: string, e: unknown) => void = () => undefined) {}
+  /**
+   * @param wake what the executive's last wait looked like (for miss attribution; trace/miss.ts); none on ports
+   *   that do not report it.
+   */
+  constructor(
+    private readonly now: () => number,
+    private readonly onError: (task: string, e: unknown) => void = () => undefined,
+    private readonly wake: () => WakeRecord | undefined = () => undefined,
+  ) {}
+
+  /** A release found only at `now`, when the job could no longer run in time: why the executive came so late. */
+  private skipCause(t: Task, releaseUs: number, now: number): MissCauseCode {
+    const c = classifyMiss({ releaseUs, startUs: now, endUs: now, deadlineUs: t.deadlineUs, typicalExecUs: t.execMeanUs }, this.wake());
+    return c === MissCause.UNKNOWN ? MissCause.SKIPPED : c;
+  }
+
+  private miss(t: Task, cause: MissCauseCode, n: number, latenessUs: number, job: number): void {
+    t.misses += n;
+    t.missesBy[cause]! += n;
+    if (tracer.enabled) for (let i = 0; i < n; i++) tracer.emit(TraceKind.RT_MISS, t.slot, cause, latenessUs, job);
+  }
 
   add(spec: RtTaskSpec): RtTaskHandle {
-    const t = new Task(spec, this.now());
+    const t = new Task(spec, this.now(), this.tasks.length);
     this.tasks.push(t);
     return t;
   }
@@ -113,10 +142,11 @@ export class RtScheduler {
   release(now: number): void {
     for (const t of this.tasks) {
       if (t.stopped || now < t.nextRelease) continue;
+      if (tracer.enabled) tracer.emit(TraceKind.RT_RELEASE, t.slot, t.nextRelease, t.index);
       if (t.pending >= 0) {
         // previous job has not run: this release is lost (overrun)
         t.skipped++;
-        t.misses++;
+        this.miss(t, this.skipCause(t, t.nextRelease, now), 1, now - t.nextRelease, t.index);
       } else {
         t.pending = t.nextRelease;
       }
@@ -125,7 +155,7 @@ export class RtScheduler {
       if (now >= t.nextRelease) {
         const behind = Math.floor((now - t.nextRelease) / t.periodUs) + 1;
         t.skipped += behind;
-        t.misses += behind;
+        this.miss(t, this.skipCause(t, t.nextRelease, now), behind, now - t.nextRelease, t.index);
         t.nextRelease += behind * t.periodUs;
       }
     }
@@ -156,6 +186,8 @@ export class RtScheduler {
     t.pending = -1;
     const start = this.now();
     t.jitter.add(Math.max(0, start - releaseUs));
+    const job = t.index;
+    if (tracer.enabled) tracer.emitAt(start, TraceKind.RT_START, t.slot, job, releaseUs);
     try {
       const r = t.spec.run({ index: t.index++, releaseUs });
       if (r !== undefined) await r;
@@ -166,7 +198,15 @@ export class RtScheduler {
     const end = this.now();
     t.response.add(end - releaseUs);
     t.jobsDone++;
-    if (end > releaseUs + t.deadlineUs) t.misses++;
+    const exec = end - start;
+    const missed = end > releaseUs + t.deadlineUs;
+    if (tracer.enabled) tracer.emitAt(end, TraceKind.RT_END, t.slot, job, missed ? 1 : 0);
+    if (missed) {
+      const facts = { releaseUs, startUs: start, endUs: end, deadlineUs: t.deadlineUs, typicalExecUs: t.jobsDone > 1 ? t.execMeanUs : exec };
+      this.miss(t, classifyMiss(facts, this.wake()), 1, end - releaseUs - t.deadlineUs, job);
+    }
+    // the running mean stays a mean of ordinary jobs: a stalled job would hide the next stall
+    if (!missed || t.jobsDone === 1) t.execMeanUs += (exec - t.execMeanUs) / Math.min(t.jobsDone, 64);
     if (t.spec.jobs !== undefined && t.jobsDone >= t.spec.jobs) t.stop();
     return true;
   }

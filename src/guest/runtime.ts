@@ -106,7 +106,7 @@ export class GuestRuntime {
     this.port = port;
     const now = () => port.now();
     this.timers = new TimerQueue(now);
-    this.rt = port.world === 'secure' ? new RtScheduler(now, (task, e) => this.reportError(`rt task ${task}`, e)) : null;
+    this.rt = port.world === 'secure' ? new RtScheduler(now, (task, e) => this.reportError(`rt task ${task}`, e), () => port.lastWake?.()) : null;
     this.background = port.world === 'secure' ? new BackgroundWork(now, (name, e) => this.reportError(`background ${name}`, e), o.background) : null;
     this.timerLine = port.world === 'secure' ? IrqLine.SECURE_TIMER : IrqLine.NS_TIMER;
     this.virtioLine = port.world === 'secure' ? IrqLine.VIRTIO_TO_SECURE : IrqLine.VIRTIO_TO_NONSECURE;

@@ -21,6 +21,12 @@
  *     word 9  NS_PARKS     number of times the non-secure core parked.
  *     word 10 NS_RESET_ACK secure → non-secure: sequence, incremented when the secure device finished a reset the
  *                          non-secure driver asked for (mailbox RESET: the model's trapped device-reset write).
+ *     word 20 S_SLEEPERS   threads sleeping on S_DOORBELL (src/sync Doorbell): the non-secure NOTIFY skips the
+ *                          wake-up while the secure core runs. Writable by the non-secure worker: forging it only
+ *                          delays that worker's own notifications (trusted rings, ring() below, always wake).
+ *     word 21 NS_SLEEPERS  threads sleeping on NS_DOORBELL: the secure side's IRQ skips the wake-up while the
+ *                          non-secure core runs (a busy peer costs no futex syscall across processes).
+ *     word 22,23 S_STAMP, NS_STAMP  ring time of the doorbell that woke a sleeper (µs mod 2^31, src/sync).
  *     f64 16  NS_PARK_US   time of the last park (µs).
  *
  *   secure block  (main and secure worker only):
@@ -34,6 +40,8 @@
  *                          them cannot wake it; main rings it with stop and peer reset.
  *     word 4  S_STARTED    secure → main: 1 once the secure guest's main has been called (boot done).
  */
+import { Doorbell } from '../sync/doorbell.js';
+
 export const SHARED_CTL_BYTES = 256;
 export const SECURE_CTL_BYTES = 64;
 
@@ -49,6 +57,10 @@ export const Ctl = {
   NS_STOP: 8,
   NS_PARKS: 9,
   NS_RESET_ACK: 10,
+  S_SLEEPERS: 20,
+  NS_SLEEPERS: 21,
+  S_STAMP: 22,
+  NS_STAMP: 23,
 } as const;
 
 /** Float64 indices in the shared block. */
@@ -78,7 +90,20 @@ export function allocateCtl(): CtlBlocks {
   return { shared: new SharedArrayBuffer(SHARED_CTL_BYTES), secure: new SharedArrayBuffer(SECURE_CTL_BYTES) };
 }
 
-/** Increments a doorbell sequence and wakes its waiter. */
+/** The secure core's doorbell (S_DOORBELL with its sleeper count), as both cores see it. */
+export function secureBell(ctl: Int32Array): Doorbell {
+  return new Doorbell(ctl, Ctl.S_DOORBELL, Ctl.S_SLEEPERS, Ctl.S_STAMP);
+}
+
+/** The non-secure core's doorbell (NS_DOORBELL with its sleeper count). */
+export function nonSecureBell(ctl: Int32Array): Doorbell {
+  return new Doorbell(ctl, Ctl.NS_DOORBELL, Ctl.NS_SLEEPERS, Ctl.NS_STAMP);
+}
+
+/**
+ * Increments a doorbell sequence and always wakes its waiter: for trusted rings (stop, peer reset, the monitor
+ * giving the core away), which must not depend on a sleeper count the non-secure worker can write.
+ */
 export function ring(words: Int32Array, index: number): void {
   Atomics.add(words, index, 1);
   Atomics.notify(words, index);

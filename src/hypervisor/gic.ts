@@ -17,6 +17,9 @@
  */
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
 import type { World } from '../guest/memory-map.js';
+import { tracer } from '../trace/active.js';
+import { TraceKind } from '../trace/events.js';
+import { traceNow } from '../trace/buffer.js';
 
 export const GIC_SPURIOUS = 1023;
 const NUM_BANKED = 32;
@@ -37,6 +40,7 @@ export interface GicOptions {
   readonly cpus?: number;
 }
 
+
 export class Gic {
   readonly lines: number;
   readonly cpus: number;
@@ -46,6 +50,8 @@ export class Gic {
   private readonly pending: Uint8Array;
   private readonly active: Uint8Array;
   private readonly target: Uint8Array;
+  /** When each pending line was raised (µs; trace only, for the acknowledge latency). */
+  private readonly raisedAt: Float64Array;
   /** Non-secure writes that the security rules ignored. */
   ignoredWrites = 0;
   acknowledged = 0;
@@ -67,6 +73,13 @@ export class Gic {
     this.pending = new Uint8Array(n);
     this.active = new Uint8Array(n);
     this.target = new Uint8Array(Math.max(0, lines - NUM_BANKED));
+    this.raisedAt = new Float64Array(n);
+  }
+
+  private traceRaise(s: number, line: number): void {
+    const t = traceNow();
+    this.raisedAt[s] = t;
+    tracer.emitAt(t, TraceKind.IRQ_RAISE, this.group[s]!, line);
   }
 
   private slot(line: number, cpu: number): number {
@@ -107,7 +120,9 @@ export class Gic {
 
   /** A device (or trusted code on its behalf) asserts a line. SPIs go to their target CPU; `cpu` selects the bank. */
   setPending(line: number, cpu = 0): void {
-    this.pending[this.slot(line, cpu)] = 1;
+    const s = this.slot(line, cpu);
+    this.pending[s] = 1;
+    if (tracer.enabled) this.traceRaise(s, line);
   }
 
   clearPending(line: number, cpu = 0): void {
@@ -140,6 +155,7 @@ export class Gic {
         continue;
       }
       this.pending[s] = 1;
+      if (tracer.enabled) this.traceRaise(s, sgi);
       n++;
     }
     return n;
@@ -173,6 +189,11 @@ export class Gic {
     this.pending[s] = 0;
     this.active[s] = 1;
     this.acknowledged++;
+    if (tracer.enabled) {
+      const t = traceNow();
+      tracer.emitAt(t, TraceKind.IRQ_HANDLE, this.group[s]!, line, this.raisedAt[s]! > 0 ? t - this.raisedAt[s]! : -1);
+      this.raisedAt[s] = 0;
+    }
     return line;
   }
 

@@ -48,6 +48,8 @@ export interface PartitionLauncher {
   readonly isolation: Isolation;
   /** Fresh zeroed backing for the windows and both control blocks. Called once per machine. */
   allocate(platform: Platform): { readonly backing: Backing; readonly ctl: CtlBlocks };
+  /** A zeroed buffer of `bytes` for one partition's trace (--trace), shared with that partition wherever it runs. */
+  allocateTrace(name: string, bytes: number): SharedArrayBuffer;
   /** Rings a doorbell word so that a partition waiting on it wakes, wherever it runs. */
   ring(words: Int32Array, index: number): void;
   /** Starts a partition's bootstrap. The buffers in `data` must come from allocate(). */
@@ -67,6 +69,7 @@ export function workerLauncher(): PartitionLauncher {
   return {
     isolation: 'worker',
     allocate: (platform) => ({ backing: allocateBacking(platform), ctl: allocateCtl() }),
+    allocateTrace: (_name, bytes) => new SharedArrayBuffer(bytes),
     ring,
     start(data, on) {
       // a guest's console output goes to stderr, so that --json output on stdout stays clean

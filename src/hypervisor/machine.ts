@@ -21,6 +21,11 @@ import { processLauncher } from './process/launcher.js';
 import type { CrashMode } from './partition-worker.js';
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
 import { planChannel, type ChannelTransport, type DeviceConfig, type PlannedDevice } from './channel-plan.js';
+import { allocateTraceBuffer, readTraceBuffer } from '../trace/buffer.js';
+import type { TraceSource } from '../trace/chrome.js';
+
+/** Default --trace-limit: events in all (half for the secure partition, half for each non-secure boot). */
+export const DEFAULT_TRACE_LIMIT = 1_000_000;
 
 export interface PartitionConfig {
   /** Path (or file: URL) of the guest module (.js/.mjs). */
@@ -104,6 +109,8 @@ export interface MachineConfig {
   readonly shmDir?: string;
   /** Process isolation: called once per partition process (reboots included) after it mapped its files. */
   readonly onProcess?: (info: PartitionProcessInfo) => void;
+  /** Record a timeline trace (src/trace/): each partition boot gets a buffer of `limit / 2` events. Default off. */
+  readonly trace?: { readonly limit?: number };
 }
 
 /** Fault injection: kill the non-secure partition after it sent `atMessage` RPMsg messages. */
@@ -157,6 +164,8 @@ export interface MachineResult {
   readonly isolation: Isolation;
   /** Process isolation: every partition process started (secure first, then each non-secure boot), pid and mapped files. */
   readonly processes: readonly PartitionProcessInfo[];
+  /** With `trace`: what each partition boot recorded (the secure partition first), for trace/chrome.ts. */
+  readonly trace?: readonly TraceSource[];
 }
 
 export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
@@ -190,6 +199,15 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
   const layout: (RpmsgLayout & { host: World }) | undefined = channel.rpmsg;
 
   const faults: FaultRecord[] = [];
+  const traceBuffers: { world: World; sab: SharedArrayBuffer }[] = [];
+  const traceFor = (world: World, name: string): { trace?: SharedArrayBuffer } => {
+    if (cfg.trace === undefined) return {};
+    const limit = cfg.trace.limit ?? DEFAULT_TRACE_LIMIT;
+    if (!Number.isInteger(limit) || limit < 2) throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `trace limit must be an integer >= 2, not ${String(limit)}`);
+    const sab = allocateTraceBuffer(Math.floor(limit / 2), (bytes) => launcher.allocateTrace(name, bytes));
+    traceBuffers.push({ world, sab });
+    return { trace: sab };
+  };
   const common = (world: World, p: PartitionConfig) => ({
     world,
     cores,
@@ -209,6 +227,7 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     {
       ...common('secure', cfg.secure),
       ctlSecure: ctl.secure,
+      ...traceFor('secure', 'secure'),
       ...(cfg.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: cfg.preemptTimeoutUs } : {}),
       ...(cfg.rt !== undefined ? { rt: cfg.rt } : {}),
       ...(cfg.notifyRateLimit !== undefined ? { notifyRateLimit: cfg.notifyRateLimit } : {}),
@@ -222,7 +241,7 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
   const nsParts: Partition[] = [];
   const bootNonSecure = (boot: number): Partition => {
     const crash = cfg.crash !== undefined && (cfg.crash.boot ?? 0) === boot ? { atMessage: cfg.crash.atMessage, mode: cfg.crash.mode ?? 'terminate' } : undefined;
-    const p = new Partition(launcher, { ...common('nonsecure', cfg.nonsecure), boot, ...(crash ? { crash } : {}) }, cfg.onLog, (f) => faults.push(f));
+    const p = new Partition(launcher, { ...common('nonsecure', cfg.nonsecure), boot, ...traceFor('nonsecure', `ns-${boot}`), ...(crash ? { crash } : {}) }, cfg.onLog, (f) => faults.push(f));
     nsParts.push(p);
     started.push(p);
     return p;
@@ -341,6 +360,7 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     timedOut,
     durationMs,
     backing,
+    ...(cfg.trace !== undefined ? { trace: traceBuffers.map((b) => ({ world: b.world, ...readTraceBuffer(b.sab) })) } : {}),
   };
 }
 

@@ -9,6 +9,10 @@
 import { Samples, type Summary } from '../guest/stats.js';
 import type { World } from '../guest/memory-map.js';
 import { SmcCall } from '../guest/api.js';
+import { tracer } from '../trace/active.js';
+import { SwitchCause, TraceKind } from '../trace/events.js';
+
+const CAUSE: Readonly<Record<SwitchReason, number>> = { yield: SwitchCause.YIELD, smc: SwitchCause.SMC, preempt: SwitchCause.PREEMPT, exit: SwitchCause.EXIT, boot: SwitchCause.BOOT };
 
 export type SwitchReason = 'yield' | 'smc' | 'preempt' | 'exit' | 'boot';
 
@@ -55,9 +59,26 @@ export class Monitor {
     this.owner = to;
     this.switches++;
     this.by[reason]++;
+    if (tracer.enabled) tracer.emitAt(t, TraceKind.SWITCH, 0, to === 'secure' ? 0 : 1, reason === 'preempt' && this.timedOut ? SwitchCause.TIMEOUT : CAUSE[reason]);
+    this.timedOut = false;
+  }
+
+  /** The next switch back to the secure world came after a preemption timeout (for the trace's switch cause). */
+  private timedOut = false;
+  notePreemptTimeout(): void {
+    this.preemptionTimeouts++;
+    this.timedOut = true;
+  }
+
+  /** Records which world holds each core at boot (trace only): one core, or one world per core. */
+  traceBoot(cores: 1 | 2): void {
+    if (!tracer.enabled) return;
+    tracer.emit(TraceKind.SWITCH, 0, this.owner === 'secure' ? 0 : 1, SwitchCause.BOOT);
+    if (cores === 2) tracer.emit(TraceKind.SWITCH, 1, 1, SwitchCause.BOOT);
   }
 
   countSmc(world: World, call: number): void {
+    if (tracer.enabled) tracer.emit(TraceKind.SMC, world === 'secure' ? 0 : 1, call);
     const n = smcName(call);
     this.smc[world][n] = (this.smc[world][n] ?? 0) + 1;
   }

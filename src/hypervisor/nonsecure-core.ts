@@ -18,7 +18,8 @@ import type { CorePort } from '../guest/port.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import { Gic } from './gic.js';
 import { smcName } from './monitor.js';
-import { Ctl, CtlF64, Gate, NsReq, NsState, nowUs, ring } from './ctl.js';
+import type { Doorbell } from '../sync/doorbell.js';
+import { Ctl, CtlF64, Gate, NsReq, NsState, nonSecureBell, nowUs, ring, secureBell } from './ctl.js';
 
 export interface NonSecureCoreOptions {
   readonly cores: 1 | 2;
@@ -38,6 +39,9 @@ export class NonSecureCore implements CorePort {
   private readonly t0 = nowUs();
   private readonly ctl: Int32Array;
   private readonly f64: Float64Array;
+  /** This core's doorbell (it sleeps on it) and the secure core's (its NOTIFY rings it only while it sleeps). */
+  private readonly bell: Doorbell;
+  private readonly secureBell: Doorbell;
   private apiCalls = 0;
   private parks = 0;
   private parkedUs = 0;
@@ -55,6 +59,8 @@ export class NonSecureCore implements CorePort {
     this.cores = o.cores;
     this.ctl = new Int32Array(o.shared);
     this.f64 = new Float64Array(o.shared);
+    this.bell = nonSecureBell(this.ctl);
+    this.secureBell = secureBell(this.ctl);
     this.cpu = o.cores === 2 ? 1 : 0;
     this.gic = new Gic({ lines: 64, cpus: o.cores });
     // boot code (before the guest runs): the lines of the non-secure world are group 1
@@ -98,13 +104,13 @@ export class NonSecureCore implements CorePort {
       Atomics.store(this.ctl, Ctl.NS_STATE, NsState.PARKED);
       ring(this.ctl, Ctl.S_DOORBELL);
       for (;;) {
-        const seq = Atomics.load(this.ctl, Ctl.NS_DOORBELL);
+        const seq = this.bell.seq();
         if (Atomics.load(this.ctl, Ctl.GATE) === Gate.NONSECURE) break;
         if (this.stopping()) {
           this.parkedUs += nowUs() - t0;
           throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
         }
-        Atomics.wait(this.ctl, Ctl.NS_DOORBELL, seq, 200);
+        this.bell.sleep(seq, 200);
       }
       // Dekker (see SecureCore.takeCore): store RUNNING, then re-check the gate
       Atomics.store(this.ctl, Ctl.NS_STATE, NsState.RUNNING);
@@ -121,13 +127,13 @@ export class NonSecureCore implements CorePort {
     const t0 = nowUs();
     Atomics.store(this.ctl, Ctl.NS_STATE, NsState.WFI);
     for (;;) {
-      const seq = Atomics.load(this.ctl, Ctl.NS_DOORBELL);
+      const seq = this.bell.seq();
       if (this.stopping()) break;
       const open = this.gateOpen();
       const t = nowUs();
       if (open && (this.irqPending() || t >= untilUs)) break;
       const timeoutMs = open && Number.isFinite(untilUs) ? (untilUs - t) / 1000 : 200;
-      Atomics.wait(this.ctl, Ctl.NS_DOORBELL, seq, timeoutMs);
+      this.bell.sleep(seq, timeoutMs);
     }
     Atomics.store(this.ctl, Ctl.NS_STATE, NsState.RUNNING);
     this.wfiUs += nowUs() - t0;
@@ -177,7 +183,8 @@ export class NonSecureCore implements CorePort {
       Atomics.store(this.ctl, Ctl.GATE, Gate.SECURE);
       this.park();
     } else {
-      ring(this.ctl, Ctl.S_DOORBELL);
+      // two cores: wake the secure core only when it sleeps (it sees the mailbox by itself while it runs)
+      this.secureBell.ring();
     }
   }
 
@@ -226,13 +233,13 @@ export class NonSecureCore implements CorePort {
     const t0 = nowUs();
     this.trap();
     for (;;) {
-      const seq = Atomics.load(this.ctl, Ctl.NS_DOORBELL);
+      const seq = this.bell.seq();
       if (Atomics.load(this.ctl, Ctl.NS_RESET_ACK) !== before) break;
       if (this.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
       const left = t0 + timeoutUs - nowUs();
       if (left <= 0) throw new GuestError(GuestErrorCode.NO_RPMSG, 'device reset: the secure device did not acknowledge');
       if (this.cores === 1 && Atomics.load(this.ctl, Ctl.GATE) !== Gate.NONSECURE) this.park();
-      else Atomics.wait(this.ctl, Ctl.NS_DOORBELL, seq, Math.min(left / 1000, 50));
+      else this.bell.sleep(seq, Math.min(left / 1000, 50));
     }
     this.checkpoint();
   }

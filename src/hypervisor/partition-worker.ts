@@ -23,6 +23,8 @@ import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
 import { GcWatch } from './gc-watch.js';
 import { buildDeviceBindings, type DeviceWiring } from './device-wiring.js';
+import { installTracer, tracer } from '../trace/active.js';
+import { TraceKind } from '../trace/events.js';
 
 export interface PartitionWorkerData {
   readonly world: World;
@@ -55,6 +57,8 @@ export interface PartitionWorkerData {
   readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
   /** The channel's other VirtIO devices (this side: driver if non-secure, device if secure). */
   readonly devices?: readonly DeviceWiring[];
+  /** This partition's trace buffer (--trace): its tracer records into it. */
+  readonly trace?: SharedArrayBuffer;
 }
 
 /** How an injected crash kills the partition: its guest code throws, its worker exits, or the hypervisor terminates it. */
@@ -89,11 +93,15 @@ function setThreadNiceness(n: number): string | undefined {
 }
 
 async function boot(): Promise<void> {
+  installTracer(d.trace);
   const gc = new GcWatch();
   const niceError = d.world === 'secure' && d.rt?.niceness !== undefined ? setThreadNiceness(d.rt.niceness) : undefined;
   const memory = new PhysicalMemory(d.regions);
   const log = (text: string) => post({ type: 'log', text });
-  const reportFault = (fault: FaultRecord) => post({ type: 'fault', fault });
+  const reportFault = (fault: FaultRecord) => {
+    if (tracer.enabled) tracer.emitAt(fault.timeUs, TraceKind.FAULT, d.world === 'secure' ? 0 : 1, fault.addr, fault.len, fault.access === 'write' ? 1 : 0);
+    post({ type: 'fault', fault });
+  };
   let core: SecureCore | NonSecureCore;
   if (d.world === 'secure') {
     if (d.ctlSecure === undefined) throw new Error('secure partition without its control block');

@@ -323,6 +323,8 @@ export function formatSummary(s: RunSummary): string {
   );
   for (const t of s.rtTasks) {
     L.push(`rt task ${t.name.padEnd(11)} period ${t.periodUs} µs, ${t.jobs} jobs, ${t.deadlineMisses} deadline misses, jitter p50 ${round(t.jitterUs.p50)} µs, max ${round(t.jitterUs.max)} µs`);
+    const causes = Object.entries(t.missesByCause ?? {}).sort((a, b) => b[1] - a[1]);
+    if (causes.length > 0) L.push(`                    misses by cause: ${causes.map(([c, n]) => `${c} ${n}`).join(', ')} (docs/tracing.md)`);
   }
   const x = s.rtExecutive;
   const leadText = x.wakeLead.adaptive
@@ -369,7 +371,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     devices: s.devices,
     worldSwitches: s.worldSwitches,
     securityFaults: { attempted: s.securityFaults.attempted, blocked: s.securityFaults.blocked, records: s.securityFaults.records },
-    rtTask: { periodUs: s.rtTask.periodUs, deadlineMisses: s.rtTask.deadlineMisses, maxJitterUs: s.rtTask.maxJitterUs, name: s.rtTask.name, jobs: s.rtTask.jobs, p99JitterUs: s.rtTask.p99JitterUs, skippedReleases: s.rtTasks[0]?.skippedReleases ?? 0 },
+    rtTask: { periodUs: s.rtTask.periodUs, deadlineMisses: s.rtTask.deadlineMisses, maxJitterUs: s.rtTask.maxJitterUs, name: s.rtTask.name, jobs: s.rtTask.jobs, p99JitterUs: s.rtTask.p99JitterUs, skippedReleases: s.rtTasks[0]?.skippedReleases ?? 0, missesByCause: s.rtTasks[0]?.missesByCause ?? {} },
     throughputMBps: s.throughputMBps,
     rttUs: s.rttUs,
     measured: s.measured,

@@ -21,7 +21,9 @@ import { Monitor } from './monitor.js';
 import { Samples } from '../guest/stats.js';
 import { NotifyLimiter } from './notify-limiter.js';
 import { AdaptiveWakeLead } from './wake-lead.js';
-import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nowUs, ring } from './ctl.js';
+import type { Doorbell } from '../sync/doorbell.js';
+import type { WakeRecord } from '../trace/miss.js';
+import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nonSecureBell, nowUs, ring, secureBell } from './ctl.js';
 
 export interface SecureCoreOptions {
   readonly cores: 1 | 2;
@@ -83,6 +85,9 @@ export class SecureCore implements CorePort {
   private readonly ctl: Int32Array;
   private readonly f64: Float64Array;
   private readonly sctl: Int32Array;
+  /** This core's doorbell (S_DOORBELL; it sleeps on it) and the non-secure core's (IRQs ring it while it sleeps). */
+  private readonly bell: Doorbell;
+  private readonly nsBell: Doorbell;
   private readonly numVqs: number;
   private readonly preemptTimeoutUs: number;
   /** Authoritative: does the secure world hold the core (single core)? Private to this worker. */
@@ -117,6 +122,8 @@ export class SecureCore implements CorePort {
     this.ctl = new Int32Array(o.shared);
     this.f64 = new Float64Array(o.shared);
     this.sctl = new Int32Array(o.secure);
+    this.bell = secureBell(this.ctl);
+    this.nsBell = nonSecureBell(this.ctl);
     this.numVqs = o.numVqs;
     this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
     this.lead = new AdaptiveWakeLead({
@@ -136,6 +143,7 @@ export class SecureCore implements CorePort {
       this.gic.configure(IrqLine.NS_TIMER, { group: 1, enabled: true, priority: 0xa0 }, 'secure', cpu);
     }
     Atomics.store(this.ctl, Ctl.GATE, o.cores === 2 ? Gate.NONSECURE : Gate.SECURE);
+    this.monitor.traceBoot(o.cores);
   }
 
   now(): number {
@@ -208,7 +216,9 @@ export class SecureCore implements CorePort {
     if (this.idleMode === 'spin' && Number.isFinite(untilUs)) {
       // two cores, polling idle: core 0 is the secure world's; it watches the mailbox until the release
       this.spinTo(untilUs, t0);
-      this.idleUs += nowUs() - t0;
+      const woke = nowUs();
+      this.wake = { wantedUs: untilUs, wokeUs: woke, coreBackUs: woke, preemptTimeout: false };
+      this.idleUs += woke - t0;
       return;
     }
     const single = this.cores === 1;
@@ -239,13 +249,13 @@ export class SecureCore implements CorePort {
         Atomics.wait(this.sctl, SecureCtl.S_WAKE, seqW, (until - t) / 1000);
         continue;
       }
-      const seq = Atomics.load(this.ctl, Ctl.S_DOORBELL);
+      const seq = this.bell.seq();
       if (this.externalPending()) {
         event = true;
         break;
       }
       if (t >= wakeAt) break;
-      const r = Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, Number.isFinite(wakeAt) ? (wakeAt - t) / 1000 : 1000);
+      const r = this.bell.sleep(seq, Number.isFinite(wakeAt) ? (wakeAt - t) / 1000 : 1000);
       this.wakeups++;
       if (r === 'timed-out' && Number.isFinite(wakeAt)) {
         const late = nowUs() - wakeAt;
@@ -253,9 +263,17 @@ export class SecureCore implements CorePort {
         this.lead.record(late);
       } else if (r === 'ok' && !this.externalPending() && nowUs() < wakeAt) this.spuriousWakeups++;
     }
+    const woke = nowUs();
+    const timeouts = this.monitor.preemptionTimeouts;
     if (single && !this.holdsCore) this.takeCore();
+    this.wake = { wantedUs: wakeAt, wokeUs: woke, coreBackUs: single ? nowUs() : woke, preemptTimeout: this.monitor.preemptionTimeouts !== timeouts };
     if (!event && Number.isFinite(untilUs)) this.spinTo(untilUs, nowUs());
     this.idleUs += nowUs() - t0;
+  }
+
+  private wake: WakeRecord | undefined;
+  lastWake(): WakeRecord | undefined {
+    return this.wake;
   }
 
   /**
@@ -296,12 +314,12 @@ export class SecureCore implements CorePort {
         const t = nowUs();
         if (t >= deadline) break;
         if (t < spinEnd) continue;
-        const seq = Atomics.load(this.ctl, Ctl.S_DOORBELL);
+        const seq = this.bell.seq();
         state = Atomics.load(this.ctl, Ctl.NS_STATE); // (re-read into `state`: a park right here is not a timeout)
         if (state !== NsState.RUNNING) break;
-        Atomics.wait(this.ctl, Ctl.S_DOORBELL, seq, (deadline - t) / 1000);
+        this.bell.sleep(seq, (deadline - t) / 1000);
       }
-      if (state === NsState.RUNNING) this.monitor.preemptionTimeouts++;
+      if (state === NsState.RUNNING) this.monitor.notePreemptTimeout();
       else this.monitor.preemption.add(Math.max(0, this.f64[CtlF64.NS_PARK_US]! - tTake));
     }
     const req = Atomics.load(this.ctl, Ctl.NS_REQ);
@@ -371,7 +389,8 @@ export class SecureCore implements CorePort {
       this.gic.clearPending(line, 1);
     }
     Atomics.or(this.ctl, line < 32 ? Ctl.NS_IRQ0 : Ctl.NS_IRQ1, 1 << (line & 31));
-    ring(this.ctl, Ctl.NS_DOORBELL);
+    // wakes the non-secure core only when it sleeps (WFI or parked); a running core sees NS_IRQ at its next boundary
+    this.nsBell.ring();
   }
 
   smc(call: number, args: readonly number[]): number {

@@ -35,6 +35,7 @@ import {
   type OpenAmpLayoutOptions,
 } from './layout.js';
 import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
+import { DEFAULT_WAIT_POLICY, isWaitPolicy, type WaitPolicy } from '../sync/policy.js';
 
 export type OpenAmpRole = 'host' | 'remote';
 export type KickPath = 'native' | 'event-loop';
@@ -75,6 +76,12 @@ export interface OpenAmpSessionOptions extends OpenAmpLayoutOptions {
   readonly kicks?: KickPath;
   /** Native path: how long an idle loop keeps polling the rings before it sleeps, µs. Default 100; 0 = never spin. */
   readonly spinUs?: number;
+  /**
+   * Native path: the wait policy of the session loop (src/sync): 'spin-then-block' (default: poll spinUs, then
+   * sleep on the socket), 'block' (sleep at once), 'poll' (never sleep; the socket is still read for kicks and
+   * for the peer leaving, without blocking).
+   */
+  readonly waitPolicy?: WaitPolicy;
 }
 
 export class OpenAmpSession {
@@ -87,16 +94,19 @@ export class OpenAmpSession {
   /** Set when the peer closed the socket. */
   peerGone = false;
   private readonly spinMs: number;
+  /** The session loop's wait policy (native path). */
+  readonly waitPolicy: WaitPolicy;
   private readonly waiters = new Set<(n: number) => void>();
   private statusTimer: ReturnType<typeof setInterval> | undefined;
   private readonly readyWaiters: (() => void)[] = [];
   private closed = false;
   private readonly pollStatus: boolean;
 
-  private constructor(role: OpenAmpRole, rpmsg: RpmsgHost | RpmsgRemote, memory: PhysicalMemory, kicks: KickChannel, pollStatus: boolean, spinUs: number) {
+  private constructor(role: OpenAmpRole, rpmsg: RpmsgHost | RpmsgRemote, memory: PhysicalMemory, kicks: KickChannel, pollStatus: boolean, spinUs: number, policy: WaitPolicy) {
     this.role = role;
     this.kickPath = isBlockingKickChannel(kicks) ? 'native' : 'event-loop';
-    this.spinMs = spinUs / 1000;
+    this.waitPolicy = policy;
+    this.spinMs = policy === 'block' ? 0 : policy === 'poll' ? Number.POSITIVE_INFINITY : spinUs / 1000;
     this.rpmsg = rpmsg;
     this.memory = memory;
     this.kicks = kicks;
@@ -128,6 +138,8 @@ export class OpenAmpSession {
     if (kickPath !== 'native' && kickPath !== 'event-loop') throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `kicks must be native or event-loop, not ${String(kickPath)}`);
     const spinUs = o.spinUs ?? DEFAULT_SPIN_US;
     if (!(spinUs >= 0 && spinUs <= 1e6)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `spinUs must be 0..1000000, not ${spinUs}`);
+    const policy = o.waitPolicy ?? DEFAULT_WAIT_POLICY;
+    if (!isWaitPolicy(policy)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `waitPolicy must be block, spin-then-block or poll, not ${String(policy)}`);
     const kickOpts = { path: o.socketPath ?? OPENAMP_SOCKET_PATH, role: socketRole, timeoutMs: o.timeoutMs ?? 15_000 };
     const kicks: KickChannel = kickPath === 'native' ? await NativeKickSocket.open(kickOpts) : await KickSocket.open(kickOpts);
     const transport = { notify: (): void => kicks.kick() };
@@ -150,7 +162,7 @@ export class OpenAmpSession {
       await kicks.close();
       throw e;
     }
-    const s = new OpenAmpSession(o.role, rpmsg, memory, kicks, o.role === 'remote', spinUs);
+    const s = new OpenAmpSession(o.role, rpmsg, memory, kicks, o.role === 'remote', spinUs, policy);
     if (rpmsg instanceof RpmsgHost) {
       s.startHost();
     }
@@ -219,6 +231,7 @@ export class OpenAmpSession {
     const spinMs = this.spinMs;
     let lastProgress = performance.now();
     let idleSince = -1;
+    let lastCheck = 0;
     let disarmed = false;
     try {
       for (;;) {
@@ -239,6 +252,16 @@ export class OpenAmpSession {
           if (!disarmed) {
             rpmsg.disarmRx();
             disarmed = true;
+          }
+          if (spinMs === Number.POSITIVE_INFINITY && t - lastProgress >= timeoutMs) return 'timeout';
+          // poll policy: look at the socket without blocking now and then (kicks to drain, the peer leaving)
+          if (spinMs === Number.POSITIVE_INFINITY && t - lastCheck >= 1) {
+            lastCheck = t;
+            if (ch.waitKicks(0) < 0) {
+              this.peerGone = true;
+              this.poll();
+              return done() ? 'done' : 'peer-gone';
+            }
           }
           continue;
         }

@@ -2,7 +2,7 @@
  * A tiny run of every contender (two sizes, few messages, fresh workers) through the real harness from dist/:
  * checks the result shape and that every message was verified. No timing assertions.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkWellFormed } from './xml.js';
@@ -12,7 +12,9 @@ const dist = new URL('../../dist/src/bench/index.js', import.meta.url).href;
 let bench: Bench;
 let report: import('../../src/bench/types.js').BenchReport;
 
-const REQUIRED = ['virtqueue', 'virtqueue-inplace', 'rpmsg', 'rpmsg-zerocopy', 'rpmsg-inplace', 'postMessage-clone', 'postMessage-transfer', 'ringbuf.js', 'atomics-floor', 'memcpy'];
+/** The native contender needs a C compiler; where there is none it is skipped with that reason. */
+const nativeMissing = ['cc', 'gcc', 'clang'].every((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status !== 0);
+const REQUIRED = [...(nativeMissing ? [] : ['native']), 'virtqueue', 'virtqueue-inplace', 'rpmsg', 'rpmsg-zerocopy', 'rpmsg-inplace', 'postMessage-clone', 'postMessage-transfer', 'ringbuf.js', 'atomics-floor', 'memcpy'];
 
 beforeAll(async () => {
   bench = (await import(dist)) as Bench;
@@ -28,8 +30,8 @@ describe('bench run (smoke, every contender)', () => {
     expect(report.env.options['seed']).toBe(42);
   });
 
-  it('skips nothing and verifies every message of every contender', () => {
-    const skipped = report.results.filter((r) => 'skipped' in r);
+  it('skips nothing (native only without a C compiler) and verifies every message of every contender', () => {
+    const skipped = report.results.filter((r) => 'skipped' in r && !(r.contender === 'native' && nativeMissing));
     expect(skipped).toEqual([]);
     for (const r of report.results) if ('verified' in r) expect(r.verified, JSON.stringify(r)).toBe(true);
   });
@@ -88,8 +90,33 @@ describe('bench run (smoke, every contender)', () => {
     const text = bench.renderText(bench.buildTables(report));
     for (const c of REQUIRED) expect(text).toContain(c);
     const charts = bench.buildCharts(report);
-    expect(charts.map((c) => c.name)).toEqual(['throughput-bandwidth', 'throughput-rate', 'rtt']);
+    expect(charts.map((c) => c.name)).toEqual(['throughput-bandwidth', 'throughput-rate', ...(nativeMissing ? [] : ['throughput-vs-native']), 'rtt']);
     for (const c of charts) checkWellFormed(c.svg);
+  });
+
+  it.skipIf(nativeMissing)('runs native (C ring and spin ping-pong) with every message verified and reports every contender as a fraction of it', () => {
+    const tp = report.results.filter((r): r is import('../../src/bench/types.js').ThroughputResult => r.experiment === 'throughput' && 'msgsPerSec' in r);
+    const nat = tp.filter((r) => r.contender === 'native');
+    expect(nat.map((r) => r.size).sort((a, b) => a - b)).toEqual([64, 1024]);
+    for (const r of nat) {
+      expect(r.verified).toBe(true);
+      expect(r.counters?.['pthreads.producerCpuNs']).toBeGreaterThan(0);
+    }
+    const rtt = report.results.find((r): r is import('../../src/bench/types.js').RttResult => r.experiment === 'rtt' && r.contender === 'native' && 'p50Us' in r);
+    expect(rtt?.policy).toBe('poll');
+    expect(rtt?.samples).toBe(60);
+    const tables = bench.buildTables(report);
+    const frac = tables.find((t) => t.title.startsWith('Throughput: message rate as a fraction of native'))!;
+    const row = (name: string): readonly string[] => frac.rows.find((r) => r[0] === name)!;
+    expect(row('native (multi-core)').slice(1)).toEqual(['1.00', '1.00']);
+    // the ratio is the row's rate over native's at the same size, whatever the numbers were in this run
+    const vq = tp.find((r) => r.contender === 'virtqueue' && r.mode === 'multi-core' && r.size === 64)!;
+    const n64 = nat.find((r) => r.size === 64)!;
+    const q = vq.msgsPerSec / n64.msgsPerSec;
+    expect(row('virtqueue (multi-core)')[1]).toBe(q >= 0.1 ? q.toFixed(2) : q.toPrecision(2));
+    const rttTable = tables.find((t) => t.title.startsWith('Round-trip latency'))!;
+    expect(rttTable.head).toContain('p50 / native');
+    expect(rttTable.rows.find((r) => r[0] === 'native')![3]).toBe('1.00x');
   });
 });
 

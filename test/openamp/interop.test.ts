@@ -97,3 +97,24 @@ describe.each(['native', 'event-loop'] as const)('our side against the independe
     expect((await echo).reason).toBe('destroyed');
   });
 });
+
+describe.each(['block', 'poll'] as const)('our remote with wait policy %s (native kicks) against the C ping host', (waitPolicy) => {
+  it('echoes all 480 messages and ends on the name-service destroy (poll still notices the host leaving)', async () => {
+    const p = paths(`ts-remote-${waitPolicy}`);
+    const host = startPeer(peer.bin, ['host', '--shm', p.shm, '--sock', p.sock, '--server']);
+    const s = await OpenAmpSession.open({ role: 'remote', shmPath: p.shm, socketPath: p.sock, socketRole: 'client', timeoutMs: 10_000, kicks: 'native', waitPolicy });
+    expect(s.waitPolicy).toBe(waitPolicy);
+    const res = await runEchoRemote(s);
+    const h = await host.done;
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.stdout)).toEqual({ received: 480, errors: 0 });
+    expect(res).toEqual({ echoed: 480, reason: 'destroyed' });
+  });
+});
+
+describe('OpenAMP session options', () => {
+  it('rejects an unknown wait policy with a typed error', async () => {
+    const p = paths('bad-policy');
+    await expect(OpenAmpSession.open({ role: 'remote', shmPath: p.shm, socketPath: p.sock, timeoutMs: 1000, waitPolicy: 'spin' as never })).rejects.toMatchObject({ code: expect.stringMatching(/BAD_ARGUMENT/) });
+  });
+});

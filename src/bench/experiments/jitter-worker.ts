@@ -23,8 +23,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PhysicalMemory } from '../../virtio/index.js';
 import { RpmsgHost, RpmsgRemote, type RpmsgLayout, type RpmsgMessage } from '../../rpmsg/index.js';
 import { RPMSG_IPC_BASE } from '../contenders/rpmsg.js';
-import { CoreToken } from '../coretoken.js';
-import { SPIN_BUDGET_MS } from '../doorbell.js';
+import { CoreToken, SPIN_BUDGET_MS } from '../../sync/index.js';
 import { endpoints, CTL_FREE, stamp, checkStamp, appBuffer } from '../shared.js';
 import type { CoreMode } from '../types.js';
 

@@ -2,6 +2,7 @@
 import { barChart, lineChart, PALETTE, type Series } from '../chart/svg.js';
 import type { BenchReport, RttResult, ThroughputResult } from '../types.js';
 import { fmtSize, fmtTick } from './format.js';
+import { fmtFraction, nativeRatios } from './native-ratio.js';
 
 export interface Chart {
   readonly name: string;
@@ -28,6 +29,7 @@ export function buildCharts(report: BenchReport): Chart[] {
   const tp = report.results.filter((r): r is ThroughputResult => r.experiment === 'throughput' && 'bytesPerSec' in r);
   const rtt = report.results.filter((r): r is RttResult => r.experiment === 'rtt' && 'p50Us' in r);
   const charts: Chart[] = [];
+  const nat = nativeRatios(report);
   const env = `${report.env.cpu}, ${report.env.cores} cores, Node ${report.env.node}`;
   if (tp.length) {
     const sizes = [...new Set(tp.map((r) => r.size))].sort((a, b) => a - b);
@@ -42,6 +44,14 @@ export function buildCharts(report: BenchReport): Chart[] {
       title: `One-way message rate vs message size (${env})`,
       svg: lineChart({ title: 'One-way message rate vs message size', xLabel: `message size (window ${tp[0]!.window}; ${env})`, yLabel: 'messages per second', series: throughputSeries(tp, (r) => r.msgsPerSec), xTicks: sizes, xFormat: fmtSize, yFormat: (v) => fmtTick(v, 'msg/s') }),
     });
+    if (nat.hasThroughput) {
+      const rows = tp.filter((r) => r.contender !== 'native' && nat.throughput(r) !== undefined);
+      charts.push({
+        name: 'throughput-vs-native',
+        title: `One-way message rate as a fraction of native (C ring, same run) vs message size (${env})`,
+        svg: lineChart({ title: 'Message rate as a fraction of native (C ring, same run)', xLabel: `message size (window ${tp[0]!.window}; ${env})`, yLabel: 'fraction of native msg/s (1 = C)', series: throughputSeries(rows, (r) => nat.throughput(r)!), xTicks: sizes, xFormat: fmtSize, yFormat: (v) => fmtFraction(v) }),
+      });
+    }
   }
   if (rtt.length) {
     const rows = [...rtt].sort((a, b) => a.p50Us - b.p50Us);
@@ -51,7 +61,10 @@ export function buildCharts(report: BenchReport): Chart[] {
       svg: barChart({
         title: `Round-trip latency (${rtt[0]!.size} B ping-pong), log scale`,
         xLabel: `microseconds (${env})`,
-        categories: rows.map((r) => `${r.contender} / ${r.policy}`),
+        categories: rows.map((r) => {
+          const q = nat.rtt(r);
+          return `${r.contender} / ${r.policy}${q === undefined || r.contender === 'native' ? '' : ` (${q.toFixed(q >= 10 ? 0 : 1)}x native)`}`;
+        }),
         groups: [
           { name: 'p50', values: rows.map((r) => r.p50Us) },
           { name: 'p99', values: rows.map((r) => r.p99Us) },

@@ -1,6 +1,7 @@
 /** The tables of a report, as text (terminal) or Markdown (docs). */
 import type { BenchReport, ExternalResult, HeapResult, JitterResult, MicroResult, RttResult, SkippedResult, ThroughputResult } from '../types.js';
 import { fmtSi, fmtSize, fmtUs, markdownTable, textTable } from './format.js';
+import { fmtFraction, nativeRatios } from './native-ratio.js';
 import { checkTargets } from './targets.js';
 
 export interface Table {
@@ -25,6 +26,7 @@ export function buildTables(report: BenchReport): Table[] {
   const external = res.filter((r): r is ExternalResult => (r.experiment === 'process' || r.experiment === 'openamp') && 'meanUs' in r);
   const skipped = res.filter((r): r is SkippedResult => 'skipped' in r);
   const tables: Table[] = [];
+  const nat = nativeRatios(report);
   if (tp.length) {
     const sizes = [...new Set(tp.map((r) => r.size))].sort((a, b) => a - b);
     const series = [...new Set(tp.map((r) => `${r.contender}|${r.mode}`))];
@@ -38,13 +40,19 @@ export function buildTables(report: BenchReport): Table[] {
     };
     tables.push({ title: `Throughput: bandwidth, one way (policy ${tp[0]!.policy}, window ${tp[0]!.window}; "!" = not every message verified)`, head: ['contender', ...sizes.map(fmtSize)], rows: series.map((k) => [label(k), ...sizes.map((s) => cell(k, s, (r) => fmtSi(r.bytesPerSec, 'B/s')))]) });
     tables.push({ title: 'Throughput: message rate, one way', head: ['contender', ...sizes.map(fmtSize)], rows: series.map((k) => [label(k), ...sizes.map((s) => cell(k, s, (r) => fmtSi(r.msgsPerSec, 'msg/s')))]) });
+    if (nat.hasThroughput) {
+      tables.push({ title: 'Throughput: message rate as a fraction of native (the C ring of this run at the same size; 1 = as fast as C)', head: ['contender', ...sizes.map(fmtSize)], rows: series.map((k) => [label(k), ...sizes.map((s) => cell(k, s, (r) => fmtFraction(nat.throughput(r))))]) });
+    }
     tables.push({ title: 'Throughput: CPU per side (sender/receiver, fraction of one core over the wall time)', head: ['contender', ...sizes.map(fmtSize)], rows: series.map((k) => [label(k), ...sizes.map((s) => cell(k, s, (r) => cpu(r.cpu)))]) });
   }
   if (rtt.length) {
     tables.push({
       title: `Round-trip latency (${rtt[0]!.size} B ping-pong)`,
-      head: ['contender', 'policy', 'p50', 'p99', 'p99.9', 'p50 min..max', 'cpu client/server', 'samples'],
-      rows: rtt.map((r) => [r.contender, r.policy, fmtUs(r.p50Us), fmtUs(r.p99Us), fmtUs(r.p999Us), `${fmtUs(r.p50UsSpread.min)}..${fmtUs(r.p50UsSpread.max)}`, cpu(r.cpu), String(r.samples) + (r.verified ? '' : ' !')]),
+      head: ['contender', 'policy', 'p50', 'p50 / native', 'p99', 'p99.9', 'p50 min..max', 'cpu client/server', 'samples'],
+      rows: rtt.map((r) => {
+        const q = nat.rtt(r);
+        return [r.contender, r.policy, fmtUs(r.p50Us), q === undefined ? '-' : `${q.toFixed(q >= 10 ? 0 : 2)}x`, fmtUs(r.p99Us), fmtUs(r.p999Us), `${fmtUs(r.p50UsSpread.min)}..${fmtUs(r.p50UsSpread.max)}`, cpu(r.cpu), String(r.samples) + (r.verified ? '' : ' !')];
+      }),
     });
   }
   if (jit.length) {

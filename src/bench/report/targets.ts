@@ -4,6 +4,7 @@
  */
 import type { BenchReport, HeapResult, RttResult, ThroughputResult } from '../types.js';
 import { fmtSi, fmtUs } from './format.js';
+import { nativeRatios } from './native-ratio.js';
 
 export interface TargetCheck {
   readonly target: string;
@@ -62,6 +63,27 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
     const m = t(c, 4096, 'multi-core')?.bytesPerSec;
     const q = ratio(s, m);
     out.push({ target: `4 KiB: single-core >= 50% of multi-core (${c})`, measured: `${s ? fmtSi(s, 'B/s') : 'n/a'} vs ${m ? fmtSi(m, 'B/s') : 'n/a'} (${q === undefined ? 'n/a' : (q * 100).toFixed(0) + '%'}${best(t(c, 4096, 'single-core'), t(c, 4096, 'multi-core'), maxRate)})`, met: q === undefined ? undefined : q >= 0.5 });
+  }
+  const nat = nativeRatios(r);
+  {
+    const rp = t('rpmsg', 64);
+    const q = rp ? nat.throughput(rp) : undefined;
+    const nb = t('native', 64);
+    out.push({ target: '64 B message rate: rpmsg >= 0.5x native (multi-core)', measured: `${x2(q)}${best(rp, nb, maxRate)}`, met: q === undefined ? undefined : q >= 0.5 });
+  }
+  for (const size of [64, 4096]) {
+    const names = [...new Set(tp.filter((x) => x.mode === 'single-core' && x.size === size).map((x) => x.contender))];
+    for (const c of names) {
+      const s = t(c, size, 'single-core')?.msgsPerSec;
+      const m = t(c, size, 'multi-core')?.msgsPerSec;
+      const q = ratio(m, s);
+      out.push({ target: `${size === 64 ? '64 B' : '4 KiB'}: multi-core >= single-core (${c})`, measured: `${m ? fmtSi(m, 'msg/s') : 'n/a'} vs ${s ? fmtSi(s, 'msg/s') : 'n/a'} (${x2(q)}${best(t(c, size, 'multi-core'), t(c, size, 'single-core'), maxRate)})`, met: q === undefined ? undefined : q >= 1 });
+    }
+  }
+  for (const [c, limit] of [['virtqueue', 2], ['rpmsg', 3]] as const) {
+    const x = rt(c, 'spin-then-block');
+    const q = x ? nat.rtt(x) : undefined;
+    out.push({ target: `rtt p50 spin-then-block <= ${limit}x native spin rtt (${c})`, measured: x ? `${fmtUs(x.p50Us)} (${x2(q)})` : 'n/a', met: q === undefined ? undefined : q <= limit });
   }
   out.push({
     target: 'no heap growth over 10^6 rpmsg messages',

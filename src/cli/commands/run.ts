@@ -14,11 +14,13 @@
  * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
  * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, parseNumberArg } from '../errors.js';
-import { runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
+import { DEFAULT_TRACE_LIMIT, runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
+import { MAX_TRACE_CAPACITY } from '../../trace/buffer.js';
+import { parseTraceWindow, writeTrace } from '../trace-output.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
 import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../../examples/scenarios.js';
 import { isHypervisorError } from '../../hypervisor/errors.js';
@@ -45,6 +47,22 @@ interface RunOptions {
   wakeLead?: string;
   maxWakeLead?: string;
   transport?: string;
+  trace?: string;
+  traceLimit?: string;
+  traceWindow?: string;
+}
+
+/** Refuses an output path that cannot be written before the run starts (its directory must exist; it is not a directory). */
+function checkWritable(flag: string, file: string): void {
+  const dir = dirname(resolve(file));
+  if (!existsSync(dir)) throw new CliError(`run: ${flag} ${file}: directory ${dir} does not exist`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new CliError(`run: ${flag} ${file}: is a directory`);
+}
+
+/** RT task names of the secure partition's report, in task order (trace track names). */
+function rtTaskNames(report: Record<string, unknown> | undefined): string[] {
+  const rt = report?.['rt'];
+  return Array.isArray(rt) ? rt.map((t: unknown) => String((t as { name?: unknown }).name ?? '?')) : [];
 }
 
 function moduleArg(flag: string, path: string, base: string): string {
@@ -161,13 +179,35 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const devices = cfg.devices ?? sc?.devices;
   const isolation = o.isolation ?? cfg.isolation ?? 'worker';
   if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
+  const traceLimit = o.traceLimit !== undefined ? parseNumberArg('--trace-limit', o.traceLimit) : undefined;
+  if (traceLimit !== undefined && (!Number.isInteger(traceLimit) || traceLimit < 2 || traceLimit > 2 * MAX_TRACE_CAPACITY)) {
+    throw new CliError(`run: --trace-limit must be an integer from 2 to ${2 * MAX_TRACE_CAPACITY}`);
+  }
+  const traceWindow = o.traceWindow !== undefined ? parseTraceWindow(o.traceWindow) : undefined;
+  if ((traceLimit !== undefined || traceWindow !== undefined) && o.trace === undefined) throw new CliError('run: --trace-limit and --trace-window need --trace FILE');
+  if (o.trace !== undefined) checkWritable('--trace', o.trace);
   let result;
   try {
-    result = await runMachine({ ...machine, isolation, ...(transport !== undefined ? { transport } : {}), ...(devices !== undefined ? { devices } : {}) });
+    result = await runMachine({
+      ...machine,
+      isolation,
+      ...(transport !== undefined ? { transport } : {}),
+      ...(devices !== undefined ? { devices } : {}),
+      ...(o.trace !== undefined ? { trace: traceLimit !== undefined ? { limit: traceLimit } : {} } : {}),
+    });
   } catch (e) {
     if (isHypervisorError(e)) throw new CliError(`run: ${e.message}`);
     throw e;
   }
+  const traced =
+    o.trace !== undefined && result.trace !== undefined
+      ? writeTrace(o.trace, result.trace, {
+          taskNames: rtTaskNames(result.secure.report),
+          ...(traceWindow ? { window: traceWindow } : {}),
+          metadata: { cores, isolation, scenario: sc?.name ?? 'custom' },
+          title: `tz-virtio run, ${cores} core${cores === 1 ? '' : 's'}${sc ? `, scenario ${sc.name}` : ''}`,
+        })
+      : undefined;
   const summary = summarize(result, { ...(sc ? { scenario: sc.name, adversarial: sc.adversarial } : {}) });
   let dumpNote: string | undefined;
   if (o.dumpShm !== undefined) {
@@ -178,10 +218,14 @@ export async function runCommand(o: RunOptions): Promise<number> {
     dumpNote = `shared region dumped to ${o.dumpShm} (+ ${o.dumpShm}.json); read it with: tz-virtio inspect ${o.dumpShm} --rpmsg --rsc-table ${hex(layout.rscTable)} --base ${hex(layout.base)}`;
   }
   if (o.json) {
-    process.stdout.write(JSON.stringify({ ...toJson(summary), ...(o.dumpShm ? { dumpShm: o.dumpShm } : {}) }) + '\n');
+    process.stdout.write(JSON.stringify({ ...toJson(summary), ...(o.dumpShm ? { dumpShm: o.dumpShm } : {}), ...(traced ? { trace: traced } : {}) }) + '\n');
   } else {
     process.stdout.write(formatSummary(summary) + '\n');
     if (dumpNote) process.stdout.write(dumpNote + '\n');
+    if (traced) {
+      const pic = traced.png ?? traced.svg;
+      process.stdout.write(`trace               ${traced.file} (${traced.events} events${traced.droppedEvents > 0 ? `, ${traced.droppedEvents} dropped at --trace-limit` : ''}); open it in ui.perfetto.dev; timeline picture ${pic}\n`);
+    }
   }
   return summary.ok ? 0 : 1;
 }
@@ -208,6 +252,9 @@ export function register(program: Command): void {
     .option('--wake-lead <us>', 'the secure executive wakes this long before a release and spins to it (default 250; the minimum of the adaptive lead)')
     .option('--max-wake-lead <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)')
     .option('--transport <name>', 'how the devices other than RPMsg are carried: rsc-table (one resource table, default) or mmio (a virtio-mmio window each)')
+    .option('--trace <file>', 'write a timeline trace (Chrome/Perfetto trace-event JSON) to FILE, and a picture of it to FILE.png/.svg')
+    .option('--trace-limit <n>', `most events recorded (default ${DEFAULT_TRACE_LIMIT}; half for the secure partition, half per non-secure boot)`)
+    .option('--trace-window <start:end>', 'the part of the trace the picture shows, in ms from its start (default: 10 ms from the first RT release or world switch)')
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);

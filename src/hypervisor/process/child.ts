@@ -26,12 +26,13 @@ function boot(spec: PartitionProcessSpec): void {
     // never create or grow: a file the hypervisor did not make (or made smaller) is a boot error
     return mapSharedFile(f.path, { size: f.size, create: false, grow: false });
   };
-  const { regions, ctlShared, ctlSecure, ...rest } = spec;
+  const { regions, ctlShared, ctlSecure, trace, ...rest } = spec;
   const data: PartitionWorkerData = {
     ...rest,
     regions: regions.map(({ file, ...r }): RegionSpec => ({ ...r, buffer: map(file) })),
     ctlShared: map(ctlShared),
     ...(ctlSecure !== undefined ? { ctlSecure: map(ctlSecure) } : {}),
+    ...(trace !== undefined ? { trace: map(trace) } : {}),
   };
   const worker = new Worker(ENTRY, { workerData: data, stdout: true, stderr: true });
   worker.stdout.pipe(process.stderr, { end: false });

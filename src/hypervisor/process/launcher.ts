@@ -83,14 +83,18 @@ export function processLauncher(o: ProcessLauncherOptions = {}): PartitionLaunch
         ctl: { shared: mapNew(FILES.ctlShared, SHARED_CTL_BYTES), secure: mapNew(FILES.ctlSecure, SECURE_CTL_BYTES) },
       };
     },
+    allocateTrace(name, bytes) {
+      return mapNew(`trace-${name}`, bytes);
+    },
     ring: ringShared,
     start(data, on) {
-      const { regions, ctlShared, ctlSecure, ...rest } = data;
+      const { regions, ctlShared, ctlSecure, trace, ...rest } = data;
       const spec: PartitionProcessSpec = {
         ...rest,
         regions: regions.map(({ buffer, ...r }) => ({ ...r, file: file(buffer) })),
         ctlShared: file(ctlShared),
         ...(ctlSecure !== undefined ? { ctlSecure: file(ctlSecure) } : {}),
+        ...(trace !== undefined ? { trace: file(trace) } : {}),
       };
       // guest console output goes to stderr (as in-process), so that --json on stdout stays clean
       const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });

@@ -22,9 +22,11 @@ export interface MappedFile {
 
 export type MappedRegionSpec = Omit<RegionSpec, 'buffer'> & { readonly file: MappedFile };
 
-export type PartitionProcessSpec = Omit<PartitionWorkerData, 'regions' | 'ctlShared' | 'ctlSecure'> & {
+export type PartitionProcessSpec = Omit<PartitionWorkerData, 'regions' | 'ctlShared' | 'ctlSecure' | 'trace'> & {
   readonly regions: readonly MappedRegionSpec[];
   readonly ctlShared: MappedFile;
+  /** The partition's trace buffer (--trace). */
+  readonly trace?: MappedFile;
   /** Secure partition only. */
   readonly ctlSecure?: MappedFile;
 };

@@ -1,5 +1,5 @@
 /**
- * The single-core (world-switch) mode of the model: one core, two worlds, so only the holder of the core token runs.
+ * The single-core (world-switch) mode: one core, two worlds, so only the holder of the core token runs.
  * The rules follow LTZVisor's single-core scheduling (ARCHITECTURE.md):
  *   - the secure world runs first and keeps the core until it is idle; idle = SMC yield = a world switch to the
  *     non-secure world;
@@ -12,10 +12,10 @@
  * Layout (Int32Array words from `base`):  holder (0 or 1) | sleepers | switches | done[0] | done[1]
  * Only the holder writes `holder`, so the hand-over needs no compare-and-swap.
  *
- * The waiting world spins briefly, then sleeps (spin-then-block): on a real single core the waiting world does not
- * run at all; here its CPU time is reported so the cost of the model itself is visible.
+ * The waiting world spins briefly (the spin-then-block budget), then sleeps: on a real single core the waiting world
+ * does not run at all; here its CPU time is reported so the cost of the model itself is visible.
  */
-import { SPIN_BUDGET_MS } from './doorbell.js';
+import { SPIN_BUDGET_MS } from './spin-budget.js';
 
 export const CORE_TOKEN_WORDS = 5;
 const HOLDER = 0;
@@ -29,6 +29,8 @@ export class CoreToken {
     private readonly base: number,
     /** This world's number: 0 or 1. */
     readonly me: 0 | 1,
+    /** How long acquire() spins before sleeping, ms. */
+    private readonly spinMs: number = SPIN_BUDGET_MS,
   ) {}
 
   /** Sets the initial holder (call once, before any world starts). */
@@ -53,7 +55,7 @@ export class CoreToken {
     const w = this.ctl;
     const h = this.base + HOLDER;
     if (Atomics.load(w, h) === this.me) return;
-    const until = performance.now() + SPIN_BUDGET_MS;
+    const until = performance.now() + this.spinMs;
     let n = 0;
     while (Atomics.load(w, h) !== this.me) {
       if ((++n & 63) === 0 && performance.now() > until) {

@@ -1,0 +1,94 @@
+/**
+ * A doorbell in shared memory: the interrupt line of the model (ARCHITECTURE.md "Waiting"). Three Int32 words,
+ * anywhere in one Int32Array (a SharedArrayBuffer, or a mapped file shared by processes):
+ *
+ *   seq       incremented by every ring() that may have to wake someone
+ *   sleepers  threads inside Atomics.wait on seq: ring() skips the wake-up (a futex syscall across processes)
+ *             when nobody sleeps, so a busy peer costs no syscalls
+ *   stamp     optional: when ring() wakes a sleeper it writes the time (µs, mod 2^31); the woken side measures its
+ *             wake-up latency from it, which the spin-then-block policy uses as its spin budget (./spin-budget.ts)
+ *
+ * No lost wake-up: a waiter reads `seq` BEFORE it last checks for work, and sleeps only while seq still has that
+ * value. A ringer publishes its work first, then increments seq, then reads `sleepers`. Atomics are sequentially
+ * consistent, so either the waiter sees the new seq (and does not sleep), or the ringer sees sleepers > 0 and
+ * notifies.
+ */
+
+/** Absolute time in µs modulo 2^31 (the same clock in every thread and process: timeOrigin + now). */
+export function stampNowUs(): number {
+  return ((performance.timeOrigin + performance.now()) * 1000) % 0x80000000 | 0;
+}
+
+export type SleepResult = 'ok' | 'not-equal' | 'timed-out';
+
+export class Doorbell {
+  /** Times ring() was called / actually had to wake a sleeper. */
+  rings = 0;
+  wakes = 0;
+  /** Times sleep() actually waited in Atomics.wait. */
+  sleeps = 0;
+  /** The wake-up latency the last sleep() measured (µs; -1 when unknown: no stamp word, timeout, stale stamp). */
+  lastWakeUs = -1;
+
+  constructor(
+    private readonly words: Int32Array,
+    private readonly index: number,
+    private readonly sleepersIndex: number = index + 1,
+    /** Word for the ring time, or -1 for none. */
+    private readonly stampIndex: number = -1,
+  ) {}
+
+  /** Current sequence number; read it before the last check for work. */
+  seq(): number {
+    return Atomics.load(this.words, this.index);
+  }
+
+  /** True when a thread sleeps on this doorbell (a notifier must ring). */
+  hasSleepers(): boolean {
+    return Atomics.load(this.words, this.sleepersIndex) !== 0;
+  }
+
+  ring(): void {
+    this.rings++;
+    Atomics.add(this.words, this.index, 1);
+    if (Atomics.load(this.words, this.sleepersIndex) !== 0) {
+      this.wakes++;
+      if (this.stampIndex >= 0) Atomics.store(this.words, this.stampIndex, stampNowUs());
+      Atomics.notify(this.words, this.index);
+    }
+  }
+
+  /**
+   * Sleeps while seq is still `seen`. Without a timeout it returns only once seq moved ('not-equal' when it had
+   * already moved, else 'ok'); with one it waits once, at most timeoutMs ('timed-out' when the time ran out).
+   */
+  sleep(seen: number, timeoutMs?: number): SleepResult {
+    const w = this.words;
+    Atomics.add(w, this.sleepersIndex, 1);
+    let r: SleepResult = 'not-equal';
+    if (timeoutMs !== undefined) {
+      if (Atomics.load(w, this.index) !== seen) r = 'not-equal';
+      else if (!(timeoutMs > 0)) r = 'timed-out';
+      else {
+        this.sleeps++;
+        r = Atomics.wait(w, this.index, seen, timeoutMs);
+      }
+    } else {
+      while (Atomics.load(w, this.index) === seen) {
+        this.sleeps++;
+        r = Atomics.wait(w, this.index, seen);
+      }
+    }
+    Atomics.sub(w, this.sleepersIndex, 1);
+    this.lastWakeUs = -1;
+    if (r === 'ok' && this.stampIndex >= 0) {
+      const d = (stampNowUs() - Atomics.load(w, this.stampIndex)) | 0;
+      // a stamp older than a second belongs to an earlier ring (another sleeper's): no measurement
+      if (d >= 0 && d < 1_000_000) this.lastWakeUs = d;
+    }
+    return r;
+  }
+}
+
+/** Words a Doorbell occupies when laid out as seq, sleepers (the stamp word, when used, is placed separately). */
+export const DOORBELL_WORDS = 2;
