@@ -31,6 +31,7 @@ export function entropyDriverApi(driver: EntropyDriver, env: BindingEnv): Entrop
       while (at < n) {
         // the device may fill less than asked (§5.4.6.1): take what came and ask again
         const got = await readSlot(Math.min(ENTROPY_SLOT, n - at));
+        if (got.length === 0) throw new GuestError(GuestErrorCode.DEVICE_RESET, 'rng.read: the device returned a buffer with no bytes written');
         out.set(got.subarray(0, n - at), at);
         at += got.length;
       }

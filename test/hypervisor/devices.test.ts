@@ -61,6 +61,20 @@ describe('a channel with RPMsg and virtio-entropy', () => {
     });
   }
 
+  for (const transport of ['rsc-table', 'mmio'] as const) {
+    it(`resets every device when the non-secure partition is rebooted, and the new boot brings them up again (${transport})`, async () => {
+      const r = await runMachine(base({ cores: 2, transport, devices: [{ type: 'rpmsg' }, { type: 'rng' }], crash: { atMessage: 10 }, maxReboots: 1 }));
+      expect(r.reboots?.length).toBe(1);
+      expect(r.reboots?.[0]?.secureAcked).toBe(true);
+      expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
+      const ns = user(r.nonsecure);
+      expect(ns['messages.received']).toBe(30);
+      expect(ns['rng.distinct']).toBe(30);
+      // the device side saw the old driver go and the new one come
+      expect(devs(r.secure)[0]).toMatchObject({ state: 'live' });
+    });
+  }
+
   it('runs a device without RPMsg', async () => {
     const r = await runMachine(base({ cores: 2, devices: [{ type: 'rng' }] }));
     expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
