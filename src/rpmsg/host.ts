@@ -30,6 +30,7 @@ import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HO
 import { DEFAULT_FEATURES, layoutFromResourceTable, type RpmsgLayout } from './layout.js';
 import { RSC_VDEV_STATUS_OFFSET } from './resource-table.js';
 import { StatusByte } from './status.js';
+import { driverNegotiate, driverReady } from '../transport/rsc-table/handshake.js';
 
 export interface RpmsgHostOptions extends RpmsgCommonOptions {
   /** Features the host wants (u32 bits); negotiated = offered (vdev dfeatures) & wanted. Default NS | EVENT_IDX. */
@@ -126,14 +127,8 @@ export class RpmsgHost extends RpmsgCore {
   start(options: HostStartOptions = {}): void {
     if (this.state === 'ready') return;
     const L = this.layout;
-    this.status.store(0);
-    this.status.store(DeviceStatus.ACKNOWLEDGE);
-    this.status.store(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER);
-    const offered = this.memory.read32(L.vdev + 12);
     const wanted = (this.opts as RpmsgHostOptions).features ?? DEFAULT_FEATURES;
-    this.negotiatedFeatures = (offered & wanted) >>> 0;
-    this.memory.write32(L.vdev + 16, this.negotiatedFeatures);
-    this.status.store(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK);
+    this.negotiatedFeatures = driverNegotiate(this.memory, L.vdev, this.status, () => wanted);
 
     const eventIdx = (this.negotiatedFeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0;
     const qf = eventIdx ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
@@ -166,7 +161,7 @@ export class RpmsgHost extends RpmsgCore {
     }
     this.state = 'ready';
     if ((this.negotiatedFeatures & (1 << VIRTIO_RPMSG_F_NS)) !== 0) this.enableNameService();
-    this.status.store(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
+    driverReady(this.status);
     if (options.kick === true && rxNotify) this.notify(VRING_HOST_RX);
     this.announcePending();
   }

@@ -40,6 +40,7 @@ import { RpmsgError, RpmsgErrorCode, isRpmsgError } from './errors.js';
 import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX } from './constants.js';
 import { DEFAULT_FEATURES, layoutFromResourceTable, type RpmsgLayout } from './layout.js';
 import { StatusByte } from './status.js';
+import { deviceCheckFeatures, readDeviceFeatures } from '../transport/rsc-table/handshake.js';
 import { effectiveBufferWindow, type BufferWindow } from './window.js';
 
 export interface RpmsgRemoteOptions extends RpmsgCommonOptions {
@@ -171,12 +172,10 @@ export class RpmsgRemote extends RpmsgCore {
   private attach(): void {
     const L = layoutFromResourceTable(this.memory, this.rscTable);
     if (L.statusAddr !== this.layout.statusAddr) throw new RpmsgError(RpmsgErrorCode.BAD_LAYOUT, 'the vdev entry moved inside the resource table');
-    const dfeatures = this.memory.read32(L.vdev + 12);
-    const gfeatures = this.memory.read32(L.vdev + 16);
     const supported = (this.opts as RpmsgRemoteOptions).features ?? DEFAULT_FEATURES;
-    if ((gfeatures & ~dfeatures) !== 0 || (gfeatures & ~supported) !== 0) {
-      throw new RpmsgError(RpmsgErrorCode.FEATURES, `host accepted features 0x${gfeatures.toString(16)} beyond those offered (0x${dfeatures.toString(16)}) or supported`);
-    }
+    const check = deviceCheckFeatures(this.memory, L.vdev, readDeviceFeatures(this.memory, L.vdev), supported);
+    if ('refused' in check) throw new RpmsgError(RpmsgErrorCode.FEATURES, `host ${check.refused}`);
+    const gfeatures = check.features;
     this.layout = L;
     this.negotiatedFeatures = gfeatures >>> 0;
     this.setWindow(L);

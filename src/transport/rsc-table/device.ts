@@ -24,6 +24,7 @@ import type { DeviceQueue, VirtioDevice } from '../../virtio/device.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import { RSC_VDEV_SIZE, RSC_VRING_SIZE, ResourceType } from './codec.js';
 import { RSC_VDEV_ACK_OFFSET, SharedByte } from './status-byte.js';
+import { RSC_VDEV_CONFIG_LEN_OFFSET, RSC_VDEV_GFEATURES_OFFSET, deviceCheckFeatures } from './handshake.js';
 import type { VdevPlacement } from './plan.js';
 
 export type RscDeviceState = 'reset' | 'negotiating' | 'live' | 'needs-reset';
@@ -158,9 +159,9 @@ export class RscTableDeviceTransport {
   }
 
   private checkFeatures(): string | undefined {
-    const g = this.memory.read32(this.vdev.entry + 16) >>> 0;
-    const offered = this.vdev.dfeatures >>> 0;
-    if ((g & ~offered) !== 0) return `gfeatures 0x${g.toString(16)} has bits not offered (0x${offered.toString(16)})`;
+    const check = deviceCheckFeatures(this.memory, this.vdev.entry, this.vdev.dfeatures >>> 0, 0xffff_ffff);
+    if ('refused' in check) return check.refused;
+    const g = check.features;
     const r = this.device.checkFeatures?.(BigInt(g));
     if (r !== undefined) return r;
     this.features = BigInt(g);
@@ -175,8 +176,8 @@ export class RscTableDeviceTransport {
     const dv = new DataView(bytes.buffer);
     const tamper = (what: string) => this.fail(TransportErrorCode.TABLE_TAMPERED, `vdev ${v.index}: ${what}`);
     if (dv.getUint32(0, true) !== ResourceType.VDEV || dv.getUint32(4, true) !== v.deviceType) return tamper('type or id changed'), false;
-    if (dv.getUint8(25) !== nv || dv.getUint32(20, true) !== v.configSize) return tamper('vring count or config length changed'), false;
-    if ((dv.getUint32(16, true) >>> 0) !== Number(this.features)) return tamper('gfeatures changed after FEATURES_OK'), false;
+    if (dv.getUint8(25) !== nv || dv.getUint32(RSC_VDEV_CONFIG_LEN_OFFSET, true) !== v.configSize) return tamper('vring count or config length changed'), false;
+    if ((dv.getUint32(RSC_VDEV_GFEATURES_OFFSET, true) >>> 0) !== Number(this.features)) return tamper('gfeatures changed after FEATURES_OK'), false;
     const queues: DeviceQueue[] = [];
     for (let i = 0; i < nv; i++) {
       const p = v.vrings[i]!;

@@ -19,6 +19,7 @@ import type { DriverQueue, VirtioDriver } from '../../virtio/device.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import { RSC_VRING_SIZE, RSC_VDEV_SIZE } from './codec.js';
 import { RSC_VDEV_ACK_OFFSET, SharedByte } from './status-byte.js';
+import { RSC_VDEV_GFEATURES_OFFSET, readDeviceFeatures } from './handshake.js';
 import type { VdevPlacement } from './plan.js';
 
 export type RscDriverState = 'idle' | 'resetting' | 'features' | 'live' | 'failed' | 'needs-reset';
@@ -137,14 +138,14 @@ export class RscTableDriverTransport {
   private negotiate(): void {
     this.status.store(DeviceStatus.ACKNOWLEDGE);
     this.status.store(ACK_DRIVER);
-    const offered = BigInt(this.memory.read32(this.vdev.entry + 12) >>> 0);
+    const offered = BigInt(readDeviceFeatures(this.memory, this.vdev.entry));
     const accepted = this.driver.negotiate(offered);
     if ((accepted & ~offered) !== 0n) {
       this.failWith(TransportErrorCode.FEATURES_REFUSED, `driver accepted features not offered: 0x${(accepted & ~offered).toString(16)}`);
       return;
     }
     this.features = accepted;
-    this.memory.write32(this.vdev.entry + 16, Number(accepted & 0xffff_ffffn) >>> 0);
+    this.memory.write32(this.vdev.entry + RSC_VDEV_GFEATURES_OFFSET, Number(accepted & 0xffff_ffffn) >>> 0);
     this.status.store(ACK_DRIVER | DeviceStatus.FEATURES_OK);
     this.st = 'features';
     this.kick();
