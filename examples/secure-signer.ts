@@ -67,8 +67,20 @@ export default async function main(ctx: GuestContext): Promise<void> {
   let signed = 0;
   let verified = 0;
   let bad = 0;
+  // A send on a link that is down (the non-secure side broke the ring rules, or it is being reset) throws a typed
+  // RPMsg error: the answer is void then (onReset below clears the rest), not a failure of the service.
+  const send = (ep: GuestEndpoint, dst: number, frame: Uint8Array): boolean | 'down' => {
+    try {
+      return ep.send(dst, frame);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 'RPMSG_ERR_NEEDS_RESET' || code === 'RPMSG_ERR_NOT_READY') return 'down';
+      throw e;
+    }
+  };
   const reply = (ep: GuestEndpoint, dst: number, frame: Uint8Array) => {
-    if (backlog.length > 0 || !ep.send(dst, frame)) backlog.push([dst, frame]);
+    if (backlog.length > 0) backlog.push([dst, frame]);
+    else if (send(ep, dst, frame) === false) backlog.push([dst, frame]);
   };
   const u32 = (v: number) => {
     const b = new Uint8Array(4);
@@ -173,7 +185,12 @@ export default async function main(ctx: GuestContext): Promise<void> {
     step: () => {
       while (backlog.length > 0) {
         const [dst, frame] = backlog[0]!;
-        if (!ep.send(dst, frame)) return false; // no buffer: wait for an event
+        const sent = send(ep, dst, frame);
+        if (sent === 'down') {
+          backlog.length = 0;
+          break;
+        }
+        if (!sent) return false; // no buffer: wait for an event
         backlog.shift();
       }
       const next = inbox.shift();

@@ -22,8 +22,10 @@ export interface WatchedFuzzOptions {
   readonly workers?: number;
   /** Iterations per chunk (default 500). */
   readonly chunk?: number;
-  /** A worker whose heartbeat does not move for this long is hung (default 10 s). */
+  /** A worker whose heartbeat does not move for this long is hung (default 10 s; at least MIN_HANG_TIMEOUT_MS). */
   readonly hangTimeoutMs?: number;
+  /** First iteration (default 0): a replay runs the one iteration `from` under the watchdog. */
+  readonly from?: number;
   /** Concurrent mode: run the scribbler against each target for this long instead of iterations. */
   readonly concurrentMs?: number;
   /** Progress callback after each chunk (states so far). */
@@ -60,11 +62,20 @@ function spawn(): Slot {
   return slot;
 }
 
+/**
+ * The shortest hang timeout: below it a worker that is merely starting (loading its modules, a few ms under load)
+ * would be taken for hung and restarted without end.
+ */
+export const MIN_HANG_TIMEOUT_MS = 100;
+
 export async function runWatchedFuzz(opts: WatchedFuzzOptions): Promise<FuzzReport> {
   const targets = resolveTargets(opts.targets).map((t) => t.name);
   const steps = opts.steps ?? 200;
   const hangMs = opts.hangTimeoutMs ?? 10_000;
-  const total = emptyReport(opts.seed, []);
+  if (!(Number.isFinite(hangMs) && hangMs >= MIN_HANG_TIMEOUT_MS)) throw new RangeError(`hang timeout must be at least ${MIN_HANG_TIMEOUT_MS} ms, not ${hangMs}`);
+  const first = opts.from ?? 0;
+  if (!(Number.isSafeInteger(first) && first >= 0)) throw new RangeError(`first iteration must be a non-negative integer, not ${first}`);
+  const total = emptyReport(opts.seed, opts.concurrentMs !== undefined ? [] : [...targets]);
   const t0 = performance.now();
   const jobs: FuzzJob[] = [];
   if (opts.concurrentMs !== undefined) {
@@ -74,8 +85,9 @@ export async function runWatchedFuzz(opts: WatchedFuzzOptions): Promise<FuzzRepo
     }
   } else {
     const chunk = opts.chunk ?? 500;
-    for (let from = 0; from < opts.iterations; from += chunk) {
-      jobs.push({ kind: 'chunk', seed: opts.seed, from, count: Math.min(chunk, opts.iterations - from), targets, steps });
+    const end = first + opts.iterations;
+    for (let from = first; from < end; from += chunk) {
+      jobs.push({ kind: 'chunk', seed: opts.seed, from, count: Math.min(chunk, end - from), targets, steps });
     }
   }
   const nWorkers = Math.max(1, Math.min(opts.workers ?? 1, jobs.length));
@@ -85,6 +97,8 @@ export async function runWatchedFuzz(opts: WatchedFuzzOptions): Promise<FuzzRepo
     new Promise((resolve) => {
       slot.job = job;
       slot.resolve = resolve;
+      // a hang before the job's first tick is in its first iteration, not in whatever the slot last ran
+      Atomics.store(slot.hb, 1, job.kind === 'chunk' ? job.from : 0);
       slot.lastBeat = Atomics.load(slot.hb, 0);
       slot.lastChange = performance.now();
       slot.worker.postMessage(job);

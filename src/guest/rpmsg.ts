@@ -82,15 +82,28 @@ export class GuestRpmsg implements RpmsgBinding {
       ...(o.features !== undefined ? { features: o.features } : {}),
     };
     if (o.role === 'host') {
-      const host = new RpmsgHost(o.memory, o.layout, common);
-      host.start();
-      this.role = host;
+      // started by start(), once the partition's core runs (the start-up kick is an SMC)
+      this.role = new RpmsgHost(o.memory, o.layout, common);
     } else {
       // The remote's default buffer window is the pool the resource table names, with the table and both vrings cut
       // out: the non-secure host cannot aim the secure side's reads or writes at ring memory.
       this.role = new RpmsgRemote(o.memory, o.layout.rscTable, common);
     }
     this.api = this.buildApi();
+  }
+
+  /**
+   * Host role: the driver's start-up (status handshake, RX buffers posted, DRIVER_OK), then a kick of vring0, as
+   * Linux's rpmsg_probe does after virtio_device_ready(). The kick is what wakes a remote that sleeps until notified:
+   * without it a secure device that went idle before DRIVER_OK (no RT release to wake it) never attaches, and its
+   * name-service announcements never go out. Remote role: nothing (it attaches in poll()). Idempotent.
+   */
+  start(): void {
+    const r = this.role;
+    if (r instanceof RpmsgHost && r.state === 'idle') {
+      r.start({ kick: true });
+      this.track();
+    }
   }
 
   /** The runtime's wait (idle with a timeout), used by ready() and findService(). */
@@ -133,7 +146,8 @@ export class GuestRpmsg implements RpmsgBinding {
       r.reset();
       this.linkDown();
       this.resetPeer();
-      r.start();
+      // the device forgot the rings and may sleep: the kick after DRIVER_OK wakes it (see start())
+      r.start({ kick: true });
     } else if (r instanceof RpmsgRemote) r.reset();
     this.linkDown();
     this.track();
@@ -162,7 +176,7 @@ export class GuestRpmsg implements RpmsgBinding {
     if (r instanceof RpmsgRemote) r.reset();
     else if (r instanceof RpmsgHost) {
       r.reset();
-      r.start();
+      r.start({ kick: true });
     }
     // report the reset even when the link is up again at once (host role)
     this.linkDown();

@@ -59,6 +59,9 @@ export interface MainOutcome {
   readonly error?: string;
 }
 
+/** Errors the runtime caught (handlers, timers, RT jobs, the RPMsg link) kept verbatim for the report. */
+const MAX_ERROR_LINES = 20;
+
 const NO_RPMSG: RpmsgApi = {
   available: false,
   role: 'none',
@@ -97,6 +100,8 @@ export class GuestRuntime {
   private readonly rpmsg: RpmsgBinding | undefined;
   private readonly devices: readonly DeviceBinding[];
   handlerErrors = 0;
+  /** The first MAX_ERROR_LINES "error in …" lines (handlerErrors counts them all). */
+  private readonly errorLines: string[] = [];
   interruptsHandled = 0;
   executivePasses = 0;
   readonly logs: string[] = [];
@@ -126,7 +131,10 @@ export class GuestRuntime {
 
   private reportError(where: string, e: unknown): void {
     this.handlerErrors++;
-    this.port.log(`error in ${where}: ${e instanceof Error ? e.message : String(e)}`);
+    const text = `error in ${where}: ${e instanceof Error ? e.message : String(e)}`;
+    // the first ones go into the report too (the run's result names them, not only the --verbose log)
+    if (this.errorLines.length < MAX_ERROR_LINES) this.errorLines.push(text.slice(0, 300));
+    this.port.log(text);
   }
 
   private buildContext(o: RuntimeOptions): GuestContext {
@@ -351,14 +359,17 @@ export class GuestRuntime {
     return (await this.poll()) > 0;
   }
 
-  /** Runs the guest's main; errors are caught and reported, never rethrown. */
-  async runMain(main: GuestMain): Promise<MainOutcome> {
+  /**
+   * Runs the guest's main; errors are caught and reported, never rethrown. `locate` may name where a thrown error
+   * came from (appended to the message, e.g. " (at FILE:LINE:COL)").
+   */
+  async runMain(main: GuestMain, locate?: (e: unknown) => string): Promise<MainOutcome> {
     try {
       await main(this.ctx);
       return { status: 'returned' };
     } catch (e) {
       if (isGuestError(e, GuestErrorCode.STOPPED)) return { status: 'stopped' };
-      return { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+      return { status: 'threw', error: (e instanceof Error ? `${e.name}: ${e.message}` : String(e)) + (locate?.(e) ?? '') };
     }
   }
 
@@ -396,6 +407,7 @@ export class GuestRuntime {
     return {
       interruptsHandled: this.interruptsHandled,
       handlerErrors: this.handlerErrors,
+      errors: this.errorLines.slice(),
       rt: this.rt ? this.rt.stats() : [],
       background: this.background ? this.background.stats() : [],
       executivePasses: this.executivePasses,

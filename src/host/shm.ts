@@ -56,3 +56,38 @@ export function unlinkSharedFile(path: string): void {
     throw new HostError(HostErrorCode.MAP_FAILED, `cannot unlink ${path}: ${err.message}`, { path, cause: err.code });
   }
 }
+
+/**
+ * Clean-up that must run however the process ends: normal exit, process.exit(), or a signal turned into an exit
+ * by the CLI's SIGINT/SIGTERM handlers (src/cli/signals.ts). The actions run synchronously from the 'exit' event, in
+ * the reverse order of registration; each failure is swallowed (the process is going away). A default SIGKILL
+ * cannot be caught: nothing runs then.
+ */
+const exitCleanups = new Set<() => void>();
+let exitHookInstalled = false;
+
+function runExitCleanups(): void {
+  for (const fn of [...exitCleanups].reverse()) {
+    exitCleanups.delete(fn);
+    try {
+      fn();
+    } catch {
+      // best effort at exit
+    }
+  }
+}
+
+/** Registers `fn` to run at process exit; returns a function that unregisters it (call it once cleaned up). */
+export function cleanupOnExit(fn: () => void): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', runExitCleanups);
+  }
+  exitCleanups.add(fn);
+  return () => void exitCleanups.delete(fn);
+}
+
+/** Clean-up actions registered and not yet run (for tests and for the CLI's "what was cleaned up" line). */
+export function pendingExitCleanups(): number {
+  return exitCleanups.size;
+}

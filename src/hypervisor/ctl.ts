@@ -27,6 +27,8 @@
  *     word 21 NS_SLEEPERS  threads sleeping on NS_DOORBELL: the secure side's IRQ skips the wake-up while the
  *                          non-secure core runs (a busy peer costs no futex syscall across processes).
  *     word 22,23 S_STAMP, NS_STAMP  ring time of the doorbell that woke a sleeper (µs mod 2^31, src/sync).
+ *     word 11 NS_BEAT      written by the non-secure runtime: its count of guest API calls (informative only: the
+ *                          hypervisor names a partition that stopped calling into ctx when it does not stop).
  *     f64 16  NS_PARK_US   time of the last park (µs).
  *
  *   secure block  (main and secure worker only):
@@ -39,6 +41,8 @@
  *                          S_DOORBELL while non-secure notifications are masked (rate limit), so that a storm of
  *                          them cannot wake it; main rings it with stop and peer reset.
  *     word 4  S_STARTED    secure → main: 1 once the secure guest's main has been called (boot done).
+ *     word 5  S_BEAT       secure → main: count of guest API boundaries and executive waits (the hypervisor names a
+ *                          secure partition that stopped calling into ctx when it does not stop).
  */
 import { Doorbell } from '../sync/doorbell.js';
 
@@ -61,6 +65,7 @@ export const Ctl = {
   NS_SLEEPERS: 21,
   S_STAMP: 22,
   NS_STAMP: 23,
+  NS_BEAT: 11,
 } as const;
 
 /** Float64 indices in the shared block. */
@@ -74,6 +79,7 @@ export const SecureCtl = {
   S_PEER_RESET_ACK: 2,
   S_WAKE: 3,
   S_STARTED: 4,
+  S_BEAT: 5,
 } as const;
 
 export const Gate = { SECURE: 0, NONSECURE: 1 } as const;

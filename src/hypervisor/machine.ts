@@ -238,6 +238,14 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
   started.push(secure);
   // process isolation: the secure files are unlinked once the secure process has mapped them, before any non-secure boot
   await launcher.secureStarted(secure.channel);
+  const timeoutMs = cfg.timeoutMs ?? 60_000;
+  // The secure main threw (its module did not load, it has no main, or main failed): the run ends now, not at the
+  // timeout. (The secure runtime would go on serving, but a secure world whose software failed is the run's result.)
+  const secureFailed = secure.mainDone.then((o) => (o?.status === 'threw' ? ('secure' as const) : new Promise<never>(() => undefined)));
+  // LTZVisor's boot order: the secure guest boots first, the non-secure one once the secure world's boot is done (its
+  // main was called). The non-secure driver's DRIVER_OK and start-up kick then always reach a secure device that may
+  // already sleep, so a wake-up the device depends on is never found only by luck of thread timing. Bounded.
+  await secureBooted(ctlSecure, secure, secureFailed, t0, timeoutMs);
   const nsParts: Partition[] = [];
   const bootNonSecure = (boot: number): Partition => {
     const crash = cfg.crash !== undefined && (cfg.crash.boot ?? 0) === boot ? { atMessage: cfg.crash.atMessage, mode: cfg.crash.mode ?? 'terminate' } : undefined;
@@ -248,7 +256,6 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
   };
   let nonsecure = bootNonSecure(0);
 
-  const timeoutMs = cfg.timeoutMs ?? 60_000;
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
@@ -267,7 +274,7 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
       if (ns.crash !== undefined && ns === nonsecure) markNsGone();
     });
     // the non-secure side ends: its main returned/threw, it crashed, or the secure side died first
-    const nsEnd = await Promise.race([ns.mainDone.then(() => 'ns' as const), secure.finished.then(() => 'secure' as const), timeout]);
+    const nsEnd = await Promise.race([ns.mainDone.then(() => 'ns' as const), secure.finished.then(() => 'secure' as const), secureFailed, timeout]);
     lastEnd = nsEnd;
     if (nsEnd === 'timeout') timedOut = true;
     if (nsEnd !== 'ns') break;
@@ -328,11 +335,17 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
   ring(ctlShared, Ctl.S_DOORBELL);
   ring(ctlSecure, SecureCtl.S_WAKE);
   // a partition whose main never returned may be spinning without API calls: give it little time before terminate()
+  const beatAtStop = { secure: Atomics.load(ctlSecure, SecureCtl.S_BEAT), nonsecure: Atomics.load(ctlShared, Ctl.NS_BEAT) };
   const grace = async (p: Partition) => {
     let t: ReturnType<typeof setTimeout> | undefined;
     const ms = p.outcome === undefined && p.world === 'nonsecure' ? 300 : 3000;
     await Promise.race([p.finished, new Promise((r) => (t = setTimeout(r, ms)))]);
     clearTimeout(t);
+    if (p.alive && p.report === undefined) {
+      // it did not answer stop: say why (a loop without ctx calls), not just that its worker was terminated
+      const beat = p.world === 'secure' ? Atomics.load(ctlSecure, SecureCtl.S_BEAT) : Atomics.load(ctlShared, Ctl.NS_BEAT);
+      p.crash ??= stuckReason(p, beat, beat !== beatAtStop[p.world], ms);
+    }
   };
   await Promise.all([grace(secure), grace(nonsecure)]);
   if (timer) clearTimeout(timer);
@@ -362,6 +375,27 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     backing,
     ...(cfg.trace !== undefined ? { trace: traceBuffers.map((b) => ({ world: b.world, ...readTraceBuffer(b.sab) })) } : {}),
   };
+}
+
+/** Waits until the secure guest's main was called (S_STARTED), its main failed, it died, or the run's time is up. */
+async function secureBooted(ctlSecure: Int32Array, secure: Partition, failed: Promise<unknown>, t0: number, timeoutMs: number): Promise<void> {
+  let over = false;
+  void Promise.race([failed, secure.finished]).then(() => (over = true));
+  while (!over && Atomics.load(ctlSecure, SecureCtl.S_STARTED) === 0 && performance.now() - t0 < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Why a partition did not stop when asked: it never called into ctx, or stopped doing so. */
+function stuckReason(p: Partition, beat: number, moved: boolean, graceMs: number): string {
+  const w = p.world === 'secure' ? 'secure' : 'non-secure';
+  if (beat === 0 && p.outcome === undefined) {
+    return `the ${w} partition never called into ctx: its main runs without an API call (a busy loop?), which the hypervisor cannot stop or preempt; terminated after ${graceMs} ms`;
+  }
+  if (!moved) {
+    return `the ${w} partition did not stop within ${graceMs} ms and made no call into ctx meanwhile (a loop without ctx calls cannot be stopped or preempted); terminated`;
+  }
+  return `the ${w} partition did not stop within ${graceMs} ms; terminated`;
 }
 
 function stripHost(l: RpmsgLayout & { host: World }): RpmsgLayout {

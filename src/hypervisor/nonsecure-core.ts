@@ -90,7 +90,8 @@ export class NonSecureCore implements CorePort {
   }
 
   checkpoint(): void {
-    this.apiCalls++;
+    // a plain store: only this core writes the word, the hypervisor reads it once at stop
+    this.ctl[Ctl.NS_BEAT] = ++this.apiCalls;
     if (this.cores === 1 && Atomics.load(this.ctl, Ctl.GATE) !== Gate.NONSECURE) this.park();
   }
 

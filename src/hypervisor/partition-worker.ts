@@ -7,16 +7,16 @@
  * validates them; a non-secure worker could forge any of them, and what it forges only concerns itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
 import { GuestRpmsg } from '../guest/rpmsg.js';
+import { GuestErrorCode, isGuestError } from '../guest/errors.js';
 import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
-import type { GuestMain } from '../guest/api.js';
 import type { BackgroundOptions } from '../guest/background.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
@@ -25,6 +25,7 @@ import { GcWatch } from './gc-watch.js';
 import { buildDeviceBindings, type DeviceWiring } from './device-wiring.js';
 import { installTracer, tracer } from '../trace/active.js';
 import { TraceKind } from '../trace/events.js';
+import { frameIn, loadGuestMain } from './guest-loader.js';
 
 export interface PartitionWorkerData {
   readonly world: World;
@@ -181,18 +182,19 @@ async function boot(): Promise<void> {
 
   let outcome: MainOutcome;
   try {
-    const url = d.module.startsWith('file:') ? d.module : pathToFileURL(d.module).href;
-    const mod = (await import(url)) as { default?: unknown; main?: unknown };
-    const main = (typeof mod.default === 'function' ? mod.default : mod.main) as GuestMain | undefined;
-    if (typeof main !== 'function') throw new Error(`${d.module} exports no main function (export default async function main(ctx))`);
+    const main = await loadGuestMain(d.module);
     if (core instanceof NonSecureCore) {
       core.begin();
       devices?.start();
     }
     else if (d.ctlSecure !== undefined) Atomics.store(new Int32Array(d.ctlSecure), SecureCtl.S_STARTED, 1);
-    outcome = await runtime.runMain(main);
+    // the driver side's DRIVER_OK and start-up kick, now that this core runs (see GuestRpmsg.start)
+    rpmsg?.start();
+    const file = d.module.startsWith('file:') ? fileURLToPath(d.module) : d.module;
+    outcome = await runtime.runMain(main, (e) => frameIn(e, file));
   } catch (e) {
-    outcome = { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    // stopped while the core was still being handed over (begin, the start-up kick): not the guest's failure
+    outcome = isGuestError(e, GuestErrorCode.STOPPED) ? { status: 'stopped' } : { status: 'threw', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
   post({ type: 'main-done', outcome });
   if (core instanceof NonSecureCore) {

@@ -5,6 +5,7 @@
  * default client sets them; a user partition that sets the same keys gets the same report. Security faults
  * *blocked* are the hypervisor's own records, not the guest's word.
  */
+import { cpus, loadavg } from 'node:os';
 import { hex } from '../virtio/memory.js';
 import type { MonitorSnapshot } from './monitor.js';
 import type { MachineResult } from './machine.js';
@@ -15,6 +16,14 @@ import { deviceReports, formatDeviceReports, type DeviceReport } from './device-
 export interface RunSummary {
   readonly ok: boolean;
   readonly problems: string[];
+  /** What qualifies an OK run: the secure RT tasks missed deadlines (the result line says so; the exit code stays 0). */
+  readonly warnings: string[];
+  /** Two plain lines: what the scenario did (the first lines of the text report). */
+  readonly story: string[];
+  /** Every RT job of the secure world ended by its deadline. */
+  readonly rtDeadlinesMet: boolean;
+  /** The host's load when the run ended (1-minute load average, CPUs): the context of the RT figures. */
+  readonly hostLoad: { loadavg1: number; cpus: number };
   readonly cores: number;
   readonly durationMs: number;
   readonly memoryMap: readonly string[];
@@ -65,6 +74,11 @@ export interface RunSummary {
   readonly blocked: Defences;
   /** Reboots of the non-secure partition (crash recovery). */
   readonly reboots: Array<{ boot: number; atMs: number; reason: string; secureAcked: boolean }>;
+  /**
+   * Exceptions each partition's runtime caught and went on (interrupt handlers, timers, RT jobs, service steps, the
+   * RPMsg link): count and the first lines. Any on the secure side fails the run: the trusted side must not throw.
+   */
+  readonly runtimeErrors: { secure: ErrorLines; nonsecure: ErrorLines };
   /** Where the partitions ran: worker threads of one process, or one OS process each (secure first, then each non-secure boot). */
   readonly isolation: { mode: 'worker' | 'process'; processes: Array<{ world: string; pid: number }> };
 }
@@ -85,6 +99,16 @@ export interface Defences {
   readonly malformedDropped: number;
   readonly linkResets: number;
 }
+
+export interface ErrorLines {
+  readonly count: number;
+  readonly first: string[];
+}
+
+const errorLines = (rep: Record<string, unknown>): ErrorLines => ({
+  count: num(rep['handlerErrors']),
+  first: Array.isArray(rep['errors']) ? (rep['errors'] as unknown[]).filter((l): l is string => typeof l === 'string') : [],
+});
 
 interface GcLine {
   readonly count: number;
@@ -231,6 +255,11 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
   if (r.secure.outcome?.status === 'threw') problems.push(`secure partition failed: ${r.secure.outcome.error}`);
   if (r.secure.report === undefined) problems.push(`secure partition gave no report (${r.secure.crash ?? 'unknown'})`);
   if (r.nonsecure.outcome?.status === 'threw' || r.nonsecure.outcome === undefined) problems.push(`non-secure partition failed: ${r.nonsecure.outcome?.error ?? r.nonsecure.crash ?? 'unknown'}`);
+  const runtimeErrors = { secure: errorLines(sRep), nonsecure: errorLines(nRep) };
+  if (runtimeErrors.secure.count > 0) {
+    const e = runtimeErrors.secure;
+    problems.push(`the secure runtime caught ${e.count} error${e.count === 1 ? '' : 's'}${e.first[0] !== undefined ? ` (first: ${e.first[0]})` : ''}`);
+  }
   if (messages.lost > 0) problems.push(`${messages.lost} messages lost`);
   if (messages.corrupted > 0) problems.push(`${messages.corrupted} answers failed their check`);
   const devices = deviceReports(r);
@@ -241,9 +270,30 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
   }
   if (nUser['keyLeaked'] === true) problems.push('the secure key was readable from the non-secure partition');
   if (attempted > secFaults.length) problems.push(`${attempted - secFaults.length} secure accesses were not recorded as faults`);
+  const rtMisses = rt.reduce((a, t) => a + num(t.deadlineMisses), 0);
+  // releases = jobs run + releases skipped (already over when the executive got to them; each is a miss)
+  const rtReleases = rt.reduce((a, t) => a + num(t.jobs) + num(t.skippedReleases), 0);
+  const hostLoad = { loadavg1: round(loadavg()[0] ?? 0, 2), cpus: cpus().length };
+  const warnings: string[] = [];
+  if (rtMisses > 0) warnings.push(`the secure RT tasks missed ${rtMisses} of ${rtReleases} deadlines (${round((100 * rtMisses) / Math.max(1, rtReleases), 1)} %): the real-time guarantee was not met on this host (see "rt misses")`);
+  const partial = {
+    cores: r.cores,
+    scenario: opts.scenario,
+    messages,
+    attacks,
+    keyAddress: typeof sUser['keyAddress'] === 'string' ? sUser['keyAddress'] : undefined,
+    keyLeaked: nUser['keyLeaked'] === true,
+    attempted,
+    blocked: secFaults.length,
+    secureUser: sUser,
+  };
   return {
     ok: problems.length === 0,
     problems,
+    warnings,
+    story: storyOf(partial),
+    rtDeadlinesMet: rtMisses === 0,
+    hostLoad,
     cores: r.cores,
     durationMs: round(r.durationMs, 1),
     memoryMap: r.memoryMap,
@@ -288,12 +338,74 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     blocked,
     reboots: (r.reboots ?? []).map((b) => ({ boot: b.boot, atMs: b.atMs, reason: b.reason, secureAcked: b.secureAcked })),
     isolation: { mode: r.isolation, processes: r.processes.map((p) => ({ world: p.world, pid: p.pid })) },
+    runtimeErrors,
   };
+}
+
+interface StoryFacts {
+  readonly cores: number;
+  readonly scenario: string | undefined;
+  readonly messages: RunSummary['messages'];
+  readonly attacks: RunSummary['attacks'];
+  readonly keyAddress: string | undefined;
+  readonly keyLeaked: boolean;
+  readonly attempted: number;
+  readonly blocked: number;
+  readonly secureUser: Record<string, unknown>;
+}
+
+/** Two plain lines on what the run did, from the scenario and its counters (never claims what the counters do not show). */
+export function storyOf(f: StoryFacts): string[] {
+  const m = f.messages;
+  const answers = m.lost === 0 && m.corrupted === 0 ? `got all ${m.received} answers back and checked them` : `got ${m.received} answers back (${m.lost} lost, ${m.corrupted} failed their check)`;
+  const key = f.keyLeaked ? 'and READ THE KEY (leak)' : f.attempted > 0 ? `and its ${f.attempted} attempt${f.attempted === 1 ? '' : 's'} to read the key ${f.blocked >= f.attempted ? (f.attempted === 1 ? 'was' : 'were') + ' refused (SecurityFault)' : `were refused only ${f.blocked} times`}` : 'and never tried to read the key';
+  switch (f.scenario) {
+    case 'default':
+      return [
+        `The secure world ran an Ed25519 signing service whose private key lives only in secure RAM${f.keyAddress ? ` (${f.keyAddress})` : ''}, next to a 1 kHz sensor task.`,
+        `The non-secure client sent ${m.sent} sign/verify requests over RPMsg (${num(f.secureUser['signed'])} signed, ${num(f.secureUser['verified'])} verified), ${answers}, ${key}.`,
+      ];
+    case 'hostile': {
+      const stopped = f.attacks.filter((a) => a.stopped).length;
+      return [
+        `The secure signing service (key only in secure RAM${f.keyAddress ? `, ${f.keyAddress}` : ''}) faced a compromised non-secure partition.`,
+        `It tried ${f.attacks.length} attacks on memory, SMCs, interrupts and the shared rings; ${stopped} of them ${stopped === 1 ? 'was' : 'were'} stopped${f.keyLeaked ? ', but the KEY LEAKED' : ', and the key never left the secure world'}.`,
+      ];
+    }
+    case 'echo':
+      return ['The secure world ran the echo example: an "echo" RPMsg service and a 2 ms RT task.', `The non-secure client sent ${m.sent} messages and ${answers}.`];
+    default:
+      return [
+        `Your secure and non-secure partitions ran on ${f.cores === 1 ? 'one core shared by both worlds' : 'two cores, one per world'}.`,
+        m.sent > 0 || m.received > 0 ? `The non-secure side reported ${m.sent} messages sent and ${m.received} received (its ctx.stats messages.*).` : 'The non-secure side reported no message counts (set ctx.stats messages.sent/received to see them here).',
+      ];
+  }
+}
+
+/** One line each on the terms of the report, for a newcomer. */
+export const TERMS: readonly string[] = [
+  'world switch         the secure monitor hands the core from one world to the other (on an SMC, or when a FIQ takes it back)',
+  'FIQ / IRQ            the secure / non-secure world\'s interrupts; a FIQ preempts the non-secure world, an IRQ never preempts the secure one',
+  'preemption latency   how long the non-secure world took to reach a point where the secure world could take the core back',
+  'more                 docs/partitions.md (the platform model), docs/benchmarks.md (the figures)',
+];
+
+/** Why RT deadlines are missed in this model, in plain words (the report's "rt misses" lines). */
+function rtMissLines(s: RunSummary): string[] {
+  const misses = s.rtTasks.reduce((a, t) => a + t.deadlineMisses, 0);
+  const jobs = s.rtTasks.reduce((a, t) => a + t.jobs, 0);
+  const skipped = s.rtTasks.reduce((a, t) => a + t.skippedReleases, 0);
+  return [
+    `rt misses           ${misses} of ${jobs + skipped} releases missed their deadline (${jobs} jobs ran${skipped > 0 ? `, ${skipped} releases were already over and skipped` : ''}). Why here: the secure world is a thread`,
+    `                    that the host OS schedules among others (load ${s.hostLoad.loadavg1} on ${s.hostLoad.cpus} CPUs); a job is late when the OS wakes it late (p99 ${s.rtExecutive.wakeLateUs.p99} µs this run),`,
+    `                    a GC pause or another process holds the CPU. On the board the secure world owns its core and its FIQ preempts the non-secure world in microseconds.`,
+  ];
 }
 
 export function formatSummary(s: RunSummary): string {
   const L: string[] = [];
   L.push(`tz-virtio: LTZVisor-style TrustZone model${s.scenario ? `, scenario ${s.scenario}` : ''}, ${s.cores === 1 ? '1 core (core token shared by both worlds)' : '2 cores (secure on core 0, non-secure on core 1)'}`);
+  for (const l of s.story) L.push(`  ${l}`);
   L.push('');
   L.push('memory map');
   for (const m of s.memoryMap) L.push(`  ${m}`);
@@ -326,6 +438,7 @@ export function formatSummary(s: RunSummary): string {
     const causes = Object.entries(t.missesByCause ?? {}).sort((a, b) => b[1] - a[1]);
     if (causes.length > 0) L.push(`                    misses by cause: ${causes.map(([c, n]) => `${c} ${n}`).join(', ')} (docs/tracing.md)`);
   }
+  if (!s.rtDeadlinesMet) L.push(...rtMissLines(s));
   const x = s.rtExecutive;
   const leadText = x.wakeLead.adaptive
     ? `wake lead ${x.wakeLeadUs} µs at the end (adaptive ${x.wakeLead.baseUs}–${x.wakeLead.maxUs} µs: mean ${x.wakeLead.meanUs}, peak ${x.wakeLead.peakUs}${x.wakeLead.capped > 0 ? `, ${x.wakeLead.capped}× the p99 lateness did not fit` : ''})`
@@ -352,6 +465,11 @@ export function formatSummary(s: RunSummary): string {
     L.push(`reboots             ${s.reboots.length} of the non-secure partition (the secure partition kept running)`);
     for (const b of s.reboots) L.push(`  boot ${b.boot} died at ${b.atMs} ms: ${b.reason}; device reset, secure side ${b.secureAcked ? 'reset its link' : 'did not confirm'}, boot ${b.boot + 1} started`);
   }
+  for (const [w, e] of [['secure', s.runtimeErrors.secure], ['non-secure', s.runtimeErrors.nonsecure]] as const) {
+    if (e.count === 0) continue;
+    L.push(`runtime errors      ${w}: ${e.count} caught${w === 'secure' ? ' (each fails the run)' : ''}`);
+    for (const l of e.first.slice(0, 5)) L.push(`  ${l}`);
+  }
   L.push(`partitions          secure: ${s.partitions.secure.status}${s.partitions.secure.error ? ` (${s.partitions.secure.error})` : ''}; non-secure: ${s.partitions.nonsecure.status}${s.partitions.nonsecure.error ? ` (${s.partitions.nonsecure.error})` : ''}`);
   const pids = (w: string) => {
     const l = s.isolation.processes.filter((p) => p.world === w).map((p) => p.pid);
@@ -359,7 +477,12 @@ export function formatSummary(s: RunSummary): string {
   };
   L.push(`isolation           ${s.isolation.mode === 'process' ? `one OS process per partition (secure ${pids('secure')}; non-secure ${pids('nonsecure')})` : 'worker threads of one process'}`);
   L.push(`duration            ${s.durationMs} ms`);
-  L.push(s.ok ? 'result              OK' : `result              FAILED: ${s.problems.join('; ')}`);
+  L.push('');
+  L.push('terms');
+  for (const t of TERMS) L.push(`  ${t}`);
+  L.push('');
+  const caveat = s.warnings.length > 0 ? `${s.ok ? ', but ' : '; also: '}${s.warnings.join('; ')}` : '';
+  L.push(s.ok ? `result              OK${caveat}` : `result              FAILED: ${s.problems.join('; ')}${caveat}`);
   return L.join('\n');
 }
 
@@ -377,6 +500,10 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     measured: s.measured,
     ok: s.ok,
     problems: s.problems,
+    warnings: s.warnings,
+    rtDeadlinesMet: s.rtDeadlinesMet,
+    story: s.story,
+    hostLoad: s.hostLoad,
     features: s.features,
     preemptionLatencyUs: s.preemptionLatencyUs,
     rtExecutive: s.rtExecutive,
@@ -389,6 +516,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
     keyLeaked: s.keyLeaked,
     memoryMap: s.memoryMap,
     partitions: s.partitions,
+    runtimeErrors: s.runtimeErrors,
     reboots: s.reboots,
     isolation: s.isolation,
     ...(s.scenario !== undefined ? { scenario: s.scenario } : {}),

@@ -151,7 +151,8 @@ export class SecureCore implements CorePort {
   }
 
   checkpoint(): void {
-    // the secure world is never preempted by the non-secure one
+    // the secure world is never preempted by the non-secure one; the beat tells the hypervisor it still calls into ctx
+    this.sctl[SecureCtl.S_BEAT]!++;
   }
 
   stopping(): boolean {
@@ -257,6 +258,7 @@ export class SecureCore implements CorePort {
       if (t >= wakeAt) break;
       const r = this.bell.sleep(seq, Number.isFinite(wakeAt) ? (wakeAt - t) / 1000 : 1000);
       this.wakeups++;
+      this.sctl[SecureCtl.S_BEAT]!++;
       if (r === 'timed-out' && Number.isFinite(wakeAt)) {
         const late = nowUs() - wakeAt;
         if (late >= 0) this.wakeLate.add(late);

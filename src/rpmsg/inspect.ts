@@ -120,8 +120,10 @@ export function rpmsgImageReport(image: Uint8Array, opts: Omit<InspectOptions, '
         rep = splitReport(image, { queueSize: r.num, base, desc: r.da, align: r.align });
       } catch (e) {
         if (!(e instanceof VirtioError)) throw e;
-        vrings.push({ error: e.code, message: e.message });
-        errors.push({ code: e.code, message: `vring${k}: ${e.message}` });
+        // the message without its leading code: the report prints the code once beside it
+        const text = e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
+        vrings.push({ error: e.code, message: text });
+        errors.push({ code: e.code, message: `vring${k}: ${text}` });
         return;
       }
       vrings.push(rep);

@@ -4,6 +4,9 @@
  *
  * Backpressure: when no TX buffer is free, or the window is full, it waits for an interrupt; if nothing moves for
  * args.stallTimeoutUs it stops with a timeout (soak.timeout = 1) instead of spinning or queueing without bound.
+ * The stall is judged when an acknowledgement arrives too, not only while waiting: on one core a receiver that stops
+ * reading keeps the core (the secure world runs until idle), so the sender runs again only once acknowledgements
+ * flow; an acknowledgement that arrives more than stallTimeoutUs after the previous one is a timeout all the same.
  * Nothing is buffered beyond the window, so memory stays bounded whatever the receiver does.
  */
 import { getHeapStatistics } from 'node:v8';
@@ -28,12 +31,22 @@ export default async function main(ctx: GuestContext): Promise<void> {
   const acks = new StreamChecker();
   let acked = 0;
   let ackRegressions = 0;
+  let lastProgress = ctx.now();
+  let lastAcked = 0;
+  let lateAckUs = 0;
   const ep = ctx.rpmsg.createEndpoint((data) => {
     const f = acks.accept(data, KIND_ACK);
     if (f === undefined || f.body.length !== 4) return;
     const n = new DataView(f.body.buffer, f.body.byteOffset, 4).getUint32(0, true);
     if (n < acked) ackRegressions++;
     else acked = n;
+    if (acked !== lastAcked) {
+      const now = ctx.now();
+      // the deadline passed before this acknowledgement came (the sender was not running to see it pass)
+      if (sent > lastAcked && now - lastProgress > stallUs) lateAckUs = Math.max(lateAckUs, now - lastProgress);
+      lastAcked = acked;
+      lastProgress = now;
+    }
   });
 
   const frame = new Uint8Array(FRAME_HEADER + maxBody);
@@ -50,9 +63,8 @@ export default async function main(ctx: GuestContext): Promise<void> {
   let waits = 0;
   let timeout = false;
   let bodyLen = nextSize();
-  let lastProgress = ctx.now();
-  let lastAcked = 0;
   const tStart = ctx.now();
+  lastProgress = tStart;
   while (acked < total) {
     if (sent < total && sent - acked < window) {
       ctx.rpmsg.cork();
@@ -67,23 +79,25 @@ export default async function main(ctx: GuestContext): Promise<void> {
         ctx.rpmsg.uncork();
       }
     }
-    if (acked !== lastAcked) {
-      lastAcked = acked;
-      lastProgress = ctx.now();
+    if (acked >= total || lateAckUs > 0) {
+      if (lateAckUs > 0) {
+        timeout = true;
+        ctx.log(`backpressure: an acknowledgement came ${(lateAckUs / 1000).toFixed(0)} ms after the previous one (limit ${stallUs / 1000} ms): giving up (timeout)`);
+      }
+      break;
     }
-    if (acked >= total) break;
     waits++;
     await ctx.waitForInterrupt(100_000);
-    if (acked !== lastAcked) {
-      lastAcked = acked;
-      lastProgress = ctx.now();
-    }
-    if (ctx.now() - lastProgress > stallUs) {
+    if (lateAckUs === 0 && ctx.now() - lastProgress > stallUs && sent > acked) {
       timeout = true;
       ctx.log(`backpressure: no acknowledgement for ${stallUs / 1000} ms with ${sent - acked} outstanding: giving up (timeout)`);
       break;
     }
     if ((waits & 1023) === 0) heapMax = Math.max(heapMax, getHeapStatistics().used_heap_size);
+  }
+  if (!timeout && lateAckUs > 0) {
+    timeout = true;
+    ctx.log(`backpressure: an acknowledgement came ${(lateAckUs / 1000).toFixed(0)} ms after the previous one (limit ${stallUs / 1000} ms): timeout`);
   }
   const elapsedUs = ctx.now() - tStart;
   heapMax = Math.max(heapMax, getHeapStatistics().used_heap_size);

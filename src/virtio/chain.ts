@@ -7,7 +7,7 @@
  * Segment i is writable iff i >= readable.
  */
 import { VirtioError, VirtioErrorCode } from './errors.js';
-import { hex, type PhysicalMemory } from './memory.js';
+import { hex, span, type PhysicalMemory } from './memory.js';
 
 export class DescriptorChain {
   /** Buffer id to return on the used ring (split: head descriptor index; packed: the id field). */
@@ -58,7 +58,7 @@ export class DescriptorChain {
       throw new VirtioError(VirtioErrorCode.READABLE_AFTER_WRITABLE, `chain of head ${this.head}: readable descriptor after a writable one`, { head: this.head, index: this.count });
     }
     if (addr < 0 || !memory.contains(addr, len)) {
-      throw new VirtioError(VirtioErrorCode.BUFFER_OUT_OF_RANGE, `chain of head ${this.head}: buffer ${hex(addr)}+${len} is outside the device's memory`, { head: this.head, addr, len });
+      throw new VirtioError(VirtioErrorCode.BUFFER_OUT_OF_RANGE, `chain of head ${this.head}: buffer ${span(addr, len)} is outside the device's memory`, { head: this.head, addr, len });
     }
     const i = this.count++;
     this.addr[i] = addr;

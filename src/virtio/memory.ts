@@ -44,6 +44,11 @@ export function addrHi(addr: number): number {
   return Math.floor(addr / TWO_POW_32) >>> 0;
 }
 
+/** Formats a buffer as `0xADDR+LEN`; an address beyond 2^53 (read as -1 from its two halves) is said so. */
+export function span(addr: number, len: number): string {
+  return addr < 0 ? `of ${len} bytes at an address above 2^53` : `${hex(addr)}+${len}`;
+}
+
 /** Formats an address as 0x-prefixed hex (for messages and JSON). */
 export function hex(addr: number): string {
   return addr < 0 ? 'invalid' : '0x' + addr.toString(16);

@@ -1,10 +1,10 @@
 /** `tz-virtio run` as a user runs it: a subprocess of bin/tz-virtio.mjs (dist/ is built by the test script). */
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from '../support/scratch.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tz-virtio.mjs', import.meta.url));
 const FX = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -23,7 +23,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 describe('tz-virtio run: the default scenario', () => {
   for (const cores of [1, 2]) {
     it(`answers and verifies every request, loses none, blocks the key read (--cores ${cores} --json)`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'tzv-run-'));
+      const dir = scratchDir('tzv-run-');
       const shm = join(dir, 'shm.bin');
       const r = await cli(['--cores', String(cores), '--messages', '300', '--json', '--dump-shm', shm]);
       expect(r.code).toBe(0);

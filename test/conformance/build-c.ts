@@ -4,10 +4,9 @@
  * `buildVringRef()`; the result is cached per process.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from '../support/scratch.js';
 
 export const VRING_REF_SOURCE = fileURLToPath(new URL('./fixtures/vring_ref.c', import.meta.url));
 export const GCC = process.env['CC'] ?? '/usr/bin/gcc';
@@ -17,7 +16,7 @@ let cached: string | undefined;
 /** Path of the compiled vring_ref binary (compiled once per process). */
 export function buildVringRef(): string {
   if (cached !== undefined) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'tz-virtio-vring-ref-'));
+  const dir = scratchDir('tz-virtio-vring-ref-');
   const bin = join(dir, 'vring_ref');
   execFileSync(GCC, ['-std=c11', '-O1', '-Wall', '-Wextra', '-Werror', '-D_ISOC11_SOURCE', '-o', bin, VRING_REF_SOURCE], { stdio: 'pipe' });
   cached = bin;

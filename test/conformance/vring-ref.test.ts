@@ -2,8 +2,7 @@
  * Conformance against the Linux uapi header <linux/virtio_ring.h> compiled with gcc on this machine: structure
  * layout, vring_init/vring_size, vring_need_event, and decoding of a ring image the C program writes.
  */
-import { readFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -25,6 +24,7 @@ import {
   walkSplitChain,
 } from '../../src/virtio/index.js';
 import { buildVringRef, runVringRef } from './build-c.js';
+import { scratchDir } from '../support/scratch.js';
 import { execFileSync } from 'node:child_process';
 
 interface LayoutJson {
@@ -136,7 +136,7 @@ describe('split ring layout matches <linux/virtio_ring.h>', () => {
 });
 
 describe('decoding a ring image written by C against <linux/virtio_ring.h>', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tz-virtio-image-'));
+  const dir = scratchDir('tz-virtio-image-');
   const file = join(dir, 'ring.bin');
   const want = JSON.parse(execFileSync(buildVringRef(), ['image', file], { encoding: 'utf8' })) as ImageJson;
   const bytes = readFileSync(file);

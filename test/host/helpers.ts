@@ -1,14 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from '../support/scratch.js';
 
 /** The compiled host layer, for child processes (they cannot load .ts). */
 export const DIST_HOST = new URL('../../dist/src/host/index.js', import.meta.url).href;
 
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return scratchDir(prefix);
 }
 
 export interface ChildResult {

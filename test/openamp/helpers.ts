@@ -1,12 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from '../support/scratch.js';
 
 /** Builds our independent C peer (test/openamp/fixtures/peer.c) into a fresh temp dir; returns its path. */
 export function buildPeer(): { bin: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tz-openamp-'));
+  const dir = scratchDir('tz-openamp-');
   const bin = join(dir, 'peer');
   const src = fileURLToPath(new URL('./fixtures/peer.c', import.meta.url));
   const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', bin, src], { encoding: 'utf8' });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makePair, startPair } from './helpers.js';
+import { scratchDir } from '../support/scratch.js';
 import { dumpRegion, inspectRpmsgImage, rpmsgImageReport, RpmsgError, RpmsgErrorCode } from '../../src/rpmsg/index.js';
 import { rpmsgImageReport as viaPath } from '../../src/rpmsg/inspect.js';
 
@@ -14,7 +14,7 @@ describe('region dump and inspect', () => {
     p.remote.poll();
     p.remote.createEndpoint({ addr: 2000, dst: 1024 }).trySend(new TextEncoder().encode('hello host'));
     p.host.endpoint(1024)!.trySendTo(2000, new Uint8Array([0xde, 0xad, 0xbe, 0xef])); // pending on vring1
-    const dir = mkdtempSync(join(tmpdir(), 'rpmsg-dump-'));
+    const dir = scratchDir('rpmsg-dump-');
     const path = join(dir, 'region.bin');
     const info = dumpRegion(p.memory, p.layout, path);
     const json = JSON.parse(readFileSync(path + '.json', 'utf8'));

@@ -67,7 +67,7 @@ describe('tz-virtio run --trace', () => {
     expect(r1.stderr).toMatch(/--trace-limit and --trace-window need --trace/);
     const r2 = await run(['--trace', join(dir, 'no-such-dir', 't.json')]);
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/does not exist/);
+    expect(r2.stderr).toMatch(/cannot write in .*ENOENT/);
     const r3 = await run(['--trace', join(dir, 'w.json'), '--trace-window', '5:1']);
     expect(r3.code).toBe(2);
     expect(r3.stderr).toMatch(/END must be after START/);

@@ -79,6 +79,7 @@ export function register(program: Command): void {
     .option('--micro', 'run the micro benchmarks (src/bench/micro)')
     .option('--no-charts', 'do not write charts')
     .option('--no-progress', 'no progress bar')
+    .addHelpText('after', '\nExamples:\n  npx tz-virtio bench --quick\n  npx tz-virtio bench --only throughput --sizes 64,4k --json')
     .action(async (o: Opts) => {
       const opts = optionsFrom(o);
       let quiet: { busy: number | undefined; waitedMs: number } | undefined;

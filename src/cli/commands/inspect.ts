@@ -14,9 +14,9 @@
  * Every problem with the arguments or the image (truncated, address outside it) is one line on stderr and a non-zero
  * exit (CliError); problems inside the rings are part of the report.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CliError, parseNumberArg } from '../errors.js';
+import { CliError, CliErrorCode, parseNumberArg } from '../errors.js';
 import { isVirtioError } from '../../virtio/errors.js';
 import { packedReport, renderPackedText, renderSplitText, splitReport, type ImagePiece } from '../../virtio/inspect/index.js';
 
@@ -37,8 +37,15 @@ export interface InspectOptions {
   ram?: string;
 }
 
-/** The signature the RPMsg layer provides in src/rpmsg/inspect.ts. */
+/** The signatures the RPMsg layer provides in src/rpmsg/inspect.ts. */
 type InspectRpmsgImage = (image: Uint8Array, opts: { rscTable: number; base: number; json: boolean }) => string;
+type RpmsgImageReport = (image: Uint8Array, opts: { rscTable: number; base: number }) => { errors: readonly unknown[] };
+
+/**
+ * The largest image read (1 GiB): a dump of guest RAM fits; /dev/zero or a mistaken path does not fill memory. Only
+ * regular files are read (a FIFO or a character device would block or never end).
+ */
+export const MAX_IMAGE_BYTES = 1 << 30;
 
 function need(opts: InspectOptions, key: keyof InspectOptions, flag: string, why: string): string {
   const v = opts[key];
@@ -51,11 +58,35 @@ function forbid(opts: InspectOptions, keys: [keyof InspectOptions, string][], wh
 }
 
 function readImage(path: string): Uint8Array {
+  let fd: number;
   try {
-    return readFileSync(path);
+    // O_NONBLOCK: opening a FIFO with no writer must not block before we can refuse it
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new CliError(`inspect: cannot read image '${path}'${code ? ` (${code})` : ''}`);
+    throw new CliError(`inspect: cannot read image '${path}'${code ? ` (${code})` : ''}`, 2, CliErrorCode.FILE);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const kind = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new CliError(`inspect: image '${path}' is ${kind}; give a regular file (a memory dump)`, 2, CliErrorCode.FILE);
+    }
+    if (st.size > MAX_IMAGE_BYTES) throw new CliError(`inspect: image '${path}' has ${st.size} bytes, more than the ${MAX_IMAGE_BYTES}-byte limit; cut the ring areas out with --piece`, 2, CliErrorCode.FILE);
+    const out = new Uint8Array(st.size);
+    let off = 0;
+    while (off < out.length) {
+      const n = readSync(fd, out, off, out.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === out.length ? out : out.subarray(0, off);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    const code = (e as { code?: string }).code;
+    throw new CliError(`inspect: cannot read image '${path}'${code ? ` (${code})` : ''}`, 2, CliErrorCode.FILE);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -83,12 +114,12 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-async function loadRpmsgInspector(): Promise<InspectRpmsgImage> {
+async function loadRpmsgInspector(): Promise<{ inspectRpmsgImage: InspectRpmsgImage; rpmsgImageReport: RpmsgImageReport }> {
   // Imported lazily so the virtio-only paths do not depend on the RPMsg layer being built.
   const specifier = '../../rpmsg/inspect.js';
-  let mod: { inspectRpmsgImage?: unknown };
+  let mod: { inspectRpmsgImage?: unknown; rpmsgImageReport?: unknown };
   try {
-    mod = (await import(specifier)) as { inspectRpmsgImage?: unknown };
+    mod = (await import(specifier)) as { inspectRpmsgImage?: unknown; rpmsgImageReport?: unknown };
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes('rpmsg/inspect')) {
@@ -96,12 +127,17 @@ async function loadRpmsgInspector(): Promise<InspectRpmsgImage> {
     }
     throw e;
   }
-  if (typeof mod.inspectRpmsgImage !== 'function') throw new CliError('inspect --rpmsg: RPMsg support not built');
-  return mod.inspectRpmsgImage as InspectRpmsgImage;
+  if (typeof mod.inspectRpmsgImage !== 'function' || typeof mod.rpmsgImageReport !== 'function') throw new CliError('inspect --rpmsg: RPMsg support not built');
+  return { inspectRpmsgImage: mod.inspectRpmsgImage as InspectRpmsgImage, rpmsgImageReport: mod.rpmsgImageReport as RpmsgImageReport };
 }
 
 /** Runs inspect and returns the text to print (exported for tests). */
 export async function runInspect(imagePath: string, opts: InspectOptions): Promise<string> {
+  return (await inspectImage(imagePath, opts)).text;
+}
+
+/** Runs inspect: the text to print, and whether the image held errors (the command then exits 1 after printing). */
+export async function inspectImage(imagePath: string, opts: InspectOptions): Promise<{ text: string; failed: boolean }> {
   const base = opts.base === undefined ? 0 : parseNumberArg('--base', opts.base);
   const json = opts.json === true;
   if (opts.rpmsg) {
@@ -122,8 +158,11 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
       '--rpmsg (the resource table gives the vrings)',
     );
     const rscTable = parseNumberArg('--rsc-table', need(opts, 'rscTable', '--rsc-table ADDR', '--rpmsg'));
-    const inspectRpmsgImage = await loadRpmsgInspector();
-    return inspectRpmsgImage(readImage(imagePath), { rscTable, base, json });
+    const rpmsg = await loadRpmsgInspector();
+    const image = readImage(imagePath);
+    const failed = rpmsg.rpmsgImageReport(image, { rscTable, base }).errors.length > 0;
+    const text = rpmsg.inspectRpmsgImage(image, { rscTable, base, json });
+    return { text: text.endsWith('\n') ? text : text + '\n', failed };
   }
   if (opts.rscTable !== undefined) throw new CliError('inspect: --rsc-table needs --rpmsg');
   const layout = need(opts, 'layout', '--layout split|packed', 'inspect');
@@ -144,7 +183,7 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
     const pieces = readPieces(opts.piece);
     const ram = parseRam(opts.ram);
     const report = decode(() => splitReport(image, { queueSize, base, desc, pieces, ...(ram ? { ram } : {}), ...ringOpts }));
-    return json ? JSON.stringify(report, null, 2) + '\n' : renderSplitText(report);
+    return { text: json ? JSON.stringify(report, null, 2) + '\n' : renderSplitText(report), failed: false };
   }
   if (layout === 'packed') {
     forbid(opts, [['avail', '--avail'], ['used', '--used'], ['align', '--align']], 'a packed ring');
@@ -154,7 +193,7 @@ export async function runInspect(imagePath: string, opts: InspectOptions): Promi
     const pieces = readPieces(opts.piece);
     const ram = parseRam(opts.ram);
     const report = decode(() => packedReport(image, { queueSize, base, desc, driverEvent, deviceEvent, pieces, ...(ram ? { ram } : {}) }));
-    return json ? JSON.stringify(report, null, 2) + '\n' : renderPackedText(report);
+    return { text: json ? JSON.stringify(report, null, 2) + '\n' : renderPackedText(report), failed: false };
   }
   throw new CliError(`inspect: --layout must be split or packed, not '${layout}'`);
 }
@@ -188,7 +227,14 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--rpmsg', 'decode an RPMsg resource table and its vrings instead of a single ring')
     .option('--rsc-table <addr>', 'with --rpmsg: address of the remoteproc resource table')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx tz-virtio inspect ring.bin --layout split --queue-size 256 --desc 0x0 --align 4096\n  npx tz-virtio run --dump-shm shm.bin && npx tz-virtio inspect shm.bin --rpmsg --rsc-table 0x38000000 --base 0x38000000',
+    )
     .action(async (image: string, opts: InspectOptions) => {
-      process.stdout.write(await runInspect(image, opts));
+      const r = await inspectImage(image, opts);
+      process.stdout.write(r.text);
+      // a table or ring the decoder could not read: the report says what, the exit code says that it failed
+      if (r.failed) process.exitCode = 1;
     });
 }

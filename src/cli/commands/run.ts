@@ -14,10 +14,13 @@
  * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
  * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
-import { CliError, parseNumberArg } from '../errors.js';
+import { Option, type Command } from 'commander';
+import { CliError, CliErrorCode } from '../errors.js';
+import { choiceOption, intOption, type IntRule } from '../options.js';
+import { checkRunConfig } from '../run-config.js';
+import { setActivity } from '../signals.js';
 import { DEFAULT_TRACE_LIMIT, runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
 import { MAX_TRACE_CAPACITY } from '../../trace/buffer.js';
 import { parseTraceWindow, writeTrace } from '../trace-output.js';
@@ -28,42 +31,38 @@ import { PhysicalMemory, hex } from '../../virtio/memory.js';
 import { dumpRegion } from '../../rpmsg/index.js';
 
 interface RunOptions {
-  cores?: string;
-  isolation?: string;
-  messages?: string;
-  window?: string;
+  cores?: number;
+  isolation?: 'worker' | 'process';
+  messages?: number;
+  window?: number;
   json?: boolean;
   dumpShm?: string;
   secure?: string;
   nonsecure?: string;
   config?: string;
   verbose?: boolean;
-  timeout?: string;
-  crashAt?: string;
-  crashMode?: string;
-  maxReboots?: string;
+  timeoutMs?: number;
+  crashAt?: number;
+  crashMode?: 'terminate' | 'exit' | 'throw';
+  maxReboots?: number;
   scenario?: string;
-  rtIdle?: string;
-  wakeLead?: string;
-  maxWakeLead?: string;
-  transport?: string;
+  rtIdle?: 'sleep' | 'spin';
+  wakeLeadUs?: number;
+  maxWakeLeadUs?: number;
+  transport?: 'rsc-table' | 'mmio';
   trace?: string;
-  traceLimit?: string;
+  traceLimit?: number;
   traceWindow?: string;
+  // old spellings, kept as hidden aliases
+  timeout?: number;
+  wakeLead?: number;
+  maxWakeLead?: number;
 }
 
-/** Refuses an output path that cannot be written before the run starts (its directory must exist; it is not a directory). */
-function checkWritable(flag: string, file: string): void {
-  const dir = dirname(resolve(file));
-  if (!existsSync(dir)) throw new CliError(`run: ${flag} ${file}: directory ${dir} does not exist`);
-  if (existsSync(file) && statSync(file).isDirectory()) throw new CliError(`run: ${flag} ${file}: is a directory`);
-}
-
-/** RT task names of the secure partition's report, in task order (trace track names). */
-function rtTaskNames(report: Record<string, unknown> | undefined): string[] {
-  const rt = report?.['rt'];
-  return Array.isArray(rt) ? rt.map((t: unknown) => String((t as { name?: unknown }).name ?? '?')) : [];
-}
+/** The default client's request count when --messages is not given (examples/nonsecure-client.ts). */
+const DEFAULT_MESSAGES = 2000;
+const TIMEOUT_RULE: IntRule = { min: 100, max: 86_400_000 };
+const LEAD_RULE: IntRule = { min: 0, max: 1_000_000 };
 
 function moduleArg(flag: string, path: string, base: string): string {
   const p = resolve(base, path);
@@ -81,46 +80,70 @@ function readConfig(path: string): { cfg: ConfigFile; dir: string } {
   const p = resolve(path);
   let text: string;
   try {
+    if (!statSync(p).isFile()) throw new CliError(`run: --config ${path}: not a regular file`, 2, CliErrorCode.CONFIG);
     text = readFileSync(p, 'utf8');
-  } catch {
-    throw new CliError(`run: --config ${path}: cannot read it`);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new CliError(`run: --config ${path}: cannot read it (${err.code ?? 'error'}: ${err.code === 'ENOENT' ? 'no such file' : err.message})`, 2, CliErrorCode.CONFIG);
   }
   let cfg: unknown;
   try {
     cfg = JSON.parse(text);
   } catch (e) {
-    throw new CliError(`run: --config ${path}: not JSON (${(e as Error).message})`);
+    throw new CliError(`run: --config ${path}: not JSON (${(e as Error).message})`, 2, CliErrorCode.CONFIG);
   }
-  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new CliError(`run: --config ${path}: must be a JSON object`);
+  checkRunConfig(path, cfg);
   return { cfg: cfg as ConfigFile, dir: dirname(p) };
 }
 
-/** The RT executive settings: the config file's `rt`, with --rt-idle / --wake-lead / --max-wake-lead over it. */
+/** The RT executive settings: the config file's `rt` (checked by run-config.ts), with the flags over it. */
 function rtConfig(o: RunOptions, fromCfg: MachineConfig['rt']): MachineConfig['rt'] {
-  if (fromCfg !== undefined && (typeof fromCfg !== 'object' || fromCfg === null || Array.isArray(fromCfg))) throw new CliError('run: config rt must be an object');
-  const idle = o.rtIdle ?? fromCfg?.idle;
-  if (idle !== undefined && idle !== 'sleep' && idle !== 'spin') throw new CliError(`run: rt idle must be sleep or spin, not ${String(idle)}`);
-  const us = (flag: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = parseNumberArg(flag, v);
-    if (n < 0 || n > 1_000_000) throw new CliError(`run: ${flag} must be between 0 and 1000000 µs`);
-    return n;
-  };
-  const wakeLeadUs = us('--wake-lead', o.wakeLead);
-  const maxWakeLeadUs = us('--max-wake-lead', o.maxWakeLead);
+  const idle = o.rtIdle;
+  const wakeLeadUs = o.wakeLead ?? o.wakeLeadUs;
+  const maxWakeLeadUs = o.maxWakeLead ?? o.maxWakeLeadUs;
   if (fromCfg === undefined && idle === undefined && wakeLeadUs === undefined && maxWakeLeadUs === undefined) return undefined;
-  return {
+  const rt = {
     ...(fromCfg ?? {}),
     ...(idle !== undefined ? { idle } : {}),
     ...(wakeLeadUs !== undefined ? { wakeLeadUs } : {}),
     ...(maxWakeLeadUs !== undefined ? { maxWakeLeadUs } : {}),
   };
+  if (rt.wakeLeadUs !== undefined && rt.maxWakeLeadUs !== undefined && rt.wakeLeadUs > rt.maxWakeLeadUs) {
+    throw new CliError(`run: the wake lead ${rt.wakeLeadUs} µs must not exceed the maximum wake lead ${rt.maxWakeLeadUs} µs`);
+  }
+  return rt;
+}
+
+/** RT task names of the secure partition's report, in task order (trace track names). */
+function rtTaskNames(report: Record<string, unknown> | undefined): string[] {
+  const rt = report?.['rt'];
+  return Array.isArray(rt) ? rt.map((t: unknown) => String((t as { name?: unknown }).name ?? '?')) : [];
+}
+
+/** Refuses an output path (--dump-shm, --trace) that cannot be written, before the run (a late failure would lose the report). */
+function checkOutputPath(flag: string, file: string, suffixes: readonly string[]): void {
+  const p = resolve(file);
+  const dir = dirname(p);
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, fsConstants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`run: ${flag} ${file}: cannot write in ${dir} (${code ?? (e as Error).message})`, 2, CliErrorCode.FILE);
+  }
+  for (const f of [p, ...suffixes.map((x) => p + x)]) {
+    if (existsSync(f) && !statSync(f).isFile()) throw new CliError(`run: ${flag} ${file}: ${f} exists and is not a regular file`, 2, CliErrorCode.FILE);
+  }
 }
 
 export async function runCommand(o: RunOptions): Promise<number> {
   const { cfg, dir } = o.config ? readConfig(o.config) : { cfg: {} as ConfigFile, dir: process.cwd() };
-  const cores = o.cores !== undefined ? parseNumberArg('--cores', o.cores) : (cfg.cores ?? 1);
-  if (cores !== 1 && cores !== 2) throw new CliError(`run: --cores must be 1 or 2, not ${cores}`);
+  const cores = (o.cores ?? cfg.cores ?? 1) as 1 | 2;
+  if (o.dumpShm !== undefined) checkOutputPath('--dump-shm', o.dumpShm, ['.json']);
+  if (o.trace !== undefined) checkOutputPath('--trace', o.trace, ['.svg', '.png']);
+  if ((o.traceLimit !== undefined || o.traceWindow !== undefined) && o.trace === undefined) throw new CliError('run: --trace-limit and --trace-window need --trace FILE');
+  const traceWindow = o.traceWindow !== undefined ? parseTraceWindow(o.traceWindow) : undefined;
   const custom = o.secure !== undefined || o.nonsecure !== undefined || cfg.secure?.module !== undefined || cfg.nonsecure?.module !== undefined;
   if (custom && o.scenario !== undefined) throw new CliError('run: --scenario and --secure/--nonsecure (or modules in --config) exclude each other');
   let sc: Scenario | undefined;
@@ -143,24 +166,28 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const secureModule = pick('--secure', o.secure, cfg.secure?.module, sc?.secure.module);
   const nonsecureModule = pick('--nonsecure', o.nonsecure, cfg.nonsecure?.module, sc?.nonsecure.module);
   const nsArgs: Record<string, unknown> = { ...(cfg.nonsecure?.args ?? {}) };
-  if (o.messages !== undefined) {
-    const n = parseNumberArg('--messages', o.messages);
-    if (n < 1) throw new CliError('run: --messages must be at least 1');
-    if (sc !== undefined && sc.messagesArg === undefined) throw new CliError(`run: --messages does not apply to the ${sc.name} scenario`);
-    nsArgs[sc?.messagesArg ?? 'messages'] = n;
+  // --messages / --window set the arguments of the default client; a custom partition reads its own args
+  if (custom && (o.messages !== undefined || o.window !== undefined)) {
+    throw new CliError(`run: ${o.messages !== undefined ? '--messages' : '--window'} applies to the built-in scenarios only; give your partition its arguments in --config (nonsecure.args)`);
   }
-  if (o.window !== undefined) nsArgs['window'] = parseNumberArg('--window', o.window);
-  const timeoutMs = o.timeout !== undefined ? parseNumberArg('--timeout', o.timeout) : (cfg.timeoutMs ?? 120_000);
+  if (o.messages !== undefined) {
+    if (sc !== undefined && sc.messagesArg === undefined) throw new CliError(`run: --messages does not apply to the ${sc.name} scenario`);
+    nsArgs[sc?.messagesArg ?? 'messages'] = o.messages;
+  }
+  if (o.window !== undefined) {
+    if (sc !== undefined && sc.name !== 'default') throw new CliError(`run: --window applies to the default scenario only, not ${sc.name}`);
+    nsArgs['window'] = o.window;
+  }
+  const timeoutMs = o.timeout ?? o.timeoutMs ?? cfg.timeoutMs ?? 120_000;
 
   let crash: MachineConfig['crash'] = cfg.crash;
   if (o.crashAt !== undefined) {
-    const k = parseNumberArg('--crash-at', o.crashAt);
-    if (k < 1) throw new CliError('run: --crash-at must be at least 1');
-    const mode = o.crashMode ?? 'terminate';
-    if (mode !== 'terminate' && mode !== 'exit' && mode !== 'throw') throw new CliError(`run: --crash-mode must be terminate, exit or throw, not ${mode}`);
-    crash = { atMessage: k, mode };
+    const k = o.crashAt;
+    const messages = o.messages ?? (sc?.name === 'default' ? DEFAULT_MESSAGES : undefined);
+    if (messages !== undefined && k >= messages) throw new CliError(`run: --crash-at ${k} must be below the ${messages} messages sent (it would never crash)`);
+    crash = { atMessage: k, mode: o.crashMode ?? 'terminate' };
   } else if (o.crashMode !== undefined) throw new CliError('run: --crash-mode needs --crash-at');
-  const maxReboots = o.maxReboots !== undefined ? parseNumberArg('--max-reboots', o.maxReboots) : (cfg.maxReboots ?? 3);
+  const maxReboots = o.maxReboots ?? cfg.maxReboots ?? 3;
 
   const rt = rtConfig(o, cfg.rt);
   const machine: MachineConfig = {
@@ -175,17 +202,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
     ...(o.verbose ? { onLog: (world, text) => process.stderr.write(`[${world}] ${text}\n`) } : {}),
   };
   const transport = o.transport ?? cfg.transport;
-  if (transport !== undefined && transport !== 'rsc-table' && transport !== 'mmio') throw new CliError(`run: --transport must be rsc-table or mmio, not ${String(transport)}`);
   const devices = cfg.devices ?? sc?.devices;
   const isolation = o.isolation ?? cfg.isolation ?? 'worker';
-  if (isolation !== 'worker' && isolation !== 'process') throw new CliError(`run: --isolation must be worker or process, not ${isolation}`);
-  const traceLimit = o.traceLimit !== undefined ? parseNumberArg('--trace-limit', o.traceLimit) : undefined;
-  if (traceLimit !== undefined && (!Number.isInteger(traceLimit) || traceLimit < 2 || traceLimit > 2 * MAX_TRACE_CAPACITY)) {
-    throw new CliError(`run: --trace-limit must be an integer from 2 to ${2 * MAX_TRACE_CAPACITY}`);
-  }
-  const traceWindow = o.traceWindow !== undefined ? parseTraceWindow(o.traceWindow) : undefined;
-  if ((traceLimit !== undefined || traceWindow !== undefined) && o.trace === undefined) throw new CliError('run: --trace-limit and --trace-window need --trace FILE');
-  if (o.trace !== undefined) checkWritable('--trace', o.trace);
+  setActivity(`running the machine (${cores} core${cores === 1 ? '' : 's'}, ${isolation} isolation${sc ? `, ${sc.name} scenario` : ''})`);
   let result;
   try {
     result = await runMachine({
@@ -193,7 +212,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       isolation,
       ...(transport !== undefined ? { transport } : {}),
       ...(devices !== undefined ? { devices } : {}),
-      ...(o.trace !== undefined ? { trace: traceLimit !== undefined ? { limit: traceLimit } : {} } : {}),
+      ...(o.trace !== undefined ? { trace: o.traceLimit !== undefined ? { limit: o.traceLimit } : {} } : {}),
     });
   } catch (e) {
     if (isHypervisorError(e)) throw new CliError(`run: ${e.message}`);
@@ -234,28 +253,35 @@ export function register(program: Command): void {
   program
     .command('run')
     .description('run the two-partition TrustZone model (default: the secure signing service and its non-secure client)')
-    .option('--cores <n>', '1: one core shared by both worlds (LTZVisor single-core); 2: one core per world', undefined)
-    .option('--isolation <mode>', 'worker: partitions are worker threads (default); process: each partition its own OS process over mapped shared files')
-    .option('--messages <n>', 'requests the default client sends (default 2000)')
-    .option('--window <n>', 'requests the default client keeps outstanding (default 16)')
+    .option('--cores <n>', '1: one core shared by both worlds (LTZVisor single-core); 2: one core per world (default 1)', intOption('--cores', { min: 1, max: 2 }))
+    .option('--isolation <mode>', 'worker: partitions are worker threads (default); process: each partition its own OS process over mapped shared files', choiceOption('--isolation', ['worker', 'process'] as const))
+    .option('--messages <n>', `requests the default client sends (default ${DEFAULT_MESSAGES})`, intOption('--messages', { min: 1, max: 1e9 }))
+    .option('--window <n>', 'requests the default client keeps outstanding (default 16)', intOption('--window', { min: 1, max: 65_536 }))
     .option('--json', 'print one JSON object instead of the text report')
     .option('--dump-shm <file>', 'write the shared RPMsg region and its layout (FILE.json) after the run')
     .option('--secure <file>', 'secure partition module (.js/.mjs)')
     .option('--nonsecure <file>', 'non-secure partition module (.js/.mjs)')
     .option('--config <file>', 'machine configuration (JSON)')
-    .option('--timeout <ms>', 'whole-run limit in ms (default 120000)')
+    .option('--timeout-ms <ms>', 'whole-run limit (default 120000)', intOption('--timeout-ms', TIMEOUT_RULE))
+    .addOption(new Option('--timeout <ms>').hideHelp().argParser(intOption('--timeout', TIMEOUT_RULE)))
     .option('--verbose', 'print the partitions\' log lines on stderr')
     .option('--scenario <name>', `what to run: ${SCENARIO_NAMES.join(' | ')} (default: default)`)
-    .option('--crash-at <k>', 'kill the non-secure partition after it sent k messages; it is rebooted and the stream resumes')
-    .option('--crash-mode <mode>', 'how it dies: terminate (the hypervisor kills its worker, default), exit, throw')
-    .option('--rt-idle <mode>', 'two cores: sleep (the secure core sleeps until shortly before each release, default) or spin (it polls between releases)')
-    .option('--wake-lead <us>', 'the secure executive wakes this long before a release and spins to it (default 250; the minimum of the adaptive lead)')
-    .option('--max-wake-lead <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)')
-    .option('--transport <name>', 'how the devices other than RPMsg are carried: rsc-table (one resource table, default) or mmio (a virtio-mmio window each)')
+    .option('--crash-at <k>', 'kill the non-secure partition after it sent k messages; it is rebooted and the stream resumes', intOption('--crash-at', { min: 1, max: 1e9 }))
+    .option('--crash-mode <mode>', 'how it dies: terminate (the hypervisor kills its worker, default), exit, throw', choiceOption('--crash-mode', ['terminate', 'exit', 'throw'] as const))
+    .option('--rt-idle <mode>', 'two cores: sleep (the secure core sleeps until shortly before each release, default) or spin (it polls between releases)', choiceOption('--rt-idle', ['sleep', 'spin'] as const))
+    .option('--wake-lead-us <us>', 'the secure executive wakes this long before a release and spins to it (default 250; the minimum of the adaptive lead)', intOption('--wake-lead-us', LEAD_RULE))
+    .addOption(new Option('--wake-lead <us>').hideHelp().argParser(intOption('--wake-lead', LEAD_RULE)))
+    .option('--max-wake-lead-us <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)', intOption('--max-wake-lead-us', LEAD_RULE))
+    .addOption(new Option('--max-wake-lead <us>').hideHelp().argParser(intOption('--max-wake-lead', LEAD_RULE)))
+    .option('--transport <name>', 'how the devices other than RPMsg are carried: rsc-table (one resource table, default) or mmio (a virtio-mmio window each)', choiceOption('--transport', ['rsc-table', 'mmio'] as const))
     .option('--trace <file>', 'write a timeline trace (Chrome/Perfetto trace-event JSON) to FILE, and a picture of it to FILE.png/.svg')
-    .option('--trace-limit <n>', `most events recorded (default ${DEFAULT_TRACE_LIMIT}; half for the secure partition, half per non-secure boot)`)
+    .option('--trace-limit <n>', `most events recorded (default ${DEFAULT_TRACE_LIMIT}; half for the secure partition, half per non-secure boot)`, intOption('--trace-limit', { min: 2, max: 2 * MAX_TRACE_CAPACITY }))
     .option('--trace-window <start:end>', 'the part of the trace the picture shows, in ms from its start (default: 10 ms from the first RT release or world switch)')
-    .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)')
+    .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)', intOption('--max-reboots', { min: 0, max: 1000 }))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx tz-virtio run --cores 2 --messages 500\n  npx tz-virtio run --secure examples/echo/secure.mjs --nonsecure examples/echo/nonsecure.mjs --isolation process\n  npx tz-virtio run --cores 1 --messages 300 --trace t.json   (open t.json in ui.perfetto.dev; t.json.png is a picture)',
+    )
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
     });

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RegionSpec } from '../../virtio/memory.js';
 import type { WindowDesc } from '../../guest/memory-map.js';
-import { mapSharedFile, unlinkSharedFile } from '../../host/shm.js';
+import { cleanupOnExit, mapSharedFile, unlinkSharedFile } from '../../host/shm.js';
 import { loadNative } from '../../host/native.js';
 import { HostError } from '../../host/errors.js';
 import { SHARED_CTL_BYTES, SECURE_CTL_BYTES } from '../ctl.js';
@@ -68,6 +68,12 @@ export function processLauncher(o: ProcessLauncherOptions = {}): PartitionLaunch
   };
   const processes: PartitionProcessInfo[] = [];
   let disposed = false;
+  // An exit that skips dispose() (Ctrl-C, SIGTERM, process.exit) still kills the partitions and removes the files.
+  const children = new Set<ReturnType<typeof fork>>();
+  const dropExitCleanup = cleanupOnExit(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  });
   return {
     isolation: 'process',
     processes,
@@ -98,6 +104,7 @@ export function processLauncher(o: ProcessLauncherOptions = {}): PartitionLaunch
       };
       // guest console output goes to stderr (as in-process), so that --json on stdout stays clean
       const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      children.add(child);
       child.stdout!.pipe(process.stderr, { end: false });
       child.stderr!.pipe(process.stderr, { end: false });
       let resolveStarted!: (v: PartitionProcessInfo | undefined) => void;
@@ -108,6 +115,7 @@ export function processLauncher(o: ProcessLauncherOptions = {}): PartitionLaunch
       const gone = new Promise<void>((resolve) => {
         child.on('exit', (code, signal) => {
           exited = true;
+          children.delete(child);
           resolveStarted(undefined);
           // the worker's own exit code when it told us (an 'exit'-mode crash), else how the process ended
           on.exit(workerExit !== undefined ? `worker exited with code ${workerExit}` : `partition process exited (${signal ?? `code ${code}`})`);
@@ -159,6 +167,7 @@ export function processLauncher(o: ProcessLauncherOptions = {}): PartitionLaunch
     dispose() {
       if (disposed) return;
       disposed = true;
+      dropExitCleanup();
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
   };

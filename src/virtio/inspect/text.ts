@@ -33,7 +33,7 @@ function segments(segs: readonly ReportSegment[]): string {
 
 function errorLines(errors: readonly { code: string; message: string }[]): string[] {
   if (errors.length === 0) return ['errors: none'];
-  return ['errors:', ...errors.map((e) => `  ${e.code}: ${e.message}`)];
+  return ['errors:', ...errors.map((e) => `  ${e.code}: ${withoutCode(e.code, e.message)}`)];
 }
 
 export function renderSplitText(r: SplitReport): string {
@@ -45,7 +45,7 @@ export function renderSplitText(r: SplitReport): string {
   const inFlight = r.outstanding.length;
   out.push(`outstanding (used.idx ${r.used.idx} .. avail.idx ${r.avail.idx}): ${inFlight}`);
   for (const c of r.outstanding) {
-    if ('error' in c) out.push(`  head ${c.head}: ${c.error} (${c.message})`);
+    if ('error' in c) out.push(`  head ${c.head}: ${c.error} (${withoutCode(c.error, c.message)})`);
     else out.push(`  head ${c.head}${c.indirect ? ' [indirect]' : ''}: ${segments(c.segments)}`);
   }
   out.push('descriptors:');
@@ -73,7 +73,7 @@ export function renderPackedText(r: PackedReport): string {
   out.push(`descriptors: ${avail} available, ${r.queueSize - avail} used or never made available`);
   out.push(`available chains: ${r.decoded.chains.length}`);
   for (const c of r.decoded.chains) {
-    if ('error' in c) out.push(`  at ${c.index} (wrap ${c.wrap}): ${c.error} (${c.message})`);
+    if ('error' in c) out.push(`  at ${c.index} (wrap ${c.wrap}): ${c.error} (${withoutCode(c.error, c.message)})`);
     else out.push(`  at ${c.index} (wrap ${c.wrap}) id ${c.id}${c.indirect ? ' [indirect]' : ''}: ${segments(c.segments)}`);
   }
   if (r.decoded.consumed.length > 0) {
@@ -93,4 +93,9 @@ export function renderPackedText(r: PackedReport): string {
   if (zeros) out.push(`  (${zeros} all-zero descriptors not shown)`);
   out.push(...errorLines(r.errors));
   return out.join('\n') + '\n';
+}
+
+/** A typed error's message starts with its code; beside the code it is printed once. */
+function withoutCode(code: string, message: string): string {
+  return message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
 }

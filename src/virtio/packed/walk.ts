@@ -20,7 +20,7 @@
  */
 import type { DescriptorChain } from '../chain.js';
 import { VirtioError, VirtioErrorCode } from '../errors.js';
-import { hex, toAddress, type PhysicalMemory } from '../memory.js';
+import { hex, span, toAddress, type PhysicalMemory } from '../memory.js';
 import { checkPackedQueueSize, isPackedAvail, PACKED_DESC_F_INDIRECT, PACKED_DESC_F_NEXT, PACKED_DESC_F_WRITE, PACKED_DESC_SIZE } from './layout.js';
 
 function fail(code: VirtioErrorCode, pos: number, msg: string, details: Record<string, unknown> = {}): never {
@@ -33,7 +33,7 @@ function walkIndirect(memory: PhysicalMemory, pos: number, table: number, len: n
   const entries = len / PACKED_DESC_SIZE;
   if (entries > maxSegments) fail(VirtioErrorCode.CHAIN_TOO_LONG, pos, `indirect table of ${entries} entries exceeds ${maxSegments} segments`, { entries });
   const r = table < 0 ? undefined : memory.findRegion(table, len);
-  if (r === undefined) fail(VirtioErrorCode.BUFFER_OUT_OF_RANGE, pos, `indirect table ${hex(table)}+${len} is outside the device's memory`, { addr: table, len });
+  if (r === undefined) fail(VirtioErrorCode.BUFFER_OUT_OF_RANGE, pos, `indirect table ${span(table, len)} is outside the device's memory`, { addr: table, len });
   const v = r.view;
   let o = table - r.base;
   for (let k = 0; k < entries; k++, o += PACKED_DESC_SIZE) {

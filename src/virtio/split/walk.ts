@@ -19,7 +19,7 @@
  */
 import type { DescriptorChain } from '../chain.js';
 import { VirtioError, VirtioErrorCode } from '../errors.js';
-import { hex, toAddress, type PhysicalMemory } from '../memory.js';
+import { hex, span, toAddress, type PhysicalMemory } from '../memory.js';
 import { DESC_SIZE, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE } from './layout.js';
 import { resolveDescTable } from './rings.js';
 
@@ -109,7 +109,7 @@ function walkIndirect(
   const n = len / DESC_SIZE;
   if (n > maxSegments) fail(VirtioErrorCode.CHAIN_TOO_LONG, head, `indirect table of ${n} entries exceeds ${maxSegments}`, { len, maxSegments });
   const r = addr < 0 ? undefined : memory.findRegion(addr, len);
-  if (r === undefined) fail(VirtioErrorCode.BUFFER_OUT_OF_RANGE, head, `indirect table ${hex(addr)}+${len} is outside the device's memory`, { addr, len });
+  if (r === undefined) fail(VirtioErrorCode.BUFFER_OUT_OF_RANGE, head, `indirect table ${span(addr, len)} is outside the device's memory`, { addr, len });
   out.indirect = true;
   const view = r.view;
   const base = addr - r.base;

@@ -3,17 +3,16 @@
  * temporary directory, once per process, and runs it to write a packed ring image.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from '../../support/scratch.js';
 
 const SOURCE = fileURLToPath(new URL('./fixtures/packed_ref.c', import.meta.url));
 let cached: string | undefined;
 
 export function buildPackedRef(): string {
   if (cached !== undefined) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'tz-virtio-packed-ref-'));
+  const dir = scratchDir('tz-virtio-packed-ref-');
   const bin = join(dir, 'packed_ref');
   execFileSync(process.env['CC'] ?? 'gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-o', bin, SOURCE], { stdio: 'pipe' });
   cached = bin;
