@@ -12,6 +12,7 @@
 //   pollKick(fd, timeoutMs) -> bytes drained (> 0) | 0 timed out or interrupted | -1 peer closed
 //   sendKick(fd) -> 1 sent | 0 coalesced (socket buffer full: unread kicks are already queued) | -1 peer gone
 //   closeFd(fd)
+// vhost-user back-ends (fd passing, mmap of a passed fd, eventfd, fd watchers on the event loop): native/vhost.cc.
 // Every fd is non-blocking and close-on-exec; pollKick is the only call that sleeps (in ppoll).
 //
 // N-API cannot wrap foreign memory in a SharedArrayBuffer, hence node.h/v8.h. The futex calls use FUTEX_WAIT and
@@ -22,6 +23,8 @@
 // Errors become JS exceptions whose message carries the errno text and whose `code` is the errno name.
 #include <node.h>
 #include <v8.h>
+
+#include "vhost.h"
 
 #include <cerrno>
 #include <climits>
@@ -393,8 +396,9 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "pollKick", tz_shm::PollKick);
   NODE_SET_METHOD(exports, "sendKick", tz_shm::SendKick);
   NODE_SET_METHOD(exports, "closeFd", tz_shm::CloseFd);
+  tz_vhost::Register(exports, context);  // ABI 3: the vhost-user calls (native/vhost.cc)
   v8::Isolate* isolate = context->GetIsolate();
   exports
-      ->Set(context, v8::String::NewFromUtf8(isolate, "abiVersion").ToLocalChecked(), v8::Integer::New(isolate, 2))
+      ->Set(context, v8::String::NewFromUtf8(isolate, "abiVersion").ToLocalChecked(), v8::Integer::New(isolate, 3))
       .Check();
 }

@@ -5,6 +5,7 @@
  */
 import { Prng } from './prng.js';
 import { emptyReport, addFinding, type FuzzReport } from './report.js';
+import { hostileProcessTarget } from './hostile-process.js';
 import { packedTarget } from './packed-target.js';
 import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
@@ -23,6 +24,8 @@ export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   split: splitTarget,
   packed: packedTarget,
   rpmsg: rpmsgTarget,
+  /** Opt-in (not a default target): each case starts a second OS process that rewrites the mapped region. */
+  'hostile-process': hostileProcessTarget,
   'selftest-hang': selftestHang,
 };
 

@@ -6,3 +6,4 @@ export * from './futex.js';
 export * from './kick-channel.js';
 export * from './kick-socket.js';
 export * from './native-kick.js';
+export { loadVhostNative, vhostNativeAvailable, type VhostNative } from './native-vhost.js';

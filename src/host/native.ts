@@ -31,10 +31,34 @@ export interface NativeShm {
   /** One kick byte, never blocking: 1 sent, 0 coalesced (socket full of unread kicks), -1 peer gone. */
   sendKick?(fd: number): number;
   closeFd?(fd: number): void;
+  /** ABI 3 and later: the vhost-user calls below (native/vhost.cc; undefined in older builds). */
+  /** A connected AF_UNIX stream pair, both ends non-blocking and close-on-exec. */
+  socketPair?(): [number, number];
+  /**
+   * recvmsg with SCM_RIGHTS into `buf`: [n, ctrunc, ...fds]; n > 0 bytes read, 0 peer closed, -1 nothing yet.
+   * ctrunc is 1 when the peer sent more than `maxFds` fds (the kernel dropped the rest). Received fds are close-on-exec.
+   */
+  recvMsg?(fd: number, buf: Uint8Array, maxFds: number): number[];
+  /** sendmsg of all of `buf` with `fds` attached (SCM_RIGHTS); waits up to ~5 s while the socket is full. -1 = peer gone. */
+  sendMsg?(fd: number, buf: Uint8Array, fds: readonly number[]): number;
+  /** mmap(MAP_SHARED) of [offset, offset+length) of the regular file behind `fd`; offset page-aligned; never past EOF. */
+  mapFd?(fd: number, offset: number, length: number): SharedArrayBuffer;
+  /** Drops the file behind a mapFd() buffer now (its pages become private zero pages); false for any other buffer. */
+  releaseMapping?(sab: SharedArrayBuffer): boolean;
+  /** eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC). */
+  eventFd?(): number;
+  /** One 8-byte write of `value` (default 1): 1 written, 0 would block, -1 peer gone. */
+  writeU64?(fd: number, value?: number): number;
+  /** Reads everything queued: bytes (> 0), 0 nothing, -1 peer closed. */
+  drainFd?(fd: number): number;
+  /** Watches `fd` on this thread's event loop: callback(1) when readable, callback(2) on error or hang-up. Returns an id. */
+  watchFd?(fd: number, callback: (what: number) => void): number;
+  /** Stops and frees a watcher; false when the id is unknown. */
+  unwatchFd?(id: number): boolean;
 }
 
 /** The ABI this source tree builds; an addon of an older ABI still loads (its newer calls are undefined). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 /** Oldest ABI the loader accepts (map, futexWait/futexWake, unlink). */
 export const NATIVE_MIN_ABI_VERSION = 1;
 export const REBUILD_HINT = 'rebuild it with `node scripts/build-native.mjs` (needs Linux, g++, make, python3, Node headers)';

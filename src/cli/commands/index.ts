@@ -5,7 +5,8 @@ import { register as bench } from './bench.js';
 import { register as fuzz } from './fuzz.js';
 import { register as soak } from './soak.js';
 import { register as openamp } from './openamp.js';
+import { register as vhostUser } from './vhost-user.js';
 
 export function registerCommands(program: Command): void {
-  for (const r of [run, bench, inspect, fuzz, soak, openamp]) r(program);
+  for (const r of [run, bench, inspect, fuzz, soak, openamp, vhostUser]) r(program);
 }
