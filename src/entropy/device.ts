@@ -23,7 +23,7 @@ export interface EntropyDeviceStats {
 
 export class EntropyDevice implements VirtioDevice {
   readonly deviceType = VIRTIO_ID_ENTROPY;
-  readonly deviceFeatures = 1n << 29n; // EVENT_IDX
+  readonly deviceFeatures = (1n << 29n) | (1n << 32n); // EVENT_IDX, VERSION_1 (§6.1)
   readonly queueMaxSizes: readonly number[];
   readonly configSize = 0;
   readonly stats: EntropyDeviceStats = { requests: 0, bytes: 0, refused: 0, notifications: 0 };

@@ -31,7 +31,7 @@ export class EntropyDriver implements VirtioDriver {
     return this.a !== undefined;
   }
   negotiate(offered: bigint): bigint {
-    return offered & (1n << 29n);
+    return offered & ((1n << 29n) | (1n << 32n));
   }
   queueSizes(max: readonly number[]): readonly number[] {
     let n = 1;

@@ -104,7 +104,10 @@ describe('resource-table transport handshake', () => {
     for (const v of r.plan.vdevs) {
       expect(r.memory.read8(v.statusAddr)).toBe(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
     }
-    expect(r.devs[0]!.a!.features).toBe((1n << 0n) | (1n << 5n) | (1n << 29n));
+    // bits 0..31 through the table; VERSION_1 is the transport's own, in force on both sides
+    expect(r.devs[0]!.a!.features).toBe((1n << 0n) | (1n << 5n) | (1n << 29n) | (1n << 32n));
+    expect(r.rt[0]!.negotiatedFeatures).toBe(r.devs[0]!.a!.features);
+    expect(r.memory.read32(r.plan.vdevs[0]!.entry + 16)).toBe(0x2000_0021);
     for (let i = 0; i < 40; i++) {
       r.drvs[i % 2]!.send(new TextEncoder().encode(`m${i}`));
       r.pump();

@@ -18,6 +18,7 @@
  */
 import type { PhysicalMemory } from '../../virtio/memory.js';
 import { DeviceStatus, checkStatusWrite } from '../../virtio/status.js';
+import { VirtioFeature, bit } from '../../virtio/features.js';
 import { SplitVirtqueueDevice } from '../../virtio/split/device.js';
 import { splitLegacyLayout } from '../../virtio/split/layout.js';
 import type { DeviceQueue, VirtioDevice } from '../../virtio/device.js';
@@ -162,9 +163,11 @@ export class RscTableDeviceTransport {
     const check = deviceCheckFeatures(this.memory, this.vdev.entry, this.vdev.dfeatures >>> 0, 0xffff_ffff);
     if ('refused' in check) return check.refused;
     const g = check.features;
-    const r = this.device.checkFeatures?.(BigInt(g));
+    // VERSION_1 is the transport's and always in force (plan.ts)
+    const features = BigInt(g) | bit(VirtioFeature.VERSION_1);
+    const r = this.device.checkFeatures?.(features);
     if (r !== undefined) return r;
-    this.features = BigInt(g);
+    this.features = features;
     return undefined;
   }
 
@@ -177,7 +180,7 @@ export class RscTableDeviceTransport {
     const tamper = (what: string) => this.fail(TransportErrorCode.TABLE_TAMPERED, `vdev ${v.index}: ${what}`);
     if (dv.getUint32(0, true) !== ResourceType.VDEV || dv.getUint32(4, true) !== v.deviceType) return tamper('type or id changed'), false;
     if (dv.getUint8(25) !== nv || dv.getUint32(RSC_VDEV_CONFIG_LEN_OFFSET, true) !== v.configSize) return tamper('vring count or config length changed'), false;
-    if ((dv.getUint32(RSC_VDEV_GFEATURES_OFFSET, true) >>> 0) !== Number(this.features)) return tamper('gfeatures changed after FEATURES_OK'), false;
+    if ((dv.getUint32(RSC_VDEV_GFEATURES_OFFSET, true) >>> 0) !== Number(this.features & 0xffff_ffffn)) return tamper('gfeatures changed after FEATURES_OK'), false;
     const queues: DeviceQueue[] = [];
     for (let i = 0; i < nv; i++) {
       const p = v.vrings[i]!;

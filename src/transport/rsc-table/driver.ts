@@ -13,6 +13,7 @@
  */
 import type { PhysicalMemory } from '../../virtio/memory.js';
 import { DeviceStatus } from '../../virtio/status.js';
+import { VirtioFeature, bit } from '../../virtio/features.js';
 import { SplitVirtqueueDriver } from '../../virtio/split/driver.js';
 import { splitLegacyLayout } from '../../virtio/split/layout.js';
 import type { DriverQueue, VirtioDriver } from '../../virtio/device.js';
@@ -42,6 +43,7 @@ export interface RscDriverStats {
 }
 
 const ACK_DRIVER = DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER;
+const VERSION_1 = bit(VirtioFeature.VERSION_1);
 
 export class RscTableDriverTransport {
   readonly stats: RscDriverStats = { starts: 0, kicks: 0, interrupts: 0 };
@@ -138,8 +140,9 @@ export class RscTableDriverTransport {
   private negotiate(): void {
     this.status.store(DeviceStatus.ACKNOWLEDGE);
     this.status.store(ACK_DRIVER);
-    const offered = BigInt(readDeviceFeatures(this.memory, this.vdev.entry));
-    const accepted = this.driver.negotiate(offered);
+    // VERSION_1 is the transport's (see plan.ts): offered, and in force whatever the driver picks
+    const offered = BigInt(readDeviceFeatures(this.memory, this.vdev.entry)) | VERSION_1;
+    const accepted = this.driver.negotiate(offered) | VERSION_1;
     if ((accepted & ~offered) !== 0n) {
       this.failWith(TransportErrorCode.FEATURES_REFUSED, `driver accepted features not offered: 0x${(accepted & ~offered).toString(16)}`);
       return;

@@ -18,8 +18,9 @@
  * Notify ids: vdev i carries notifyid i; its vrings take the next free ids in order (vdev0's vrings 0, 1; vdev1's 2,
  * 3, 4; …), rproc-wide, which is what a kick carries.
  *
- * Features: fw_rsc_vdev holds 32-bit dfeatures/gfeatures, so this transport carries feature bits 0..31 only (split
- * rings; no VERSION_1, no RING_PACKED), as remoteproc does.
+ * Features: fw_rsc_vdev holds 32-bit dfeatures/gfeatures, so the table carries feature bits 0..31 only (split rings,
+ * no RING_PACKED), as remoteproc does. VERSION_1 (bit 32) is the transport's own and always in force: every device
+ * on the table is a VIRTIO 1.x device (little-endian, §6.1); both transport ends add it to what their side sees.
  */
 import { splitLegacyLayout } from '../../virtio/split/layout.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
