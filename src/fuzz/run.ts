@@ -6,6 +6,7 @@
 import { Prng } from './prng.js';
 import { emptyReport, addFinding, type FuzzReport } from './report.js';
 import { hostileProcessTarget } from './hostile-process.js';
+import { consoleTarget } from './console-target.js';
 import { packedTarget } from './packed-target.js';
 import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
@@ -26,6 +27,7 @@ export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   rpmsg: rpmsgTarget,
   /** Opt-in (not a default target): each case starts a second OS process that rewrites the mapped region. */
   'hostile-process': hostileProcessTarget,
+  console: consoleTarget,
   'selftest-hang': selftestHang,
 };
 

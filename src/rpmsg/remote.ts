@@ -37,7 +37,8 @@ import type { RpmsgCommonOptions } from './core.js';
 import { RpmsgReceiver } from './receive.js';
 import { RxMessage, TxBuffer, TX_FREE } from './buffers.js';
 import { RpmsgError, RpmsgErrorCode, isRpmsgError } from './errors.js';
-import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX } from './constants.js';
+import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX, RPMSG_TRACE_TRACK } from './constants.js';
+import { traceDeviceQueue } from '../trace/queues.js';
 import { DEFAULT_FEATURES, layoutFromResourceTable, type RpmsgLayout } from './layout.js';
 import { StatusByte } from './status.js';
 import { deviceAcceptedFeatures, deviceGate, deviceNeedsReset, deviceSeesReset } from './handshake.js';
@@ -211,8 +212,8 @@ export class RpmsgRemote extends RpmsgReceiver {
     const qf = (gfeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0 ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
     const l0 = splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align);
     const l1 = splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align);
-    const txq = new SplitVirtqueueDevice(this.memory, L.vring0.num, l0, { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring0.num) });
-    const rxq = new SplitVirtqueueDevice(this.memory, L.vring1.num, l1, { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring1.num) });
+    const txq = traceDeviceQueue(new SplitVirtqueueDevice(this.memory, L.vring0.num, l0, { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring0.num) }), RPMSG_TRACE_TRACK.vring0);
+    const rxq = traceDeviceQueue(new SplitVirtqueueDevice(this.memory, L.vring1.num, l1, { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring1.num) }), RPMSG_TRACE_TRACK.vring1);
     const r0 = this.memory.regionFor(l0.used, 4);
     const r1 = this.memory.regionFor(l1.used, 4);
     // Validated: from here on nothing throws.

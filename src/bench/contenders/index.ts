@@ -14,6 +14,7 @@ export const CONTENDER_MODULES: Readonly<Record<string, string>> = {
   rpmsg: './rpmsg.js',
   'rpmsg-zerocopy': './rpmsg.js',
   'rpmsg-inplace': './rpmsg.js',
+  console: './console.js',
   'postMessage-clone': './postmessage.js',
   'postMessage-transfer': './postmessage.js',
   'ringbuf.js': './ringbuf.js',

@@ -24,6 +24,7 @@ import { setActivity } from '../signals.js';
 import { DEFAULT_TRACE_LIMIT, runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
 import { MAX_TRACE_CAPACITY } from '../../trace/buffer.js';
 import { parseTraceWindow, writeTrace } from '../trace-output.js';
+import { RPMSG_TRACE_QUEUE_NAMES } from '../../rpmsg/constants.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
 import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../../examples/scenarios.js';
 import { isHypervisorError } from '../../hypervisor/errors.js';
@@ -222,6 +223,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     o.trace !== undefined && result.trace !== undefined
       ? writeTrace(o.trace, result.trace, {
           taskNames: rtTaskNames(result.secure.report),
+          queueNames: RPMSG_TRACE_QUEUE_NAMES,
           ...(traceWindow ? { window: traceWindow } : {}),
           metadata: { cores, isolation, scenario: sc?.name ?? 'custom' },
           title: `tz-virtio run, ${cores} core${cores === 1 ? '' : 's'}${sc ? `, scenario ${sc.name}` : ''}`,
