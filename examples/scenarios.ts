@@ -7,6 +7,7 @@
  *   echo     the small user-partition example of docs/partitions.md (examples/echo)
  *
  *   devices  a channel with RPMsg and virtio-entropy: the echo client also asks the secure world for random bytes
+ *   console  the secure partition logs through a virtio-console port named "log"; the non-secure side reads and checks it
  *
  * Scenarios are application content: they live with the examples, not in the hypervisor. Module paths are resolved
  * against the installed package: compiled examples through compiledUrl (dist/examples), plain .mjs examples under
@@ -18,7 +19,7 @@ import type { MachineConfig, PartitionConfig } from '../src/hypervisor/machine.j
 import { HypervisorError, HypervisorErrorCode } from '../src/hypervisor/errors.js';
 import { compiledUrl } from '../src/compiled.js';
 
-export type ScenarioName = 'default' | 'hostile' | 'echo' | 'devices';
+export type ScenarioName = 'default' | 'hostile' | 'echo' | 'devices' | 'console';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -71,6 +72,14 @@ const SPECS: Record<ScenarioName, Spec> = {
     messagesArg: 'count',
     adversarial: false,
     devices: [{ type: 'rpmsg' }, { type: 'rng' }],
+  },
+  console: {
+    description: 'the secure partition logs through a virtio-console port "log" (a background step of its executive); the non-secure driver reads and checks every line',
+    secure: [SOURCE, 'console/secure.mjs'],
+    nonsecure: [SOURCE, 'console/nonsecure.mjs'],
+    messagesArg: 'count',
+    adversarial: false,
+    devices: [{ type: 'rpmsg' }, { type: 'console', ports: ['log'] }],
   },
 };
 

@@ -12,6 +12,8 @@ import { EntropyDevice } from './entropy/device.js';
 import { EntropyDriver } from './entropy/driver.js';
 import { entropyDeviceApi, entropyDriverApi } from './guest/entropy.js';
 import type { BindingEnv } from './guest/device-binding.js';
+import { ConsoleDevice, ConsoleDriver, type ConsoleStats } from './console/index.js';
+import { consoleDeviceApi, consoleDriverApi } from './guest/console.js';
 
 /** Per-device options from the machine config (the object minus `type`). Plain data: it is posted to workers. */
 export type DeviceOptions = Readonly<Record<string, unknown>>;
@@ -51,9 +53,39 @@ const entropy: DeviceKind<EntropyDevice, EntropyDriver> = {
   driverCounters: (r) => ({ sent: 0, received: r.stats.requests, lost: 0, corrupted: 0, bytes: r.stats.bytes, notifications: r.stats.notifications }),
 };
 
+const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined);
+const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+const consoleCounters = (s: ConsoleStats): DeviceCounters => ({
+  sent: s.buffersSent,
+  received: s.buffersReceived,
+  lost: 0,
+  corrupted: Object.values(s.errors).reduce((a, b) => a + b, 0),
+  bytes: s.bytesSent + s.bytesReceived,
+  notifications: s.notifications,
+});
+
+/** virtio-console (§5.3), multiport: options `ports` (names of ports 1..n), `queueSize`, `bufferSize`, `buffersPerQueue`. */
+const console_: DeviceKind<ConsoleDevice, ConsoleDriver> = {
+  id: 3,
+  device: (o) => new ConsoleDevice({ ...(strings(o['ports']) ? { ports: strings(o['ports'])! } : {}), ...(int(o['queueSize']) ? { queueSize: int(o['queueSize'])! } : {}) }),
+  // sized for the 1 MiB IPC window beside RPMsg: (2 + 2 + 2 per named port) queues x 16 buffers x 512 bytes
+  driver: (o) =>
+    new ConsoleDriver({
+      maxPorts: 1 + (strings(o['ports'])?.length ?? 0),
+      queueSize: int(o['queueSize']) ?? 16,
+      bufferSize: int(o['bufferSize']) ?? 512,
+      buffersPerQueue: int(o['buffersPerQueue']) ?? 16,
+    }),
+  deviceApi: (d) => consoleDeviceApi(d),
+  driverApi: (r, env) => consoleDriverApi(r, env),
+  deviceCounters: (d) => consoleCounters(d.stats),
+  driverCounters: (r) => consoleCounters(r.stats),
+};
+
 /** type name → device line. RPMsg is handled by its own binding (see above). */
 export const DEVICE_KINDS: Readonly<Record<string, DeviceKind>> = {
   rng: entropy as unknown as DeviceKind,
+  console: console_ as unknown as DeviceKind,
 };
 
 /** Every type a machine config may name. */

@@ -14,6 +14,7 @@ import type { TimerId } from './timers.js';
 import type { BackgroundHandle, BackgroundSpec } from './background.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import type { EntropyApi } from './entropy.js';
+import type { ConsoleApi } from './console.js';
 
 export type { World } from './memory-map.js';
 
@@ -183,6 +184,8 @@ export interface GuestContext {
   readonly devices: Readonly<Record<string, unknown>>;
   /** virtio-entropy (`{"type":"rng"}`): random bytes from the secure world. */
   readonly rng?: EntropyApi;
+  /** virtio-console (`{"type":"console","ports":["log"]}`): named ports as stream.Duplex. */
+  readonly console?: ConsoleApi;
   /** The real-time runtime; present in the secure partition only. */
   readonly rt: RtApi | null;
   log(...args: unknown[]): void;

@@ -342,9 +342,19 @@ export class GuestRuntime {
     }
   }
 
+  /**
+   * Device APIs are Node streams, whose events run from process.nextTick; a guest loop of awaits on already-settled
+   * promises (the idle hook blocks in Atomics.wait, then resolves) would starve them. With device bindings, each pass
+   * gives the event loop one turn (setImmediate). Without, nothing changes (RPMsg delivers synchronously).
+   */
+  private yieldToStreams(): Promise<void> | undefined {
+    return this.devices.length > 0 ? new Promise((r) => setImmediate(r)) : undefined;
+  }
+
   /** The idle hook. Throws GuestError(STOPPED) once the machine stops, which ends any guest loop. */
   async idle(timeoutUs: number): Promise<boolean> {
     if (this.port.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
+    await this.yieldToStreams();
     if ((await this.poll()) > 0) {
       this.background?.wake();
       return true;
@@ -383,6 +393,7 @@ export class GuestRuntime {
     for (;;) {
       try {
         if (this.port.stopping()) return;
+        await this.yieldToStreams();
         const n = await this.poll();
         if (n > 0) this.background?.wake();
         const bg = this.background;

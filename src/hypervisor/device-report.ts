@@ -2,9 +2,10 @@
  * The `devices` part of the run report: one entry per device of the channel, in table order, built from the plan
  * (type, transport) and both partitions' own counters (guest/device-binding.ts; RPMsg: its link statistics).
  *
- * Messages are counted from the driver's side (the non-secure partition): `sent` by the driver, `received` by it;
- * `lost` = what one side sent and the other never received (both directions); `corrupted` = what either side refused
- * as malformed. `bytes` is payload through the device (null where the device does not count it), `notifications` the
+ * Messages (buffers) are counted from the driver's side (the non-secure partition): `sent` by the driver, `received`
+ * by it; `lost` = what one side sent and the other had not received when the run stopped (both directions; for a
+ * stream device that keeps sending, the buffers in flight at the stop); `corrupted` = what either side refused as
+ * malformed. The application's own check of its messages is the report's `messages`. `bytes` is payload through the device (null where the device does not count it), `notifications` the
  * notifications both sides sent for it.
  */
 import type { MachineResult } from './machine.js';

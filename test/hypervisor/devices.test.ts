@@ -75,6 +75,27 @@ describe('a channel with RPMsg and virtio-entropy', () => {
     });
   }
 
+  for (const [cores, isolation, transport] of [[1, 'worker', 'rsc-table'], [2, 'worker', 'mmio'], [2, 'process', 'rsc-table']] as const) {
+    it(`carries a secure log through a virtio-console port to the non-secure side (cores ${cores}, ${isolation}, ${transport})`, async () => {
+      const r = await runMachine({
+        cores,
+        isolation,
+        transport,
+        devices: [{ type: 'rpmsg' }, { type: 'console', ports: ['log'] }],
+        secure: { module: fileURLToPath(new URL('../../examples/console/secure.mjs', import.meta.url)) },
+        nonsecure: { module: fileURLToPath(new URL('../../examples/console/nonsecure.mjs', import.meta.url)), args: { count: 200 } },
+        timeoutMs: 60_000,
+      });
+      expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
+      const ns = user(r.nonsecure);
+      expect(ns['messages.received']).toBe(200);
+      expect(ns['messages.lost']).toBe(0);
+      expect(ns['messages.corrupted']).toBe(0);
+      expect(devs(r.nonsecure)[0]).toMatchObject({ type: 'console', transport, role: 'driver', state: 'live' });
+      expect(devs(r.secure)[0]!['messages'].corrupted).toBe(0);
+    });
+  }
+
   it('runs a device without RPMsg', async () => {
     const r = await runMachine(base({ cores: 2, devices: [{ type: 'rng' }] }));
     expect(r.nonsecure.outcome).toEqual({ status: 'returned' });

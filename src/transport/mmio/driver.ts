@@ -7,7 +7,7 @@
  *   → FEATURES_OK, re-read (refused → FAILED) → per queue: QueueSel, QueueReady = 0?, QueueNumMax, QueueNum,
  *   Desc/Driver/Device, QueueReady = 1 → driver.activate() → DRIVER_OK
  *
- * Rings: split, each in the legacy contiguous layout (a valid VIRTIO 1.x placement), 4 KiB aligned, inside the room the
+ * Rings: split (RING_PACKED is withheld from the driver), each in the legacy contiguous layout (a valid VIRTIO 1.x placement), 4 KiB aligned, inside the room the
  * plan gives this device. Notifications: the queue's notify id (./window.ts explains why not a QueueNotify store).
  */
 import type { PhysicalMemory } from '../../virtio/memory.js';
@@ -176,7 +176,8 @@ export class MmioDriverTransport {
     }
     // the transport's own bit (§6.1: VERSION_1 on a modern transport); the device type's bits are the driver's choice
     const version1 = bit(VirtioFeature.VERSION_1);
-    const wanted = this.driver.negotiate(offered & ~version1);
+    // this end lays out split rings only: RING_PACKED is not passed on to the driver
+    const wanted = this.driver.negotiate(offered & ~version1 & ~bit(VirtioFeature.RING_PACKED));
     if ((wanted & ~offered) !== 0n) this.fail(TransportErrorCode.FEATURES_REFUSED, `driver accepted features not offered: 0x${(wanted & ~offered).toString(16)}`);
     const accepted = wanted | (offered & version1);
     for (const sel of [0, 1]) {
