@@ -3,6 +3,8 @@
  * match on `code`. The device role (secure side) never throws for what the driver wrote in shared memory: it records
  * the error (counters by code, `lastError`, the `onError` hook) and drops the offending message.
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const ConsoleErrorCode = {
   // wire formats
   TRUNCATED: 'CONSOLE_ERR_TRUNCATED',
@@ -24,23 +26,16 @@ export const ConsoleErrorCode = {
   // our own caller's mistakes
   BAD_ARGUMENT: 'CONSOLE_ERR_BAD_ARGUMENT',
   NO_SUCH_PORT: 'CONSOLE_ERR_NO_SUCH_PORT',
-  NOT_READY: 'CONSOLE_ERR_NOT_READY',
 } as const;
 
 export type ConsoleErrorCode = (typeof ConsoleErrorCode)[keyof typeof ConsoleErrorCode];
 
-export class ConsoleError extends Error {
-  readonly code: ConsoleErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class ConsoleError extends CodedError<ConsoleErrorCode> {
   constructor(code: ConsoleErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'ConsoleError';
-    this.code = code;
-    this.details = details;
+    super('ConsoleError', code, message, details);
   }
 }
 
 export function isConsoleError(e: unknown, code?: ConsoleErrorCode): e is ConsoleError {
-  return e instanceof ConsoleError && (code === undefined || e.code === code);
+  return hasCode(e, ConsoleError, code);
 }

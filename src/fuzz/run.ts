@@ -10,6 +10,7 @@ import { consoleTarget } from './console-target.js';
 import { packedTarget } from './packed-target.js';
 import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
+import { vsockTarget } from './vsock-target.js';
 import type { FuzzContext, FuzzTarget } from './target.js';
 
 /** A target that hangs at its iteration 2: only for checking the watchdog (`--target selftest-hang`). */
@@ -28,6 +29,7 @@ export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   /** Opt-in (not a default target): each case starts a second OS process that rewrites the mapped region. */
   'hostile-process': hostileProcessTarget,
   console: consoleTarget,
+  vsock: vsockTarget,
   'selftest-hang': selftestHang,
 };
 

@@ -15,6 +15,8 @@ export const CONTENDER_MODULES: Readonly<Record<string, string>> = {
   'rpmsg-zerocopy': './rpmsg.js',
   'rpmsg-inplace': './rpmsg.js',
   console: './console.js',
+  vsock: './vsock.js',
+  'vsock-packed': './vsock.js',
   'postMessage-clone': './postmessage.js',
   'postMessage-transfer': './postmessage.js',
   'ringbuf.js': './ringbuf.js',
