@@ -7,6 +7,7 @@
  *   echo     the small user-partition example of docs/partitions.md (examples/echo)
  *
  *   devices  a channel with RPMsg and virtio-entropy: the echo client also asks the secure world for random bytes
+ *   vsock    the Ed25519 signer on vsock port 5000; the non-secure client streams requests and verifies every answer
  *   console  the secure partition logs through a virtio-console port named "log"; the non-secure side reads and checks it
  *
  * Scenarios are application content: they live with the examples, not in the hypervisor. Module paths are resolved
@@ -19,7 +20,7 @@ import type { MachineConfig, PartitionConfig } from '../src/hypervisor/machine.j
 import { HypervisorError, HypervisorErrorCode } from '../src/hypervisor/errors.js';
 import { compiledUrl } from '../src/compiled.js';
 
-export type ScenarioName = 'default' | 'hostile' | 'echo' | 'devices' | 'console';
+export type ScenarioName = 'default' | 'hostile' | 'echo' | 'devices' | 'console' | 'vsock';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -80,6 +81,14 @@ const SPECS: Record<ScenarioName, Spec> = {
     messagesArg: 'count',
     adversarial: false,
     devices: [{ type: 'rpmsg' }, { type: 'console', ports: ['log'] }],
+  },
+  vsock: {
+    description: 'the secure Ed25519 signer on vsock port 5000 and a 1 kHz sensor task; the non-secure client streams sign requests over a vsock stream and verifies every signature',
+    secure: [SOURCE, 'vsock/secure.mjs'],
+    nonsecure: [SOURCE, 'vsock/nonsecure.mjs'],
+    messagesArg: 'messages',
+    adversarial: false,
+    devices: [{ type: 'rpmsg' }, { type: 'vsock', guestCid: 3 }],
   },
 };
 

@@ -14,6 +14,8 @@ import { entropyDeviceApi, entropyDriverApi } from './guest/entropy.js';
 import type { BindingEnv } from './guest/device-binding.js';
 import { ConsoleDevice, ConsoleDriver, type ConsoleStats } from './console/index.js';
 import { consoleDeviceApi, consoleDriverApi } from './guest/console.js';
+import { VsockDevice, VsockDriver, type VsockStats } from './vsock/index.js';
+import { vsockApi } from './guest/vsock.js';
 
 /** Per-device options from the machine config (the object minus `type`). Plain data: it is posted to workers. */
 export type DeviceOptions = Readonly<Record<string, unknown>>;
@@ -82,10 +84,32 @@ const console_: DeviceKind<ConsoleDevice, ConsoleDriver> = {
   driverCounters: (r) => consoleCounters(r.stats),
 };
 
+const vsockCounters = (s: VsockStats, bad: number): DeviceCounters => ({
+  sent: s.packetsOut,
+  received: s.packetsIn,
+  lost: 0,
+  corrupted: bad,
+  bytes: s.bytesIn + s.bytesOut,
+  notifications: 0,
+});
+
+/** virtio-vsock (§5.10): option `guestCid` (default 3); the secure side is the host (CID 2). */
+const vsock: DeviceKind<VsockDevice, VsockDriver> = {
+  id: 19,
+  device: (o) => new VsockDevice({ ...(int(o['guestCid']) !== undefined ? { guestCid: int(o['guestCid'])! } : {}), queueMaxSize: int(o['queueSize']) ?? 128 }),
+  // sized for the 1 MiB IPC window beside RPMsg and a console: 32 rx buffers and 16 tx slots of 4 KiB
+  driver: (o) => new VsockDriver({ queueSize: int(o['queueSize']) ?? 64, rxBuffers: int(o['rxBuffers']) ?? 32, txSlots: int(o['txSlots']) ?? 16 }),
+  deviceApi: (d, env) => vsockApi(d, 'device', env),
+  driverApi: (r, env) => vsockApi(r, 'driver', env),
+  deviceCounters: (d) => vsockCounters(d.endpoint.stats, d.stats.badBuffers + d.stats.ringErrors),
+  driverCounters: (r) => vsockCounters(r.endpoint.stats, r.stats.badBuffers + r.stats.ringErrors),
+};
+
 /** type name → device line. RPMsg is handled by its own binding (see above). */
 export const DEVICE_KINDS: Readonly<Record<string, DeviceKind>> = {
   rng: entropy as unknown as DeviceKind,
   console: console_ as unknown as DeviceKind,
+  vsock: vsock as unknown as DeviceKind,
 };
 
 /** Every type a machine config may name. */

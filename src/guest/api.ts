@@ -15,6 +15,7 @@ import type { BackgroundHandle, BackgroundSpec } from './background.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import type { EntropyApi } from './entropy.js';
 import type { ConsoleApi } from './console.js';
+import type { VsockApi } from './vsock.js';
 
 export type { World } from './memory-map.js';
 
@@ -186,6 +187,8 @@ export interface GuestContext {
   readonly rng?: EntropyApi;
   /** virtio-console (`{"type":"console","ports":["log"]}`): named ports as stream.Duplex. */
   readonly console?: ConsoleApi;
+  /** virtio-vsock (`{"type":"vsock","guestCid":3}`): net-style servers and stream.Duplex connections. */
+  readonly vsock?: VsockApi;
   /** The real-time runtime; present in the secure partition only. */
   readonly rt: RtApi | null;
   log(...args: unknown[]): void;

@@ -43,6 +43,8 @@ export interface TransportEnd {
   poll(): number;
   readonly state: string;
   readonly lastError?: { readonly message: string } | undefined;
+  /** Notifications this end sent (the transport sends them, so it counts them). */
+  readonly notificationsSent?: number;
   /** Device side: the peer partition was reset. */
   peerReset?(): void;
 }
@@ -72,7 +74,7 @@ export function makeDeviceBinding(p: BindingParts): DeviceBinding {
         state: end.state,
         messages: { sent: c.sent, received: c.received, lost: c.lost, corrupted: c.corrupted },
         bytes: c.bytes,
-        notifications: c.notifications,
+        notifications: end.notificationsSent ?? c.notifications,
         ...(end.lastError ? { error: end.lastError.message } : {}),
       };
     },

@@ -2,6 +2,8 @@
  * Typed errors of the transport layer (resource table, virtio-mmio windows, the status handshake). Every rule a peer
  * or a caller can break has a stable code; callers and tests match on `code`, never on message text.
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const TransportErrorCode = {
   // decoding of the remoteproc resource table
   TRUNCATED: 'TRANSPORT_ERR_TRUNCATED',
@@ -27,18 +29,12 @@ export const TransportErrorCode = {
 
 export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode];
 
-export class TransportError extends Error {
-  readonly code: TransportErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class TransportError extends CodedError<TransportErrorCode> {
   constructor(code: TransportErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'TransportError';
-    this.code = code;
-    this.details = details;
+    super('TransportError', code, message, details);
   }
 }
 
 export function isTransportError(e: unknown, code?: TransportErrorCode): e is TransportError {
-  return e instanceof TransportError && (code === undefined || e.code === code);
+  return hasCode(e, TransportError, code);
 }

@@ -95,6 +95,11 @@ export class MmioDeviceTransport {
     });
   }
 
+  /** Notifications this end sent to the other side (used-buffer / available-buffer, handshake kicks included). */
+  get notificationsSent(): number {
+    return this.stats.notifies;
+  }
+
   get state(): string {
     const s = this.regs.deviceStatus;
     if ((s & DeviceStatus.DEVICE_NEEDS_RESET) !== 0) return 'needs-reset';

@@ -62,6 +62,11 @@ export class MmioDriverTransport {
     this.seq = Atomics.load(this.w32, this.wOff + MmioWin.REQ_SEQ / 4);
   }
 
+  /** Notifications this end sent to the other side (used-buffer / available-buffer, handshake kicks included). */
+  get notificationsSent(): number {
+    return this.stats.kicks;
+  }
+
   get state(): State {
     return this.st;
   }

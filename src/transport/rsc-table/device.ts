@@ -84,6 +84,11 @@ export class RscTableDeviceTransport {
     this.publishConfig();
   }
 
+  /** Notifications this end sent to the other side (used-buffer / available-buffer, handshake kicks included). */
+  get notificationsSent(): number {
+    return this.stats.notifies;
+  }
+
   get state(): RscDeviceState {
     if (this.broken) return 'needs-reset';
     if (this.live) return 'live';

@@ -76,6 +76,11 @@ export class RscTableDriverTransport {
     this.ack = new SharedByte(o.memory, o.vdev.entry + RSC_VDEV_ACK_OFFSET, 'vdev ack byte');
   }
 
+  /** Notifications this end sent to the other side (used-buffer / available-buffer, handshake kicks included). */
+  get notificationsSent(): number {
+    return this.stats.kicks;
+  }
+
   get state(): RscDriverState {
     return this.st;
   }
