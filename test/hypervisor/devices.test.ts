@@ -96,6 +96,24 @@ describe('a channel with RPMsg and virtio-entropy', () => {
     });
   }
 
+  for (const transport of ['rsc-table', 'mmio'] as const) {
+    it(`runs a partition pair with RPMsg, vsock and console on one channel (${transport})`, async () => {
+      const fixture = (n: string) => fileURLToPath(new URL(`./fixtures/${n}`, import.meta.url));
+      const r = await runMachine({
+        cores: 2,
+        transport,
+        devices: [{ type: 'rpmsg' }, { type: 'vsock', guestCid: 5 }, { type: 'console', ports: ['log'] }],
+        secure: { module: fixture('all-devices-secure.mjs') },
+        nonsecure: { module: fixture('all-devices-nonsecure.mjs') },
+        timeoutMs: 60_000,
+      });
+      expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
+      expect(user(r.nonsecure)).toMatchObject({ 'rpmsg.echoed': 20, 'vsock.ok': true, 'console.ok': true, devices: 'vsock,console' });
+      expect(r.devices.map((d) => d.type)).toEqual(['rpmsg', 'vsock', 'console']);
+      expect(new Set(r.devices.flatMap((d) => d.notifyIds)).size).toBe(r.devices.flatMap((d) => d.notifyIds).length);
+    });
+  }
+
   it('runs a device without RPMsg', async () => {
     const r = await runMachine(base({ cores: 2, devices: [{ type: 'rng' }] }));
     expect(r.nonsecure.outcome).toEqual({ status: 'returned' });
