@@ -211,13 +211,15 @@ export class VhostUserBackend {
   /** Handles one request; returns false when the connection was closed. */
   private handle(m: VhostUserMessage): boolean {
     this.stats.messages++;
-    const wantAck = (m.flags & FLAG_NEED_REPLY) !== 0 && (this.protocolFeatures & protocolBit(ProtocolFeature.REPLY_ACK)) !== 0n && !OWN_REPLY.has(m.request);
+    // Evaluated after the request ran: SET_PROTOCOL_FEATURES that negotiates REPLY_ACK is itself acked (Linux UML's
+    // virtio_uml waits for that ack, as rust-vmm's back-ends send it).
+    const wantAck = (): boolean => (m.flags & FLAG_NEED_REPLY) !== 0 && (this.protocolFeatures & protocolBit(ProtocolFeature.REPLY_ACK)) !== 0n && !OWN_REPLY.has(m.request);
     try {
       checkPayloadSize(m);
       this.checkFds(m);
       const reply = this.dispatch(m);
       if (reply !== undefined) this.send(encodeReply(m.request, reply));
-      else if (wantAck) this.send(encodeReply(m.request, encodeU64(0n)));
+      else if (wantAck()) this.send(encodeReply(m.request, encodeU64(0n)));
       return this.fd >= 0;
     } catch (e) {
       for (const f of m.fds.splice(0)) this.native.closeFd(f);
@@ -231,7 +233,7 @@ export class VhostUserBackend {
         this.send(encodeReply(m.request, encodeConfig(0, new Uint8Array(0))));
         return this.fd >= 0;
       }
-      if (wantAck) {
+      if (wantAck()) {
         this.send(encodeReply(m.request, encodeU64(1n)));
         return this.fd >= 0;
       }
