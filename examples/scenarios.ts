@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MachineConfig, PartitionConfig } from '../src/hypervisor/machine.js';
 import { HypervisorError, HypervisorErrorCode } from '../src/hypervisor/errors.js';
-import { compiledUrl } from '../src/compiled.js';
+import { compiledUrl } from '../src/host/compiled.js';
 
 export type ScenarioName = 'default' | 'hostile' | 'echo' | 'devices' | 'console' | 'vsock';
 

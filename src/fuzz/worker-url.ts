@@ -3,7 +3,7 @@
  * to this module; when this module itself runs from source (vitest), the compiled copy under dist/ is used.
  */
 import { fileURLToPath } from 'node:url';
-import { compiledUrl } from '../compiled.js';
+import { compiledUrl } from '../host/compiled.js';
 
 export function fuzzWorkerUrl(file: string): URL {
   return compiledUrl(import.meta.url, `./${file}`);

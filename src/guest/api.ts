@@ -13,9 +13,9 @@ import type { RtTaskHandle, RtTaskSpec, RtTaskStats } from './rt.js';
 import type { TimerId } from './timers.js';
 import type { BackgroundHandle, BackgroundSpec } from './background.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
-import type { EntropyApi } from './entropy.js';
-import type { ConsoleApi } from './console.js';
-import type { VsockApi } from './vsock.js';
+import type { EntropyApi } from '../entropy/api.js';
+import type { ConsoleApi } from '../console/api.js';
+import type { VsockApi } from '../vsock/api.js';
 
 export type { World } from './memory-map.js';
 

@@ -30,13 +30,8 @@ export interface DeviceBinding {
   stats(): DeviceStats;
 }
 
-/** What a device's guest binding may use of the runtime. */
-export interface BindingEnv {
-  /** Waits for an interrupt or timer (the runtime's idle hook, at most `us`); true when something was handled. */
-  wait(us: number): Promise<boolean>;
-  /** Machine time in µs. */
-  now(): number;
-}
+/** What a device's guest API may use of the runtime (declared with the seam, src/virtio/device.ts). */
+export type { BindingEnv } from '../virtio/device.js';
 
 /** The transport end a binding drives (rsc-table or mmio, driver or device side: they all have this shape). */
 export interface TransportEnd {

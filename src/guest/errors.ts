@@ -18,8 +18,6 @@ export const GuestErrorCode = {
   STOPPED: 'GUEST_ERR_STOPPED',
   /** RPMsg is not available (no shared region configured, or the peer never came up). */
   NO_RPMSG: 'GUEST_ERR_NO_RPMSG',
-  /** A VirtIO device of this partition was reset (peer reboot, DEVICE_NEEDS_RESET) while an operation was pending. */
-  DEVICE_RESET: 'GUEST_ERR_DEVICE_RESET',
 } as const;
 export type GuestErrorCode = (typeof GuestErrorCode)[keyof typeof GuestErrorCode];
 

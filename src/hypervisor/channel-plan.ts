@@ -12,7 +12,7 @@ import { planRpmsgRegion, writeResourceTable, type RpmsgLayout } from '../rpmsg/
 import { encodePlan, planRscTable, type VdevPlacement, type VdevSpec } from '../transport/rsc-table/index.js';
 import { MMIO_WINDOW_SIZE, type MmioPlacement } from '../transport/mmio/index.js';
 import { splitLegacyLayout } from '../virtio/split/layout.js';
-import { DEVICE_TYPES, deviceKind, type DeviceOptions } from '../devices.js';
+import { DEVICE_TYPES, deviceKind, type DeviceOptions } from '../devices/index.js';
 import type { World } from '../guest/memory-map.js';
 import type { MachineConfig } from './machine.js';
 import type { Platform } from './platform.js';

@@ -1,13 +1,13 @@
 /**
  * Wiring of a channel's VirtIO devices inside a partition (the trusted boot code of its core): for each device of the
- * machine config, the registry line (src/devices.ts) builds this side's half — the VirtioDevice in the secure world,
+ * machine config, the registry line (src/devices/index.ts) builds this side's half — the VirtioDevice in the secure world,
  * the VirtioDriver in the non-secure world — the transport end that carries it, and the guest binding `ctx.<type>`.
  *
  * Each side gets a PhysicalMemory holding the IPC window only: a descriptor the non-secure driver points at secure RAM
  * must find no memory there (no confused deputy).
  */
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
-import { deviceKind, type DeviceOptions } from '../devices.js';
+import { deviceKind, type DeviceOptions } from '../devices/index.js';
 import { RscTableDeviceTransport, RscTableDriverTransport, type VdevPlacement } from '../transport/rsc-table/index.js';
 import { MmioDeviceTransport, MmioDriverTransport, type MmioPlacement } from '../transport/mmio/index.js';
 import { makeDeviceBinding, type BindingEnv, type DeviceBinding } from '../guest/device-binding.js';

@@ -79,7 +79,7 @@ export interface MachineConfig {
   readonly rpmsg?: RpmsgConfig | false;
   /**
    * The VirtIO devices of the channel between the two partitions, each its own vdev (vrings, pool, notifications):
-   * e.g. [{ type: 'rpmsg' }, { type: 'rng' }]. Types: src/devices.ts. The secure side is always the device, the
+   * e.g. [{ type: 'rpmsg' }, { type: 'rng' }]. Types: src/devices/index.ts. The secure side is always the device, the
    * non-secure side the driver (RPMsg: see `rpmsg.host`). Default: [{ type: 'rpmsg' }] (none when rpmsg is false).
    */
   readonly devices?: readonly DeviceConfig[];

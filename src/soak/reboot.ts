@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { PhysicalMemory } from '../virtio/memory.js';
 import { planRpmsgRegion, writeResourceTable } from '../rpmsg/index.js';
 import { R_ACKED, R_SECURE_BEAT, R_STOP, R_SECURE_BELL, R_WORDS, type RebootWorkerData } from './reboot-ctrl.js';
-import { compiledUrl } from '../compiled.js';
+import { compiledUrl } from '../host/compiled.js';
 
 export interface RebootOptions {
   readonly messages: number;

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runMachine } from '../hypervisor/machine.js';
-import { compiledUrl } from '../compiled.js';
+import { compiledUrl } from '../host/compiled.js';
 
 export interface SoakOptions {
   readonly messages: number;

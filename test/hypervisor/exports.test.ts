@@ -24,7 +24,9 @@ describe('package exports', () => {
     for (const k of ['planRscTable', 'RscTableDeviceTransport', 'RscTableDriverTransport', 'MmioDeviceTransport', 'MmioDriverTransport', 'LoopbackTransport', 'TransportError']) expect(k in transport, k).toBe(true);
     expect(Object.keys(host).length).toBeGreaterThan(0);
     for (const k of ['EntropyDevice', 'EntropyDriver']) expect(k in entropy, k).toBe(true);
-    expect(devices.DEVICE_TYPES).toEqual(['rpmsg', 'rng', 'console']);
+    expect(devices.DEVICE_TYPES).toEqual(['rpmsg', 'rng', 'console', 'vsock']);
+    const vsockMod = await import('tz-virtio/vsock');
+    for (const k of ['VsockDevice', 'VsockDriver']) expect(k in vsockMod, k).toBe(true);
     const consoleMod = await import('tz-virtio/console');
     for (const k of ['ConsoleDevice', 'ConsoleDriver']) expect(k in consoleMod, k).toBe(true);
   });

@@ -4,10 +4,10 @@
  * (PORT_ADD, PORT_NAME), so `await ctx.console.waitPort(name)` first, or catch NO_SUCH_PORT. The secure partition is
  * the device: its ports are the ones the machine config declares (`{"type": "console", "ports": ["log"]}`).
  */
-import type { ConsoleDevice } from '../console/device.js';
-import type { ConsoleDriver } from '../console/driver.js';
-import type { ConsolePort } from '../console/port.js';
-import type { BindingEnv } from './device-binding.js';
+import type { BindingEnv } from '../virtio/device.js';
+import type { ConsoleDevice } from './device.js';
+import type { ConsoleDriver } from './driver.js';
+import type { ConsolePort } from './port.js';
 
 export interface ConsoleApi {
   readonly role: 'driver' | 'device';

@@ -6,8 +6,11 @@
  *   ctx.vsock.connect(port, cid?)                          a stream.Duplex: backpressure through the credit window,
  *                                                          end() = SHUTDOWN, destroy() = RST
  */
-import type { VsockDevice, VsockDriver, VsockServer, VsockSocket } from '../vsock/index.js';
-import type { BindingEnv } from './device-binding.js';
+import type { BindingEnv } from '../virtio/device.js';
+import type { VsockDevice } from './device.js';
+import type { VsockDriver } from './driver.js';
+import type { VsockServer } from './server.js';
+import type { VsockSocket } from './socket.js';
 
 export interface VsockApi {
   readonly role: 'driver' | 'device';

@@ -7,7 +7,7 @@
  *     from dist/src/soak/reboot.js → dist/src/soak/reboot-worker.js
  *     from      src/soak/reboot.ts → dist/src/soak/reboot-worker.js
  */
-const ROOT_FROM_SOURCE = new URL('../', import.meta.url); // this file is <root>/src/compiled.ts when run from source
+const ROOT_FROM_SOURCE = new URL('../../', import.meta.url); // this file is <root>/src/host/compiled.ts when run from source
 
 export function compiledUrl(moduleUrl: string, rel: string): URL {
   if (!moduleUrl.endsWith('.ts')) return new URL(rel, moduleUrl);

@@ -7,15 +7,14 @@
  * RPMsg is listed for its name only: its roles (src/rpmsg/host.ts, remote.ts) still attach to the resource table
  * through the RPMsg layout (planned first in the table, on the wire as before) and have their own binding.
  */
-import type { VirtioDevice, VirtioDriver } from './virtio/device.js';
-import { EntropyDevice } from './entropy/device.js';
-import { EntropyDriver } from './entropy/driver.js';
-import { entropyDeviceApi, entropyDriverApi } from './guest/entropy.js';
-import type { BindingEnv } from './guest/device-binding.js';
-import { ConsoleDevice, ConsoleDriver, type ConsoleStats } from './console/index.js';
-import { consoleDeviceApi, consoleDriverApi } from './guest/console.js';
-import { VsockDevice, VsockDriver, type VsockStats } from './vsock/index.js';
-import { vsockApi } from './guest/vsock.js';
+import type { BindingEnv, VirtioDevice, VirtioDriver } from '../virtio/device.js';
+import { EntropyDevice } from '../entropy/device.js';
+import { EntropyDriver } from '../entropy/driver.js';
+import { entropyDeviceApi, entropyDriverApi } from '../entropy/api.js';
+import { ConsoleDevice, ConsoleDriver, type ConsoleStats } from '../console/index.js';
+import { consoleDeviceApi, consoleDriverApi } from '../console/api.js';
+import { VsockDevice, VsockDriver, type VsockStats } from '../vsock/index.js';
+import { vsockApi } from '../vsock/api.js';
 
 /** Per-device options from the machine config (the object minus `type`). Plain data: it is posted to workers. */
 export type DeviceOptions = Readonly<Record<string, unknown>>;
