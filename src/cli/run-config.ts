@@ -15,7 +15,9 @@ type Rule =
   | { readonly object: Readonly<Record<string, Rule>> }
   | { readonly anyObject: true }
   | { readonly objectOrFalse: Readonly<Record<string, Rule>> }
-  | { readonly oneOfOrObject: readonly string[]; readonly object: Readonly<Record<string, Rule>> };
+  | { readonly oneOfOrObject: readonly string[]; readonly object: Readonly<Record<string, Rule>> }
+  /** An array of objects each with a string `type` (the device's other options are the device type's business). */
+  | { readonly typedList: true };
 
 const US = { int: { min: 0, max: 1_000_000 } } as const;
 const MS = { int: { min: 1, max: 86_400_000 } } as const;
@@ -33,6 +35,8 @@ export const RUN_CONFIG_SCHEMA: Readonly<Record<string, Rule>> = {
       features: { int: { min: 0, max: 0xffff_ffff } },
     },
   },
+  devices: { typedList: true },
+  transport: { oneOf: ['rsc-table', 'mmio'] },
   preemptTimeoutUs: { int: { min: 0, max: 10_000_000 } },
   rt: {
     object: {
@@ -91,6 +95,11 @@ function checkValue(file: string, key: string, v: unknown, rule: Rule): void {
       if (!rule.oneOfOrObject.includes(v)) throw bad(file, key, `must be one of ${rule.oneOfOrObject.map((x) => JSON.stringify(x)).join(', ')} or an object, not ${JSON.stringify(v)}`);
     } else if (isPlainObject(v)) checkObject(file, `${key}.`, v, rule.object);
     else throw bad(file, key, `must be one of ${rule.oneOfOrObject.map((x) => JSON.stringify(x)).join(', ')} or an object, not ${JSON.stringify(v)}`);
+  } else if ('typedList' in rule) {
+    if (!Array.isArray(v) || v.length > 32) throw bad(file, key, `must be an array of at most 32 {"type": …} objects, not ${JSON.stringify(v)}`);
+    v.forEach((d, i) => {
+      if (!isPlainObject(d) || typeof d['type'] !== 'string') throw bad(file, `${key}[${i}]`, `must be an object with a string "type", not ${JSON.stringify(d)}`);
+    });
   } else if ('object' in rule) {
     if (!isPlainObject(v)) throw bad(file, key, `must be an object, not ${JSON.stringify(v)}`);
     checkObject(file, `${key}.`, v, rule.object);

@@ -23,6 +23,7 @@ import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
 import { GcWatch } from './gc-watch.js';
+import { buildDeviceBindings, type DeviceWiring } from './device-wiring.js';
 import { installTracer, tracer } from '../trace/active.js';
 import { TraceKind } from '../trace/events.js';
 import { frameIn, loadGuestMain } from './guest-loader.js';
@@ -58,6 +59,8 @@ export interface PartitionWorkerData {
   /** Fault injection (non-secure tests, --crash-at): die when the guest has sent `atMessage` RPMsg messages. */
   readonly crash?: CrashSpec;
   readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
+  /** The channel's other VirtIO devices (this side: driver if non-secure, device if secure). */
+  readonly devices?: readonly DeviceWiring[];
   /** This partition's trace buffer (--trace): its tracer records into it. */
   readonly trace?: SharedArrayBuffer;
 }
@@ -156,6 +159,16 @@ async function boot(): Promise<void> {
       },
     });
   }
+  let runtimeRef: GuestRuntime | undefined;
+  const devices =
+    d.devices && d.devices.length > 0
+      ? buildDeviceBindings(d.devices, {
+          world: d.world,
+          regions: d.regions,
+          notify: (id) => void core.smc(2 /* SmcCall.NOTIFY */, [id]),
+          env: { wait: (us) => runtimeRef!.idle(us), now: () => core.now() },
+        })
+      : undefined;
   const background: BackgroundOptions | undefined = d.rt;
   const runtime = new GuestRuntime({
     port: core,
@@ -165,14 +178,19 @@ async function boot(): Promise<void> {
     args: d.args,
     boot: d.boot ?? 0,
     ...(rpmsg ? { rpmsg } : {}),
+    ...(devices ? { devices: devices.bindings } : {}),
     ...(background ? { background } : {}),
   });
+  runtimeRef = runtime;
   rpmsg?.setWaiter((us) => runtime.idle(us));
 
   let outcome: MainOutcome;
   try {
     const main = await loadGuestMain(d.module);
-    if (core instanceof NonSecureCore) core.begin();
+    if (core instanceof NonSecureCore) {
+      core.begin();
+      devices?.start();
+    }
     else if (d.ctlSecure !== undefined) Atomics.store(new Int32Array(d.ctlSecure), SecureCtl.S_STARTED, 1);
     // the driver side's DRIVER_OK and start-up kick, now that this core runs (see GuestRpmsg.start)
     rpmsg?.start();
