@@ -160,6 +160,13 @@ function rtConfig(o: RunOptions, fromCfg: MachineConfig['rt']): MachineConfig['r
   return rt;
 }
 
+/** Trace track names of every vring: a vring's track is its notify id (RPMsg's two vrings keep their usual names). */
+function traceQueueNames(devices: readonly { readonly type: string; readonly notifyIds: readonly number[] }[] | undefined): Record<number, string> {
+  const names: Record<number, string> = { ...RPMSG_TRACE_QUEUE_NAMES };
+  for (const d of devices ?? []) if (d.type !== 'rpmsg') d.notifyIds.forEach((id, q) => (names[id] = `${d.type} vq${q}`));
+  return names;
+}
+
 /** RT task names of the secure partition's report, in task order (trace track names). */
 function rtTaskNames(report: Record<string, unknown> | undefined): string[] {
   const rt = report?.['rt'];
@@ -270,7 +277,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     o.trace !== undefined && result.trace !== undefined
       ? writeTrace(o.trace, result.trace, {
           taskNames: rtTaskNames(result.secure.report),
-          queueNames: RPMSG_TRACE_QUEUE_NAMES,
+          queueNames: traceQueueNames(result.devices),
           ...(traceWindow ? { window: traceWindow } : {}),
           metadata: { cores, isolation, scenario: sc?.name ?? 'custom' },
           title: `tz-virtio run, ${cores} core${cores === 1 ? '' : 's'}${sc ? `, scenario ${sc.name}` : ''}`,

@@ -27,6 +27,7 @@ import { RSC_VDEV_SIZE, RSC_VRING_SIZE, ResourceType } from './codec.js';
 import { RSC_VDEV_ACK_OFFSET, SharedByte } from './status-byte.js';
 import { RSC_VDEV_CONFIG_LEN_OFFSET, RSC_VDEV_GFEATURES_OFFSET, deviceCheckFeatures } from './handshake.js';
 import type { VdevPlacement } from './plan.js';
+import { traceDeviceQueue } from '../../trace/queues.js';
 
 export type RscDeviceState = 'reset' | 'negotiating' | 'live' | 'needs-reset';
 
@@ -197,8 +198,9 @@ export class RscTableDeviceTransport {
       const max = Math.min(p.num, this.device.queueMaxSizes[i] ?? 0);
       if (num < 1 || num > max || (num & (num - 1)) !== 0) return tamper(`vring ${i}: num ${num} is not a power of two in 1..${max}`), false;
       const l = splitLegacyLayout(p.da, num, p.align);
-      const vq = new SplitVirtqueueDevice(this.memory, num, { desc: l.desc, avail: l.avail, used: l.used }, { features: this.features });
       const notifyid = p.notifyid;
+      // trace track = the vring's notify id (unique in the table)
+      const vq = traceDeviceQueue(new SplitVirtqueueDevice(this.memory, num, { desc: l.desc, avail: l.avail, used: l.used }, { features: this.features }), notifyid);
       queues.push({
         index: i,
         vq,

@@ -22,6 +22,7 @@ import { RSC_VRING_SIZE, RSC_VDEV_SIZE } from './codec.js';
 import { RSC_VDEV_ACK_OFFSET, SharedByte } from './status-byte.js';
 import { RSC_VDEV_GFEATURES_OFFSET, readDeviceFeatures } from './handshake.js';
 import type { VdevPlacement } from './plan.js';
+import { traceDriverQueue } from '../../trace/queues.js';
 
 export type RscDriverState = 'idle' | 'resetting' | 'features' | 'live' | 'failed' | 'needs-reset';
 
@@ -191,8 +192,9 @@ export class RscTableDriverTransport {
       this.memory.write32(v.entry + RSC_VDEV_SIZE + RSC_VRING_SIZE * index + 8, n);
       const l = splitLegacyLayout(r.da, n, r.align);
       this.memory.fill(r.da, l.totalBytes);
-      const vq = new SplitVirtqueueDriver<number>(this.memory, n, { desc: l.desc, avail: l.avail, used: l.used }, opts);
       const notifyid = r.notifyid;
+      // trace track = the vring's notify id (unique in the table)
+      const vq = traceDriverQueue(new SplitVirtqueueDriver<number>(this.memory, n, { desc: l.desc, avail: l.avail, used: l.used }, opts), notifyid);
       return {
         index,
         vq,
