@@ -1,5 +1,5 @@
 /**
- * Crash and reboot of the non-secure partition in the middle of a stream (issue 6, item 3), on two worker threads
+ * Crash and reboot of the non-secure partition in the middle of a stream, on two worker threads
  * that run the RPMsg roles directly (secure = remote/receiver, non-secure = host/sender; one core each):
  *
  *   1. both boot; the sender streams sequence-numbered, CRC-checked messages; the receiver acknowledges
@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { PhysicalMemory } from '../virtio/memory.js';
 import { planRpmsgRegion, writeResourceTable } from '../rpmsg/index.js';
 import { R_ACKED, R_SECURE_BEAT, R_STOP, R_SECURE_BELL, R_WORDS, type RebootWorkerData } from './reboot-ctrl.js';
+import { compiledUrl } from '../host/compiled.js';
 
 export interface RebootOptions {
   readonly messages: number;
@@ -55,8 +56,7 @@ export interface RebootResult {
 }
 
 function workerUrl(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/src/soak/reboot-worker.js', here) : new URL('./reboot-worker.js', here);
+  return compiledUrl(import.meta.url, './reboot-worker.js');
 }
 
 export async function runReboot(o: RebootOptions): Promise<RebootResult> {
