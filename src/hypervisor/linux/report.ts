@@ -70,7 +70,7 @@ export function formatLinuxReport(r: LinuxRunResult): string {
     `messages            ${m.sent} sent, ${m.received} answered, ${m.lost} lost, ${m.corrupted} bad signatures`,
     `round trip          p50 ${rtt.p50} µs, p99 ${rtt.p99} µs (measured in Linux user space)`,
     `throughput          ${String(j['throughputMBps'])} MB/s`,
-    `world switches      ${r.monitor.worldSwitches} (${r.monitor.secureSlices} secure slices; longest ${Math.round(r.monitor.maxSliceUs)} µs; Linux stopped by ${r.stopMethod ?? 'n/a'})`,
+    `world switches      ${r.monitor.worldSwitches} (${r.monitor.secureSlices} secure slices; longest ${Math.round(r.monitor.maxSliceUs)} µs; ${r.cores === 1 ? `Linux stopped by ${r.stopMethod ?? 'n/a'}` : 'two cores: Linux never stopped'})`,
     `time per world      secure ${t.secure} ms, non-secure ${t.nonsecure} ms`,
     `Linux counter       ${r.guestCounter.whileSecureHeldCore} while the secure world held the core, ${r.guestCounter.whileLinuxRan} while Linux ran (${r.guestCounter.probes} probes)`,
     `security faults     0: by construction (Linux holds no mapping of secure memory); key seed in Linux's RAM: ${r.keyLeaked === undefined ? 'not checked' : r.keyLeaked ? 'FOUND' : 'no'}`,
