@@ -65,6 +65,20 @@ describe.skipIf(skip !== undefined)('run --nonsecure-linux: Linux asks the secur
     expect(r.vhostUser.errors).toBe(0);
   });
 
+  for (const [cores, ring] of [
+    [1, 'split'],
+    [2, 'packed'],
+  ] as const) {
+    it(`${cores} core${cores === 1 ? '' : 's'}, ${ring} rings: the rest of the matrix, every signature verified over vsock`, { timeout: 180_000 }, async () => {
+      const r = await runLinuxMachine({ cores, messages: 10, ring, timeoutMs: 150_000 });
+      expect(r.problems, r.consoleTail.join('\n')).toEqual([]);
+      expect(r.guest?.verified).toBe(10);
+      expect(r.ringNegotiated).toEqual({ console: ring, vsock: ring });
+      expect(r.vsock?.service).toMatchObject({ connections: 1, open: 0, linesIn: 11 });
+      expect(r.monitor.worldSwitches > 0).toBe(cores === 1);
+    });
+  }
+
   it('console channel, one core, split rings: the signer as lines on /dev/hvc0, no vsock device', { timeout: 180_000 }, async () => {
     const r = await runLinuxMachine({ cores: 1, messages: 15, ring: 'split', channel: 'console', timeoutMs: 150_000 });
     expect(r.problems, r.consoleTail.join('\n')).toEqual([]);
