@@ -1,7 +1,8 @@
 # The non-secure client of `tz-virtio run --nonsecure-linux`: asks the secure Ed25519 signer for its public key, then
 # to sign TZ_MESSAGES random messages one at a time, verifies every signature itself and prints one result line:
 # TZ result {json}. The signer is reached over AF_VSOCK (TZ_CHANNEL=vsock: CID 2, the host, port TZ_PORT; the result
-# and log lines go to /dev/hvc0, the secure world's console) or as lines on /dev/hvc0 (TZ_CHANNEL=console).
+# and log lines go to /dev/hvc0, the secure world's console, or to stdout with TZ_LOG=stdout where there is none, as
+# under QEMU) or as lines on /dev/hvc0 (TZ_CHANNEL=console).
 import json, os, socket, termios, time, tty
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -9,13 +10,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 n = int(os.environ.get('TZ_MESSAGES', '100'))
 size = int(os.environ.get('TZ_MESSAGE_BYTES', '64'))
 channel = os.environ.get('TZ_CHANNEL', 'vsock')
-hvc = os.open('/dev/hvc0', os.O_RDWR | os.O_NOCTTY)
-tty.setraw(hvc)  # no echo, no line discipline: the bytes go to the device as written
-termios.tcflush(hvc, termios.TCIOFLUSH)
+log_to_hvc = channel == 'vsock' and os.environ.get('TZ_LOG', 'hvc0') == 'hvc0'
+if channel == 'console' or log_to_hvc:
+    hvc = os.open('/dev/hvc0', os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(hvc)  # no echo, no line discipline: the bytes go to the device as written
+    termios.tcflush(hvc, termios.TCIOFLUSH)
 
 def log(line):
     # vsock: the console is the log; console: it carries the signer, so the log goes to the kernel console (stdout)
-    if channel == 'vsock':
+    if log_to_hvc:
         os.write(hvc, line.encode() + b'\n')
     else:
         print(line, flush=True)

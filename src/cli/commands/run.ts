@@ -39,7 +39,7 @@ async function runLinuxCommand(o: RunOptions): Promise<number> {
   const other = (['secure', 'nonsecure', 'config', 'scenario', 'isolation', 'window', 'dumpShm', 'trace', 'crashAt'] as const).filter((k) => o[k] !== undefined);
   if (other.length > 0) throw new CliError(`run: --nonsecure-linux does not take --${other.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')}`);
   const cores = (o.cores ?? 1) as 1 | 2;
-  setActivity(`running Linux as the non-secure world (${cores} core${cores === 1 ? '' : 's'})`);
+  setActivity(`running Linux${o.frontend === 'qemu' ? ' under QEMU' : ''} as the non-secure world (${cores} core${cores === 1 ? '' : 's'})`);
   try {
     const r = await runLinuxMachine({
       cores,
@@ -47,6 +47,7 @@ async function runLinuxCommand(o: RunOptions): Promise<number> {
       ...(o.init !== undefined ? { init: resolve(o.init) } : {}),
       ...(o.messages !== undefined ? { messages: o.messages } : {}),
       ...(o.channel !== undefined ? { channel: o.channel } : {}),
+      ...(o.frontend !== undefined ? { frontend: o.frontend } : {}),
       ...(o.ring !== undefined ? { ring: o.ring } : {}),
       ...(o.vsockPort !== undefined ? { vsockPort: o.vsockPort } : {}),
       timeoutMs: o.timeout ?? o.timeoutMs ?? 120_000,
@@ -88,6 +89,7 @@ interface RunOptions {
   kernel?: string;
   init?: string;
   channel?: 'vsock' | 'console';
+  frontend?: 'uml' | 'qemu';
   ring?: 'split' | 'packed';
   vsockPort?: number;
   // old spellings, kept as hidden aliases
@@ -197,7 +199,7 @@ function checkOutputPath(flag: string, file: string, suffixes: readonly string[]
 
 export async function runCommand(o: RunOptions): Promise<number> {
   if (o.nonsecureLinux === true) return runLinuxCommand(o);
-  const linuxOnly = (['kernel', 'init', 'channel', 'ring', 'vsockPort'] as const).filter((k) => o[k] !== undefined);
+  const linuxOnly = (['kernel', 'init', 'frontend', 'channel', 'ring', 'vsockPort'] as const).filter((k) => o[k] !== undefined);
   if (linuxOnly.length > 0) throw new CliError(`run: --${linuxOnly.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} need${linuxOnly.length === 1 ? 's' : ''} --nonsecure-linux`);
   const { cfg, dir } = o.config ? readConfig(o.config) : { cfg: {} as ConfigFile, dir: process.cwd() };
   const cores = (o.cores ?? cfg.cores ?? 1) as 1 | 2;
@@ -344,6 +346,7 @@ export function register(program: Command): void {
     .option('--nonsecure-linux', 'the non-secure world is a real Linux 6.1 (user-mode Linux, apt-get install user-mode-linux); its client asks the secure signer over AF_VSOCK and logs on /dev/hvc0')
     .option('--kernel <path>', 'with --nonsecure-linux: the linux.uml to boot (default /usr/bin/linux.uml)')
     .option('--init <script>', 'with --nonsecure-linux: the guest init script (default examples/linux/signer-client.sh)')
+    .option('--frontend <vmm>', 'with --nonsecure-linux: who runs Linux: uml (user-mode Linux, default) or qemu (Debian\'s own kernel under qemu-system-x86_64, vhost-user-vsock-pci; vsock channel only)', choiceOption('--frontend', ['uml', 'qemu'] as const))
     .option('--channel <name>', 'with --nonsecure-linux: vsock (AF_VSOCK to CID 2, default) or console (lines on /dev/hvc0)', choiceOption('--channel', ['vsock', 'console'] as const))
     .option('--ring <layout>', 'with --nonsecure-linux: split or packed virtqueues (default packed: Linux picks it when offered)', choiceOption('--ring', ['split', 'packed'] as const))
     .option('--vsock-port <port>', 'with --nonsecure-linux: the signer\'s AF_VSOCK port on CID 2 (default 1234)', intOption('--vsock-port', { min: 1, max: 0xfffffffe }))

@@ -11,8 +11,11 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
   const g = r.guest;
   const sent = g?.sent ?? 0;
   const received = g?.answered ?? 0;
+  const who = r.frontend === 'qemu' ? 'Debian\'s Linux 6.1 kernel under QEMU' : 'A Linux 6.1 process (user-mode Linux)';
+  const log = r.frontend === 'qemu' ? 'logged on its serial console' : 'logged on /dev/hvc0 (virtio_console)';
   return {
     nonsecure: 'linux',
+    frontend: r.frontend,
     kernel: r.kernel,
     cores: r.cores,
     ring: r.ring,
@@ -22,7 +25,7 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
     problems: r.problems,
     story: [
       r.channel === 'vsock'
-        ? `A Linux 6.1 process (user-mode Linux) asked the secure Ed25519 signer for ${sent} signatures over AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}) through Linux's own vmw_vsock_virtio_transport and our vhost-user back-end; it verified ${g?.verified ?? 0} and logged on /dev/hvc0 (virtio_console).`
+        ? `${who}: a Linux process asked the secure Ed25519 signer for ${sent} signatures over AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}) through Linux's own vmw_vsock_virtio_transport and our vhost-user back-end; it verified ${g?.verified ?? 0} and ${log}.`
         : `A Linux 6.1 process (user-mode Linux) asked the secure Ed25519 signer for ${sent} signatures through Linux's own virtio_console driver (/dev/hvc0) and our vhost-user back-end; it verified ${g?.verified ?? 0}.`,
       r.cores === 1
         ? `One core: the secure world held the core ${r.monitor.secureSlices} times (Linux stopped each time: ${r.monitor.worldSwitches} world switches); Linux's own counter moved ${r.guestCounter.whileSecureHeldCore} while stopped and ${r.guestCounter.whileLinuxRan} while running.`
@@ -34,6 +37,7 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
     measured: { throughput: g !== undefined, rtt: g !== undefined },
     worldSwitches: r.monitor.worldSwitches,
     stopMethod: r.stopMethod ?? null,
+    lateStops: r.lateStops ?? null,
     secureSlices: { count: r.monitor.secureSlices, byCause: r.monitor.byCause, maxUs: Math.round(r.monitor.maxSliceUs) },
     timePerWorldMs: { secure: r1(r.monitor.timeUs.secure / 1000), nonsecure: r1(r.monitor.timeUs.nonsecure / 1000) },
     securityFaults: {
@@ -65,8 +69,8 @@ export function formatLinuxReport(r: LinuxRunResult): string {
     ...(j['story'] as string[]),
     '',
     `result              ${r.ok ? 'OK' : `FAILED: ${r.problems.join('; ')}`}`,
-    `non-secure OS       Linux (${r.kernel}), ${r.cores} core${r.cores === 1 ? '' : 's'}, ${r.ring} rings`,
-    `channel             ${r.channel === 'vsock' ? `AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}; guest CID ${r.vsock?.guestCid ?? 0}); log on /dev/hvc0 (${r.console.linesIn} lines)` : '/dev/hvc0 (virtio-console lines)'}`,
+    `non-secure OS       Linux (${r.frontend === 'qemu' ? `QEMU, ${r.kernel}` : r.kernel}), ${r.cores} core${r.cores === 1 ? '' : 's'}, ${r.ring} rings`,
+    `channel             ${r.channel === 'vsock' ? `AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}; guest CID ${r.vsock?.guestCid ?? 0}); log on ${r.frontend === 'qemu' ? 'the serial console' : `/dev/hvc0 (${r.console.linesIn} lines)`}` : '/dev/hvc0 (virtio-console lines)'}`,
     `messages            ${m.sent} sent, ${m.received} answered, ${m.lost} lost, ${m.corrupted} bad signatures`,
     `round trip          p50 ${rtt.p50} µs, p99 ${rtt.p99} µs (measured in Linux user space)`,
     `throughput          ${String(j['throughputMBps'])} MB/s`,

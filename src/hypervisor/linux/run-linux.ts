@@ -6,6 +6,8 @@
  *     each with Linux's own vmw_vsock_virtio_transport underneath;
  *   - console (device 3): /dev/hvc0, the guest's log and result lines, printed by the host.
  * With channel 'console' the signer is served as lines on /dev/hvc0 instead, and there is no vsock device.
+ * With frontend 'qemu' the non-secure world is QEMU running Debian's own Linux 6.1 (qemu-process.ts): the same vsock
+ * device and back-end, driven by Linux's virtio_pci + vmw_vsock_virtio_transport; its log is the serial console.
  *
  * Trust: Linux shares its RAM (one file, passed by fd in SET_MEM_TABLE) and the secure side maps it; the secure RAM
  * (the signer's key) is a buffer of this process that no fd, file or message ever hands to Linux, so a Linux process
@@ -30,14 +32,18 @@ import { LineConsoleDevice } from './line-console.js';
 import { LinuxMonitor, type MonitorCounters } from './one-core-monitor.js';
 import { SecureSliceDevice } from './secure-slice-device.js';
 import { Signer } from './signer.js';
+import type { NonsecureOs } from './nonsecure-os.js';
+import { buildQemuInitramfs, QemuProcess, qemuGuestKernel, qemuUnavailable } from './qemu-process.js';
 import { UmlProcess } from './uml-process.js';
 import { VsockLineService, type VsockLineStats } from './vsock-line-service.js';
 
 export interface LinuxRunConfig {
   readonly cores?: 1 | 2;
-  /** linux.uml to boot; default /usr/bin/linux.uml. */
+  /** Who runs Linux: user-mode Linux (default) or QEMU (Debian's own kernel, vsock only: QEMU 7.2 has no vhost-user console). */
+  readonly frontend?: 'uml' | 'qemu';
+  /** linux.uml to boot (frontend uml); default /usr/bin/linux.uml. */
   readonly kernel?: string;
-  /** Guest init script; default examples/linux/signer-client.sh. */
+  /** Guest init script; default examples/linux/signer-client.sh (uml) or examples/linux/qemu-init.sh (qemu). */
   readonly init?: string;
   /** Signatures the default client asks for. Default 200. */
   readonly messages?: number;
@@ -51,7 +57,7 @@ export interface LinuxRunConfig {
   readonly guestCid?: number;
   /** Ring layout offered: packed (Linux picks it when offered) or split. Default packed. */
   readonly ring?: 'split' | 'packed';
-  /** UML's RAM (MiB). Default 128. */
+  /** Linux's RAM (MiB). Default 128 (uml) or 512 (qemu). */
   readonly memMiB?: number;
   /** Period of the secure world's own tick (ms): a secure slice that stops Linux on one core. Default 20. */
   readonly secureTickMs?: number;
@@ -75,13 +81,14 @@ export interface LinuxRunResult {
   readonly ok: boolean;
   readonly problems: string[];
   readonly cores: 1 | 2;
+  readonly frontend: 'uml' | 'qemu';
   readonly kernel: string;
   readonly ring: 'split' | 'packed';
   /** The layout Linux's drivers chose, per device (undefined: the device never went live). */
-  readonly ringNegotiated: { console: 'split' | 'packed' | undefined; vsock?: 'split' | 'packed' | undefined };
+  readonly ringNegotiated: { console?: 'split' | 'packed' | undefined; vsock?: 'split' | 'packed' | undefined };
   readonly channel: 'vsock' | 'console';
   readonly guest: GuestResult | undefined;
-  /** Where the guest's result line came from: its kernel console (UML's stdout) or /dev/hvc0 (our console device). */
+  /** Where the guest's result line came from: its kernel console (UML's stdout, QEMU's serial) or /dev/hvc0 (our console device). */
   readonly resultVia: 'kernel' | 'hvc0' | undefined;
   readonly monitor: MonitorCounters;
   /** The guest's progress counter: how far it moved while the secure world held the core, and while Linux ran. */
@@ -96,6 +103,8 @@ export interface LinuxRunResult {
   readonly linuxExit: number | string | undefined;
   /** How the monitor stops Linux on one core: SIGSTOP of the UML kernel, plus the cgroup freezer for its ptraced guest processes where the host offers one. */
   readonly stopMethod: 'sigstop+freezer' | 'sigstop' | undefined;
+  /** QEMU: stops not seen complete on every thread within 200 ms (the secure slice went on regardless). */
+  readonly lateStops: number | undefined;
   readonly timedOut: boolean;
   readonly durationMs: number;
   /** The guest console's last lines (kernel and init). */
@@ -110,7 +119,8 @@ function examplesDir(): string {
 }
 
 /** Why the Linux machine cannot run here (one line), or undefined. */
-export function linuxUnavailable(kernel?: string): string | undefined {
+export function linuxUnavailable(kernel?: string, frontend: 'uml' | 'qemu' = 'uml'): string | undefined {
+  if (frontend === 'qemu') return qemuUnavailable();
   if (kernel !== undefined) {
     try {
       accessSync(kernel, fsConstants.X_OK);
@@ -131,10 +141,14 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
   if (cores !== 1 && cores !== 2) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `cores must be 1 or 2, not ${String(cores)}`);
   const messages = cfg.messages ?? 200;
   if (!Number.isInteger(messages) || messages < 1 || messages > 1e7) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `messages must be 1..10^7, not ${messages}`);
-  const why = linuxUnavailable(cfg.kernel);
+  const frontend = cfg.frontend ?? 'uml';
+  if (frontend !== 'uml' && frontend !== 'qemu') throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `frontend must be uml or qemu, not ${String(frontend)}`);
+  if (frontend === 'qemu' && cfg.kernel !== undefined) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, 'kernel applies to the uml front-end (QEMU boots /boot/vmlinuz-*)');
+  if (frontend === 'qemu' && cfg.channel === 'console') throw new LinuxError(LinuxErrorCode.BAD_CONFIG, "channel console needs the uml front-end (QEMU 7.2 has no vhost-user console device)");
+  const why = linuxUnavailable(cfg.kernel, frontend);
   if (why !== undefined) throw new LinuxError(LinuxErrorCode.UNAVAILABLE, why);
-  const kernel = cfg.kernel ?? findUml()!;
-  const init = resolve(cfg.init ?? join(examplesDir(), 'signer-client.sh'));
+  const kernel = frontend === 'qemu' ? qemuGuestKernel()!.vmlinuz : (cfg.kernel ?? findUml()!);
+  const init = resolve(cfg.init ?? join(examplesDir(), frontend === 'qemu' ? 'qemu-init.sh' : 'signer-client.sh'));
   try {
     accessSync(init, fsConstants.X_OK);
   } catch {
@@ -154,8 +168,8 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
   const dir = mkdtempSync(join(tmpdir(), 'tz-linux-'));
   const sock = join(dir, 'console.sock');
   const vsockSock = join(dir, 'vsock.sock');
-  let uml: UmlProcess | undefined;
-  const monitor = new LinuxMonitor(cores, () => uml);
+  let os: NonsecureOs | undefined;
+  const monitor = new LinuxMonitor(cores, () => os);
   const signer = new Signer();
   const counter = new GuestCounter();
   const probe = { probes: 0, whileSecureHeldCore: 0n, whileLinuxRan: 0n, lastExit: undefined as bigint | undefined };
@@ -170,7 +184,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
   // The console: the signer's lines (channel console), or the guest's log, printed by the host (channel vsock).
   const device = new LineConsoleDevice((line) => (channel === 'console' ? signer.handle(line) : void onLine(line, 'hvc0')), monitor);
   const consoleSlice = new SecureSliceDevice(device, monitor);
-  const server = new VhostUserServer(sock, consoleSlice, { withheldFeatures });
+  const server = frontend === 'uml' ? new VhostUserServer(sock, consoleSlice, { withheldFeatures }) : undefined;
   // vsock: the signer on (CID 2, vsockPort). A flush asked for outside a kick (an answer written later) is a slice too.
   const vsock = channel === 'vsock' ? new VsockDevice({ guestCid, schedule: (fn) => queueMicrotask(() => monitor.run('send', fn)) }) : undefined;
   const service = vsock !== undefined ? new VsockLineService(vsock, vsockPort, (line) => signer.handle(line)) : undefined;
@@ -179,8 +193,9 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
 
   // A long secure slice every fifth tick: Linux is stopped (one core); after one UML tick of grace (a guest program
   // on the host CPU runs until its next trap), the counter is read twice 20 ms apart: it must not move.
+  const sharedMemory = () => consoleSlice.memory ?? vsockSlice?.memory;
   const probeSlice = (): void => {
-    const mem = device.memory;
+    const mem = sharedMemory();
     if (mem === undefined || !tickerReady) return;
     monitor.run('probe', () => {
       if (!counter.found && !counter.find(mem)) return;
@@ -225,7 +240,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
       }
       // the end of the scenario: one last probe, then look for the key in Linux's RAM while it is still mapped
       probeSlice();
-      const mem = device.memory;
+      const mem = sharedMemory();
       if (mem !== undefined) keyLeaked = monitor.run('audit', () => signer.keyLeaked(mem));
     } else if (line.startsWith('TZ error ')) problems.push(`guest: ${line.slice(9)}`);
   }
@@ -233,30 +248,42 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
   let timedOut = false;
   let exit: number | string | undefined;
   try {
-    server.listen();
+    server?.listen();
     vsockServer?.listen();
     service?.listen();
-    const args = [
-      `mem=${cfg.memMiB ?? 128}M`,
-      'rootfstype=hostfs',
-      'rootflags=/',
-      'rw',
-      `init=${init}`,
-      'con=null',
-      'con0=null,fd:1',
-      'quiet',
-      `virtio_uml.device=${sock}:3`,
-      ...(vsockServer !== undefined ? [`virtio_uml.device=${vsockSock}:19`] : []),
-      `TZ_CHANNEL=${channel}`,
-      `TZ_PORT=${vsockPort}`,
-      `TZ_MODDIR=${umlModuleDir()}`,
-      `TZ_DIR=${examplesDir()}`,
-      `TZ_MESSAGES=${messages}`,
-      `TZ_MARKER=${counter.markerHex}`,
-    ];
-    uml = new UmlProcess({ kernel, args, env: umlEnv(), onLine: (l) => onLine(l) });
+    if (frontend === 'qemu') {
+      const initrd = buildQemuInitramfs(dir, init);
+      os = new QemuProcess({
+        initrd,
+        vsockSocket: vsockSock,
+        packed: ring === 'packed',
+        memMiB: cfg.memMiB ?? 512,
+        env: { TZ_DIR: examplesDir(), TZ_PORT: String(vsockPort), TZ_MESSAGES: String(messages), TZ_MARKER: counter.markerHex },
+        onLine: (l) => onLine(l),
+      });
+    } else {
+      const args = [
+        `mem=${cfg.memMiB ?? 128}M`,
+        'rootfstype=hostfs',
+        'rootflags=/',
+        'rw',
+        `init=${init}`,
+        'con=null',
+        'con0=null,fd:1',
+        'quiet',
+        `virtio_uml.device=${sock}:3`,
+        ...(vsockServer !== undefined ? [`virtio_uml.device=${vsockSock}:19`] : []),
+        `TZ_CHANNEL=${channel}`,
+        `TZ_PORT=${vsockPort}`,
+        `TZ_MODDIR=${umlModuleDir()}`,
+        `TZ_DIR=${examplesDir()}`,
+        `TZ_MESSAGES=${messages}`,
+        `TZ_MARKER=${counter.markerHex}`,
+      ];
+      os = new UmlProcess({ kernel, args, env: umlEnv(), onLine: (l) => onLine(l) });
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const r = await Promise.race([uml.exited, new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)))]);
+    const r = await Promise.race([os.exited, new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)))]);
     clearTimeout(timer);
     if (r === 'timeout') {
       timedOut = true;
@@ -264,16 +291,16 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
     } else exit = r;
   } finally {
     clearInterval(tick);
-    uml?.kill();
-    if (uml !== undefined) await uml.exited;
+    os?.kill();
+    if (os !== undefined) await os.exited;
     monitor.finish();
     service?.close();
     vsockServer?.close();
-    server.close();
+    server?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const b = server.backend;
+  const b = server?.backend;
   const vb = vsockServer?.backend;
   if (guest === undefined) problems.push('the guest printed no result (see the console tail)');
   else {
@@ -284,7 +311,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
   if (keyLeaked === true) problems.push("the signer's key seed was found in Linux's RAM");
   if (cores === 1 && probe.whileSecureHeldCore > 0n) problems.push(`Linux made progress (${probe.whileSecureHeldCore}) while the secure world held the core`);
   if (cores === 1 && monitor.counters.worldSwitches === 0) problems.push('no world switch was counted');
-  for (const [name, d] of [['console', consoleSlice], ['vsock', vsockSlice]] as const) {
+  for (const [name, d] of [['console', server !== undefined ? consoleSlice : undefined], ['vsock', vsockSlice]] as const) {
     if (d !== undefined && d.ringNegotiated !== ring) problems.push(`Linux's ${name} driver used ${d.ringNegotiated ?? 'no'} rings, not ${ring}`);
   }
   for (const x of [b, vb]) {
@@ -292,7 +319,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
   }
   if (vsock !== undefined && vsock.stats.ringErrors > 0) problems.push(`vsock ring errors: ${vsock.stats.lastRingError ?? ''}`);
   if (channel === 'vsock' && service !== undefined && service.stats.connections === 0) problems.push('no vsock connection reached the signer');
-  const sum = (k: keyof VhostUserStats): number => b.stats[k] + (vb?.stats[k] ?? 0);
+  const sum = (k: keyof VhostUserStats): number => (b?.stats[k] ?? 0) + (vb?.stats[k] ?? 0);
   let endpoint: Omit<VsockStats, 'lastError'> | undefined;
   if (vsock !== undefined) {
     const { lastError, ...rest } = vsock.endpoint.stats;
@@ -303,9 +330,10 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
     ok: problems.length === 0,
     problems,
     cores,
+    frontend,
     kernel,
     ring,
-    ringNegotiated: { console: consoleSlice.ringNegotiated, ...(vsockSlice !== undefined ? { vsock: vsockSlice.ringNegotiated } : {}) },
+    ringNegotiated: { ...(server !== undefined ? { console: consoleSlice.ringNegotiated } : {}), ...(vsockSlice !== undefined ? { vsock: vsockSlice.ringNegotiated } : {}) },
     channel,
     guest,
     resultVia,
@@ -329,11 +357,12 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
       kicks: sum('kicks'),
       calls: sum('calls'),
       errors: sum('errors'),
-      lastErrors: [...b.recentErrors, ...(vb?.recentErrors ?? [])].slice(-3).map((e) => e.code),
-      byDevice: { console: { ...b.stats }, ...(vb !== undefined ? { vsock: { ...vb.stats } } : {}) },
+      lastErrors: [...(b?.recentErrors ?? []), ...(vb?.recentErrors ?? [])].slice(-3).map((e) => e.code),
+      byDevice: { ...(b !== undefined ? { console: { ...b.stats } } : {}), ...(vb !== undefined ? { vsock: { ...vb.stats } } : {}) },
     },
     linuxExit: exit,
-    stopMethod: uml?.stopMethod,
+    stopMethod: os?.stopMethod,
+    lateStops: os?.lateStops,
     timedOut,
     durationMs: Math.round(performance.now() - t0),
     consoleTail: tail.slice(-15),

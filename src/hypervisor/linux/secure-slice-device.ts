@@ -14,6 +14,8 @@ export class SecureSliceDevice implements VirtioDevice {
   readonly configSize: number;
   /** The features of the latest activation (what the driver negotiated), kept after a reset for reports. */
   negotiated: bigint | undefined;
+  /** The memory the driver shares (the non-secure world's RAM) while the device is active. */
+  memory: DeviceActivation['memory'] | undefined;
 
   constructor(
     readonly inner: VirtioDevice,
@@ -39,6 +41,7 @@ export class SecureSliceDevice implements VirtioDevice {
 
   activate(a: DeviceActivation): void {
     this.negotiated = a.features;
+    this.memory = a.memory;
     this.monitor.run('activate', () => this.inner.activate(a));
   }
 
@@ -51,6 +54,7 @@ export class SecureSliceDevice implements VirtioDevice {
   }
 
   reset(): void {
+    this.memory = undefined;
     this.monitor.run('reset', () => this.inner.reset());
   }
 
