@@ -50,6 +50,7 @@ export const RUN_CONFIG_SCHEMA: Readonly<Record<string, Rule>> = {
   peerResetTimeoutMs: MS,
   afterNsExitMs: { int: { min: 0, max: 86_400_000 } },
   timeoutMs: MS,
+  progressWatchdogMs: { int: { min: 0, max: 86_400_000 } },
   secure: partition,
   nonsecure: partition,
 };
