@@ -121,6 +121,8 @@ export class GuestRpmsg implements RpmsgBinding {
     } finally {
       r.uncork();
     }
+    // a refused ep.send() can go again: that is work for the caller's idle() (it returns instead of sleeping)
+    if (r.takeTxFreed()) n++;
     this.track();
     return n;
   }
