@@ -79,6 +79,8 @@ export class GuestRpmsg implements RpmsgBinding {
     const common = {
       transport: { notify: (vq: number) => o.notify(vq) },
       now: o.nowMs,
+      // counted in the link's stats (callbackErrors) and reported to the runtime (the run's errors), never rethrown
+      onCallbackError: (e: unknown, ep: Endpoint) => this.errorReporter?.(`rpmsg endpoint ${ep.addr}${ep.name !== undefined ? ` "${ep.name}"` : ''} callback`, e),
       ...(o.features !== undefined ? { features: o.features } : {}),
     };
     if (o.role === 'host') {
@@ -104,6 +106,13 @@ export class GuestRpmsg implements RpmsgBinding {
       r.start({ kick: true });
       this.track();
     }
+  }
+
+  private errorReporter: ((where: string, e: unknown) => void) | undefined;
+
+  /** Where endpoint callback exceptions go (the runtime's error report). */
+  setErrorReporter(report: (where: string, e: unknown) => void): void {
+    this.errorReporter = report;
   }
 
   /** The runtime's wait (idle with a timeout), used by ready() and findService(). */
