@@ -369,7 +369,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         }
         if (s.onPayload !== undefined) {
           try {
-            s.onPayload(payload!.subarray(0, h.len));
+            s.onPayload(payload!.length === h.len ? payload! : payload!.subarray(0, h.len));
           } catch (e) {
             // the application's handler failed: its connection goes, the device goes on
             s.destroy(e instanceof Error ? e : new Error(String(e)));
@@ -719,20 +719,23 @@ export class VsockEndpoint implements SocketHost, ServerHost {
  * Received payloads are copied out of the ring (the buffer goes back to the driver at once, and the secure side never
  * hands the application memory the driver can still change) into slices of a 1 MiB slab, as Node's own Buffer pool
  * does for small buffers: one allocation per slab instead of one per 64 KiB packet. A slab is freed by the GC once
- * no slice of it is referenced. Buffer#copy is a plain memcpy (TypedArray#set from a SharedArrayBuffer is slower).
+ * no slice of it is referenced. The slice starts at the source's address modulo 8: V8 copies out of a
+ * SharedArrayBuffer a word at a time only when both sides share their alignment (else a byte at a time, several
+ * times slower), and a peer's buffers need not be aligned.
  */
 const SLAB_BYTES = 1 << 20;
 let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
 let slabAt = 0;
 
 function copyOut(view: Uint8Array, len: number): Buffer {
-  if (slabAt + len > slab.length) {
-    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, len));
-    slabAt = 0;
+  let at = slabAt + ((view.byteOffset - slabAt) & 7);
+  if (at + len > slab.length) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, len + 8));
+    at = view.byteOffset & 7;
   }
-  const data = slab.subarray(slabAt, slabAt + len);
-  slabAt = (slabAt + len + 7) & ~7;
-  Buffer.from(view.buffer, view.byteOffset, len).copy(data, 0, 0, len);
+  const data = slab.subarray(at, at + len);
+  slabAt = at + len;
+  data.set(view.length === len ? view : view.subarray(0, len));
   return data;
 }
 
