@@ -24,12 +24,13 @@ import {
   VSOCK_QUEUE_EVENT,
   VSOCK_QUEUE_RX,
   VSOCK_QUEUE_TX,
+  VIRTIO_VSOCK_F_SEQPACKET,
 } from './constants.js';
 import { VsockError, VsockErrorCode } from './errors.js';
 import { emptyHeader, encodeVsockConfig, readHeader, writeHeader, type VsockHeader } from './header.js';
 import { VsockEndpoint, type PacketOut, type VsockEndpointOptions } from './endpoint.js';
 import { gatherReadable, readableView, scatterWritable } from './chain-io.js';
-import type { VsockServer } from './server.js';
+import type { VsockServer, VsockSocketOptions } from './server.js';
 import type { VsockSocket } from './socket.js';
 
 export interface VsockDeviceOptions extends VsockEndpointOptions {
@@ -42,6 +43,8 @@ export interface VsockDeviceOptions extends VsockEndpointOptions {
    * owns the device's thread passes its own scheduler.
    */
   readonly schedule?: (fn: () => void) => void;
+  /** Offer VIRTIO_VSOCK_F_SEQPACKET (§5.10.3). Default true. */
+  readonly seqpacket?: boolean;
 }
 
 export interface VsockDeviceStats {
@@ -55,10 +58,11 @@ export interface VsockDeviceStats {
 }
 
 const DEVICE_FEATURES = features(VirtioFeature.VERSION_1, VirtioFeature.RING_PACKED, VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC);
+const SEQPACKET = features(VIRTIO_VSOCK_F_SEQPACKET);
 
 export class VsockDevice implements VirtioDevice {
   readonly deviceType = VIRTIO_ID_VSOCK;
-  readonly deviceFeatures = DEVICE_FEATURES;
+  readonly deviceFeatures: bigint;
   readonly queueMaxSizes: readonly number[];
   readonly configSize = VSOCK_CONFIG_SIZE;
   readonly endpoint: VsockEndpoint;
@@ -95,6 +99,7 @@ export class VsockDevice implements VirtioDevice {
     }
     this.guestCidValue = cid;
     this.config = encodeVsockConfig(cid);
+    this.deviceFeatures = DEVICE_FEATURES | (opts.seqpacket === false ? 0n : SEQPACKET);
     const max = opts.queueMaxSize ?? 256;
     this.queueMaxSizes = [max, max, max];
     this.schedule = opts.schedule ?? queueMicrotask;
@@ -115,13 +120,14 @@ export class VsockDevice implements VirtioDevice {
     return this.act !== undefined && !this.broken;
   }
 
-  createServer(onConnection?: (s: VsockSocket) => void): VsockServer {
-    return this.endpoint.createServer(onConnection);
+  /** A listening port; `{ seqpacket: true }` for SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET negotiated). */
+  createServer(onConnection?: (s: VsockSocket) => void, opts?: VsockSocketOptions): VsockServer {
+    return this.endpoint.createServer(onConnection, opts);
   }
 
   /** Connects to a port of the guest (`cid` must be the guest's, when given). */
-  connect(port: number, cid?: number): VsockSocket {
-    return this.endpoint.connect(port, cid);
+  connect(port: number, cid?: number, opts?: VsockSocketOptions): VsockSocket {
+    return this.endpoint.connect(port, cid, opts);
   }
 
   // ---------------------------------------------------------------------------------------------------- VirtioDevice
@@ -141,6 +147,7 @@ export class VsockDevice implements VirtioDevice {
     this.act = a;
     this.memory = a.memory;
     this.broken = false;
+    this.endpoint.setSeqpacket((a.features & SEQPACKET) !== 0n);
     const [rx, tx, ev] = [a.queues[VSOCK_QUEUE_RX], a.queues[VSOCK_QUEUE_TX], a.queues[VSOCK_QUEUE_EVENT]];
     this.rxq = rx;
     this.txq = tx;

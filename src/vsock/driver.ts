@@ -30,11 +30,12 @@ import {
   VSOCK_QUEUE_EVENT,
   VSOCK_QUEUE_RX,
   VSOCK_QUEUE_TX,
+  VIRTIO_VSOCK_F_SEQPACKET,
 } from './constants.js';
 import { VsockError, VsockErrorCode } from './errors.js';
 import { decodeVsockConfig, emptyHeader, readHeader, writeHeader, type VsockHeader } from './header.js';
 import { VsockEndpoint, type PacketOut, type VsockEndpointOptions } from './endpoint.js';
-import type { VsockServer } from './server.js';
+import type { VsockServer, VsockSocketOptions } from './server.js';
 import type { VsockSocket } from './socket.js';
 
 /** Payloads start on this boundary (see the file comment). */
@@ -62,6 +63,8 @@ export interface VsockDriverOptions extends VsockEndpointOptions {
   readonly eventIdx?: boolean;
   /** Schedules a flush asked for outside interrupt(). Default: a microtask. */
   readonly schedule?: (fn: () => void) => void;
+  /** Accept VIRTIO_VSOCK_F_SEQPACKET when offered. Default true. */
+  readonly seqpacket?: boolean;
 }
 
 export interface VsockDriverStats {
@@ -88,6 +91,7 @@ export class VsockDriver implements VirtioDriver {
     splitHeader: boolean;
     packed: boolean;
     eventIdx: boolean;
+    seqpacket: boolean;
   };
   private guestCidValue = -1;
   private act: DriverActivation | undefined;
@@ -126,6 +130,7 @@ export class VsockDriver implements VirtioDriver {
       splitHeader,
       packed: opts.packed ?? true,
       eventIdx: opts.eventIdx ?? true,
+      seqpacket: opts.seqpacket ?? true,
     };
     for (const [k, v, lo, hi] of [
       ['queueSize', queueSize, 1, 32768],
@@ -159,14 +164,15 @@ export class VsockDriver implements VirtioDriver {
     return this.act !== undefined;
   }
 
-  createServer(onConnection?: (s: VsockSocket) => void): VsockServer {
-    return this.endpoint.createServer(onConnection);
+  /** A listening port; `{ seqpacket: true }` for SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET negotiated). */
+  createServer(onConnection?: (s: VsockSocket) => void, opts?: VsockSocketOptions): VsockServer {
+    return this.endpoint.createServer(onConnection, opts);
   }
 
   /** Connects to a port of the host (CID 2, the device side). */
-  connect(port: number, cid?: number): VsockSocket {
+  connect(port: number, cid?: number, opts?: VsockSocketOptions): VsockSocket {
     if (this.act === undefined) throw new VsockError(VsockErrorCode.NOT_ACTIVE, 'the vsock driver is not active yet (no guest CID)');
-    return this.endpoint.connect(port, cid);
+    return this.endpoint.connect(port, cid, opts);
   }
 
   // ---------------------------------------------------------------------------------------------------- VirtioDriver
@@ -175,6 +181,7 @@ export class VsockDriver implements VirtioDriver {
     let want = features(VirtioFeature.VERSION_1, VirtioFeature.INDIRECT_DESC);
     if (this.o.packed) want |= features(VirtioFeature.RING_PACKED);
     if (this.o.eventIdx) want |= features(VirtioFeature.EVENT_IDX);
+    if (this.o.seqpacket) want |= features(VIRTIO_VSOCK_F_SEQPACKET);
     return offered & want;
   }
 
@@ -191,6 +198,7 @@ export class VsockDriver implements VirtioDriver {
     if (a.pool.size < this.poolBytes) throw new VsockError(VsockErrorCode.BAD_ARGUMENT, `pool of ${a.pool.size} bytes, ${this.poolBytes} needed`);
     this.guestCidValue = cid;
     this.act = a;
+    this.endpoint.setSeqpacket((a.features & features(VIRTIO_VSOCK_F_SEQPACKET)) !== 0n);
     this.memory = a.memory;
     this.rxq = a.queues[VSOCK_QUEUE_RX];
     this.txq = a.queues[VSOCK_QUEUE_TX];
