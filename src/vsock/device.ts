@@ -9,6 +9,12 @@
  * asks the transport for DEVICE_NEEDS_RESET. We write only into writable segments of chains the driver gave us
  * (checked inside the device's memory by DescriptorChain.push) and the used rings. Every loop is bounded by a
  * queue size.
+ *
+ * Notifications (§2.7.10, §2.8.10; what vhost does): the driver's kicks are wanted on the tx queue only while the
+ * device is idle (off during a poll, back on at its end, with a re-check for chains that came meanwhile), and on the
+ * rx and event queues only while a packet or event waits for a buffer (a driver re-posting rx buffers then costs
+ * no notification). Used buffers of all queues are published once per poll, and the interrupt raised once per
+ * distinct queue notifier (one line for the device on every transport here).
  */
 import { VirtioFeature, features, isVirtioError, DescriptorChain } from '../virtio/index.js';
 import type { DeviceActivation, DeviceQueue, VirtioDevice } from '../virtio/device.js';
@@ -81,6 +87,12 @@ export class VsockDevice implements VirtioDevice {
   private rxReserved = false;
   private rxDirty = false;
   private evDirty = false;
+  /** Per queue index: kicks were asked for because a buffer was missing (rx, event). */
+  private readonly kicksWanted: boolean[] = [];
+  /** Queues whose used ring asks for an interrupt, raised at the end of poll(). */
+  private txIrq = false;
+  private rxIrq = false;
+  private evIrq = false;
   private pendingResetEvent = false;
   private broken = false;
   private polling = false;
@@ -156,6 +168,9 @@ export class VsockDevice implements VirtioDevice {
     this.txChain = tx ? new DescriptorChain(tx.vq.size) : undefined;
     this.evChain = ev ? new DescriptorChain(ev.vq.size) : undefined;
     this.rxReserved = false;
+    rx?.vq.disableNotifications();
+    ev?.vq.disableNotifications();
+    this.kicksWanted.length = 0;
     this.endpoint.setOutput(rx ? this.out : undefined);
   }
 
@@ -177,16 +192,43 @@ export class VsockDevice implements VirtioDevice {
     this.polling = true;
     let n = 0;
     try {
+      const tx = this.txq;
+      let idle = false;
+      tx?.vq.disableNotifications();
       for (let round = 0; round < 4; round++) {
         this.pollAgain = false;
         n += this.processTx();
         n += this.flushAll();
-        if (!this.pollAgain) break;
+        if (this.pollAgain) continue;
+        // idle: kicks wanted again; a chain the driver added before it could see that is one more round
+        if (tx === undefined || this.broken || tx.vq.enableNotifications()) {
+          idle = true;
+          break;
+        }
+        tx.vq.disableNotifications();
       }
+      if (!idle && tx !== undefined && !this.broken) {
+        // rounds used up with work left: kicks on, and another poll soon
+        tx.vq.enableNotifications();
+        this.requestFlush();
+      }
+      this.raiseInterrupts();
     } finally {
       this.polling = false;
     }
     return n;
+  }
+
+  /** One interrupt per distinct queue notifier whose used ring asked for one during this poll. */
+  private raiseInterrupts(): void {
+    const { txq, rxq, evq } = this;
+    const tx = this.txIrq && txq !== undefined;
+    const rx = this.rxIrq && rxq !== undefined;
+    const ev = this.evIrq && evq !== undefined;
+    this.txIrq = this.rxIrq = this.evIrq = false;
+    if (tx) txq.notify();
+    if (rx && !(tx && rxq.notify === txq!.notify)) rxq.notify();
+    if (ev && !(tx && evq.notify === txq!.notify) && !(rx && evq.notify === rxq!.notify)) evq.notify();
   }
 
   reset(): void {
@@ -237,7 +279,7 @@ export class VsockDevice implements VirtioDevice {
       this.handleTx(mem, c);
       q.vq.pushUsed(c.head, 0);
     }
-    if (n > 0 && q.vq.publishUsed()) q.notify();
+    if (n > 0 && q.vq.publishUsed()) this.txIrq = true;
     return n;
   }
 
@@ -284,7 +326,7 @@ export class VsockDevice implements VirtioDevice {
     if (q === undefined || c === undefined || this.broken) return -1;
     if (this.rxReserved) return Math.min(c.writableBytes - VSOCK_HEADER_SIZE, VSOCK_MAX_PKT_PAYLOAD);
     for (let k = 0; k < q.vq.size; k++) {
-      if (!this.pop(q, c)) return -1;
+      if (!this.popWaiting(q, c)) return -1;
       if (c.readable > 0 || c.writableBytes < VSOCK_HEADER_SIZE) {
         this.stats.badBuffers++;
         this.endpoint.count(VsockErrorCode.BAD_BUFFER, `rx chain ${c.head} (${c.readableBytes} readable, ${c.writableBytes} writable bytes) cannot take a packet`);
@@ -324,7 +366,7 @@ export class VsockDevice implements VirtioDevice {
     const mem = this.memory;
     if (!this.pendingResetEvent || q === undefined || c === undefined || mem === undefined || this.broken) return 0;
     for (let k = 0; k < q.vq.size; k++) {
-      if (!this.pop(q, c)) return 0;
+      if (!this.popWaiting(q, c)) return 0;
       if (c.writableBytes < VSOCK_EVENT_SIZE) {
         this.stats.badBuffers++;
         this.endpoint.count(VsockErrorCode.BAD_BUFFER, `event chain ${c.head} has ${c.writableBytes} writable bytes, less than an event`);
@@ -362,13 +404,35 @@ export class VsockDevice implements VirtioDevice {
     n += this.endpoint.flush();
     if (this.rxDirty && this.rxq) {
       this.rxDirty = false;
-      if (this.rxq.vq.publishUsed()) this.rxq.notify();
+      if (this.rxq.vq.publishUsed()) this.rxIrq = true;
     }
     if (this.evDirty && this.evq) {
       this.evDirty = false;
-      if (this.evq.vq.publishUsed()) this.evq.notify();
+      if (this.evq.vq.publishUsed()) this.evIrq = true;
     }
     return n;
+  }
+
+  /**
+   * pop() on a queue whose buffers we need now (rx, event): when there is none, ask the driver to kick once it posts
+   * one, and take one that came before the driver could see that; when there is one, kicks are off again.
+   */
+  private popWaiting(q: DeviceQueue, c: DescriptorChain): boolean {
+    const w = this.kicksWanted;
+    if (this.pop(q, c)) {
+      if (w[q.index] === true) {
+        w[q.index] = false;
+        q.vq.disableNotifications();
+      }
+      return true;
+    }
+    if (this.broken || q.vq.enableNotifications()) {
+      w[q.index] = !this.broken;
+      return false;
+    }
+    q.vq.disableNotifications();
+    w[q.index] = false;
+    return this.pop(q, c);
   }
 
   /** vq.pop, with a broken ring turned into DEVICE_NEEDS_RESET instead of an exception. */
