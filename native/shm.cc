@@ -26,6 +26,7 @@
 
 #include "vhost.h"
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -34,6 +35,7 @@
 #include <memory>
 #include <string>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -382,10 +384,25 @@ static void CloseFd(const FunctionCallbackInfo<Value>& args) {
   if (close(fd) != 0 && errno != EINTR) return ThrowErrno(args.GetIsolate(), errno, "close");
 }
 
+// Pins this shared object in the process for good. Node dlcloses an addon when the last environment that loaded it
+// goes away, e.g. when a worker_thread that loaded it exits. But a SharedArrayBuffer made by map()/mapFd() can outlive
+// that worker (posted to another thread, or simply freed by a later GC) and its deleter (Unmap, UnmapOwned) is code in
+// this object: run after the unload it jumps into unmapped text and the whole process dies with SIGSEGV. A second
+// dlopen of our own path with RTLD_NODELETE marks the object never-unloadable (glibc keeps it past every dlclose).
+// Done once per process; a failure leaves the old behaviour (the addon still works) and is not fatal.
+static void PinInProcess() {
+  static std::atomic<bool> pinned{false};  // workers may load the addon concurrently; a second pin is harmless
+  if (pinned.load()) return;
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&PinInProcess), &info) == 0 || info.dli_fname == nullptr) return;
+  if (dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr) pinned.store(true);
+}
+
 }  // namespace tz_shm
 
 // Context-aware, so that every worker_thread may load it.
 NODE_MODULE_INIT(/* exports, module, context */) {
+  tz_shm::PinInProcess();
   NODE_SET_METHOD(exports, "map", tz_shm::Map);
   NODE_SET_METHOD(exports, "futexWait", tz_shm::FutexWait);
   NODE_SET_METHOD(exports, "futexWake", tz_shm::FutexWake);

@@ -50,3 +50,31 @@ export function choiceArg<T extends string>(flag: string, value: string, choices
 export function choiceOption<T extends string>(flag: string, choices: readonly T[]): (value: string) => T {
   return (value: string) => choiceArg(flag, value, choices);
 }
+
+/** Checks a comma-separated list: every item one of `choices`, none twice, at least one. */
+export function choiceListArg<T extends string>(flag: string, text: string, choices: readonly T[]): T[] {
+  const items = text.split(',').map((s) => s.trim());
+  for (const item of items) {
+    if (!(choices as readonly string[]).includes(item)) throw new CliError(`${flag}: '${item}' must be one of ${choices.join(', ')} (a comma-separated list)`, 2, CliErrorCode.BAD_VALUE);
+  }
+  if (new Set(items).size !== items.length) throw new CliError(`${flag}: '${text}' names an item twice`, 2, CliErrorCode.BAD_VALUE);
+  return items as T[];
+}
+
+/** A commander argParser for a comma-separated list of choices. */
+export function choiceListOption<T extends string>(flag: string, choices: readonly T[]): (value: string) => T[] {
+  return (value: string) => choiceListArg(flag, value, choices);
+}
+
+/** Parses a decimal number (fractions allowed) that must lie in (0, max]. */
+export function positiveNumberArg(flag: string, text: string, max: number): number {
+  const t = text.trim();
+  const v = /^([0-9]+\.?[0-9]*|\.[0-9]+)(e-?[0-9]+)?$/i.test(t) ? Number(t) : Number.NaN;
+  if (!(Number.isFinite(v) && v > 0 && v <= max)) throw new CliError(`${flag}: '${text}' must be a positive number up to ${max}`, 2, CliErrorCode.BAD_VALUE);
+  return v;
+}
+
+/** A commander argParser for a positive number. */
+export function positiveNumberOption(flag: string, max: number): (value: string) => number {
+  return (value: string) => positiveNumberArg(flag, value, max);
+}

@@ -57,6 +57,7 @@ export const RUN_CONFIG_SCHEMA: Readonly<Record<string, Rule>> = {
   afterNsExitMs: { int: { min: 0, max: 86_400_000 } },
   timeoutMs: MS,
   waitPolicy: { oneOfOrObject: WAIT_POLICIES, object: { secure: { oneOf: WAIT_POLICIES }, nonsecure: { oneOf: WAIT_POLICIES } } },
+  progressWatchdogMs: { int: { min: 0, max: 86_400_000 } },
   secure: partition,
   nonsecure: partition,
 };

@@ -79,6 +79,8 @@ export class GuestRpmsg implements RpmsgBinding {
     const common = {
       transport: { notify: (vq: number) => o.notify(vq) },
       now: o.nowMs,
+      // counted in the link's stats (callbackErrors) and reported to the runtime (the run's errors), never rethrown
+      onCallbackError: (e: unknown, ep: Endpoint) => this.errorReporter?.(`rpmsg endpoint ${ep.addr}${ep.name !== undefined ? ` "${ep.name}"` : ''} callback`, e),
       ...(o.features !== undefined ? { features: o.features } : {}),
     };
     if (o.role === 'host') {
@@ -106,6 +108,13 @@ export class GuestRpmsg implements RpmsgBinding {
     }
   }
 
+  private errorReporter: ((where: string, e: unknown) => void) | undefined;
+
+  /** Where endpoint callback exceptions go (the runtime's error report). */
+  setErrorReporter(report: (where: string, e: unknown) => void): void {
+    this.errorReporter = report;
+  }
+
   /** The runtime's wait (idle with a timeout), used by ready() and findService(). */
   setWaiter(w: (timeoutUs: number) => Promise<boolean>): void {
     this.waiter = w;
@@ -121,6 +130,8 @@ export class GuestRpmsg implements RpmsgBinding {
     } finally {
       r.uncork();
     }
+    // a refused ep.send() can go again: that is work for the caller's idle() (it returns instead of sleeping)
+    if (r.takeTxFreed()) n++;
     this.track();
     return n;
   }

@@ -36,6 +36,8 @@ export interface RpmsgBinding {
   stats(): Record<string, unknown>;
   /** The peer partition was reset by the hypervisor: forget the rings and wait for the peer to set the link up again. */
   peerReset?(): void;
+  /** Where the link reports an exception of guest code it caught (an endpoint callback that threw). */
+  setErrorReporter?(report: (where: string, e: unknown) => void): void;
 }
 
 export interface RuntimeOptions {
@@ -117,6 +119,8 @@ export class GuestRuntime {
     this.virtioLine = port.world === 'secure' ? IrqLine.VIRTIO_TO_SECURE : IrqLine.VIRTIO_TO_NONSECURE;
     this.rpmsg = o.rpmsg;
     this.devices = o.devices ?? [];
+    // an endpoint callback that throws is the guest's error like any handler's: counted, in the report, fails the run
+    o.rpmsg?.setErrorReporter?.((where, e) => this.reportError(where, e));
     this.memoryPort = createMemoryPort({
       world: port.world,
       map: o.map,

@@ -4,6 +4,9 @@
  * Nothing loads it until a process feature asks, so the in-process modes never depend on it. When it is missing or
  * does not load, `loadNative()` throws HostError(NATIVE_UNAVAILABLE) with the reason recorded by the build script
  * (or the loader's own error) and the command that rebuilds it.
+ *
+ * Once loaded by any thread the addon pins itself in the process (dlopen RTLD_NODELETE in its init), so a mapping that
+ * outlives the worker that made it still finds its unmap code when V8 frees it.
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';

@@ -29,6 +29,10 @@
  *     word 22,23 S_STAMP, NS_STAMP  ring time of the doorbell that woke a sleeper (µs mod 2^31, src/sync).
  *     word 11 NS_BEAT      written by the non-secure runtime: its count of guest API calls (informative only: the
  *                          hypervisor names a partition that stopped calling into ctx when it does not stop).
+ *     word 12 NS_TICK      written by the non-secure partition's boot code on its event loop (every ~200 ms): the
+ *                          thread is not blocked in guest code even when the guest makes no API call (it awaits a
+ *                          Node promise). With NS_BEAT and NS_STATE it feeds the hypervisor's progress watchdog;
+ *                          forging it only hides the non-secure partition's own hang until the run's timeout.
  *     f64 16  NS_PARK_US   time of the last park (µs).
  *
  *   secure block  (main and secure worker only):
@@ -43,6 +47,10 @@
  *     word 4  S_STARTED    secure → main: 1 once the secure guest's main has been called (boot done).
  *     word 5  S_BEAT       secure → main: count of guest API boundaries and executive waits (the hypervisor names a
  *                          secure partition that stopped calling into ctx when it does not stop).
+ *     word 6  S_TICK       secure → main: the secure partition's event loop turns (see NS_TICK).
+ *     word 7  S_WAITING    secure → main: 1 while the secure core sleeps or spins in the executive's wait for an
+ *                          event (a long legitimate wait moves no beat). The progress watchdog (machine.ts) sees a
+ *                          secure partition stuck in guest code when none of S_BEAT, S_TICK moves and S_WAITING is 0.
  */
 import { Doorbell } from '../sync/doorbell.js';
 
@@ -66,6 +74,7 @@ export const Ctl = {
   S_STAMP: 22,
   NS_STAMP: 23,
   NS_BEAT: 11,
+  NS_TICK: 12,
 } as const;
 
 /** Float64 indices in the shared block. */
@@ -80,6 +89,8 @@ export const SecureCtl = {
   S_WAKE: 3,
   S_STARTED: 4,
   S_BEAT: 5,
+  S_TICK: 6,
+  S_WAITING: 7,
 } as const;
 
 export const Gate = { SECURE: 0, NONSECURE: 1 } as const;

@@ -21,6 +21,7 @@ import { processLauncher } from './process/launcher.js';
 import type { CrashMode } from './partition-worker.js';
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
 import { planChannel, type ChannelTransport, type DeviceConfig, type PlannedDevice } from './channel-plan.js';
+import { DEFAULT_PROGRESS_WATCHDOG_MS, ProgressWatchdog, type ProgressSample } from './progress-watchdog.js';
 import { allocateTraceBuffer, readTraceBuffer } from '../trace/buffer.js';
 import type { TraceSource } from '../trace/chrome.js';
 
@@ -102,6 +103,12 @@ export interface MachineConfig {
   readonly afterNsExitMs?: number;
   /** Whole-run limit. Default 60000 ms. */
   readonly timeoutMs?: number;
+  /**
+   * A partition that runs guest code this long without calling into ctx (and without waiting in it) is reported as
+   * stuck and the run ends then (non-secure: rebooted when maxReboots allows), instead of at the timeout. 0 = off.
+   * Default 2000 ms.
+   */
+  readonly progressWatchdogMs?: number;
   /** Live log lines from the guests. */
   readonly onLog?: (world: World, text: string) => void;
   /** 'worker' (default): partitions are worker threads of this process; 'process': each its own OS process over mapped files. */
@@ -177,6 +184,8 @@ export interface MachineResult {
 export async function runMachine(cfg: MachineConfig): Promise<MachineResult> {
   const cores = cfg.cores ?? 1;
   if (cores !== 1 && cores !== 2) throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `cores must be 1 or 2, not ${String(cores)}`);
+  const watchdogMs = cfg.progressWatchdogMs ?? DEFAULT_PROGRESS_WATCHDOG_MS;
+  if (!(Number.isSafeInteger(watchdogMs) && watchdogMs >= 0)) throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `progressWatchdogMs must be a non-negative integer, not ${String(watchdogMs)}`);
   const isolation = cfg.isolation ?? 'worker';
   if (isolation !== 'worker' && isolation !== 'process') throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `isolation must be worker or process, not ${String(isolation)}`);
   const platform = buildPlatform(cfg.platform);
@@ -243,20 +252,54 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     (f) => faults.push(f),
   );
   started.push(secure);
+  const watchdogMs = cfg.progressWatchdogMs ?? DEFAULT_PROGRESS_WATCHDOG_MS;
+  const watchdogs: ProgressWatchdog[] = [];
+  // A secure partition stuck in guest code (no ctx call, not waiting in ctx): the run ends now, not at the timeout.
+  let secureStuckAt: (() => void) | undefined;
+  const secureStuck = new Promise<'secure'>((r) => (secureStuckAt = () => r('secure')));
+  const secureProbe = (): ProgressSample =>
+    Atomics.load(ctlSecure, SecureCtl.S_WAITING) !== 0 ? 'waiting' : (Atomics.load(ctlSecure, SecureCtl.S_BEAT) + Atomics.load(ctlSecure, SecureCtl.S_TICK)) | 0;
+  watchdogs.push(
+    new ProgressWatchdog(secureProbe, watchdogMs, (ms) => {
+      secure.crash ??= stuckInGuestCode(secure, Atomics.load(ctlSecure, SecureCtl.S_BEAT), ms);
+      secureStuckAt?.();
+    }).start(),
+  );
   // process isolation: the secure files are unlinked once the secure process has mapped them, before any non-secure boot
   await launcher.secureStarted(secure.channel);
   const timeoutMs = cfg.timeoutMs ?? 60_000;
-  // The secure main threw (its module did not load, it has no main, or main failed): the run ends now, not at the
-  // timeout. (The secure runtime would go on serving, but a secure world whose software failed is the run's result.)
-  const secureFailed = secure.mainDone.then((o) => (o?.status === 'threw' ? ('secure' as const) : new Promise<never>(() => undefined)));
+  // The secure main threw (its module did not load, it has no main, or main failed), or it is stuck in guest code: the
+  // run ends now, not at the timeout. (The secure runtime would go on serving, but a secure world whose software
+  // failed is the run's result.)
+  const secureThrew = secure.mainDone.then((o) => (o?.status === 'threw' ? ('secure' as const) : new Promise<never>(() => undefined)));
+  const secureFailed = Promise.race([secureThrew, secureStuck]);
   // LTZVisor's boot order: the secure guest boots first, the non-secure one once the secure world's boot is done (its
   // main was called). The non-secure driver's DRIVER_OK and start-up kick then always reach a secure device that may
   // already sleep, so a wake-up the device depends on is never found only by luck of thread timing. Bounded.
   await secureBooted(ctlSecure, secure, secureFailed, t0, timeoutMs);
   const nsParts: Partition[] = [];
+  // the non-secure partition of the current boot is stuck in guest code: it ends as a crash (rebooted if allowed)
+  const nsStuck = new Map<Partition, Promise<'ns'>>();
+  const nsProbe = (): ProgressSample => {
+    const state = Atomics.load(ctlShared, Ctl.NS_STATE);
+    if (state === NsState.WFI || state === NsState.PARKED || state === NsState.EXITED) return 'waiting';
+    return (Atomics.load(ctlShared, Ctl.NS_BEAT) + Atomics.load(ctlShared, Ctl.NS_TICK)) | 0;
+  };
   const bootNonSecure = (boot: number): Partition => {
     const crash = cfg.crash !== undefined && (cfg.crash.boot ?? 0) === boot ? { atMessage: cfg.crash.atMessage, mode: cfg.crash.mode ?? 'terminate' } : undefined;
+    // a fresh boot starts from zero: its probe words are the previous boot's (reset below, before the worker runs)
+    Atomics.store(ctlShared, Ctl.NS_BEAT, 0);
+    Atomics.store(ctlShared, Ctl.NS_TICK, 0);
     const p = new Partition(launcher, { ...common('nonsecure', cfg.nonsecure), boot, ...traceFor('nonsecure', `ns-${boot}`), ...(crash ? { crash } : {}) }, cfg.onLog, (f) => faults.push(f));
+    let stuckAt: (() => void) | undefined;
+    nsStuck.set(p, new Promise<'ns'>((r) => (stuckAt = () => r('ns'))));
+    const dog = new ProgressWatchdog(nsProbe, watchdogMs, (ms) => {
+      if (!p.alive) return;
+      p.crash ??= stuckInGuestCode(p, Atomics.load(ctlShared, Ctl.NS_BEAT), ms);
+      stuckAt?.();
+    }).start();
+    watchdogs.push(dog);
+    void p.finished.then(() => dog.stop());
     nsParts.push(p);
     started.push(p);
     return p;
@@ -281,7 +324,7 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
       if (ns.crash !== undefined && ns === nonsecure) markNsGone();
     });
     // the non-secure side ends: its main returned/threw, it crashed, or the secure side died first
-    const nsEnd = await Promise.race([ns.mainDone.then(() => 'ns' as const), secure.finished.then(() => 'secure' as const), secureFailed, timeout]);
+    const nsEnd = await Promise.race([ns.mainDone.then(() => 'ns' as const), nsStuck.get(ns)!, secure.finished.then(() => 'secure' as const), secureFailed, timeout]);
     lastEnd = nsEnd;
     if (nsEnd === 'timeout') timedOut = true;
     if (nsEnd !== 'ns') break;
@@ -335,7 +378,8 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     await Promise.race([new Promise((r) => (t = setTimeout(r, cfg.afterNsExitMs))), secure.finished]);
     clearTimeout(t);
   }
-  // stop both
+  // stop both (the watchdogs' work is done: from here on, stop and terminate bound every wait)
+  for (const w of watchdogs) w.stop();
   Atomics.store(ctlShared, Ctl.NS_STOP, 1);
   ring(ctlShared, Ctl.NS_DOORBELL);
   Atomics.store(ctlSecure, SecureCtl.S_STOP, 1);
@@ -345,7 +389,9 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
   const beatAtStop = { secure: Atomics.load(ctlSecure, SecureCtl.S_BEAT), nonsecure: Atomics.load(ctlShared, Ctl.NS_BEAT) };
   const grace = async (p: Partition) => {
     let t: ReturnType<typeof setTimeout> | undefined;
-    const ms = p.outcome === undefined && p.world === 'nonsecure' ? 300 : 3000;
+    // a partition already found stuck in guest code cannot answer stop: little time for it too
+    const stuck = p.crash !== undefined && p.report === undefined;
+    const ms = (p.outcome === undefined && p.world === 'nonsecure') || stuck ? 300 : 3000;
     await Promise.race([p.finished, new Promise((r) => (t = setTimeout(r, ms)))]);
     clearTimeout(t);
     if (p.alive && p.report === undefined) {
@@ -391,6 +437,16 @@ async function secureBooted(ctlSecure: Int32Array, secure: Partition, failed: Pr
   while (!over && Atomics.load(ctlSecure, SecureCtl.S_STARTED) === 0 && performance.now() - t0 < timeoutMs) {
     await new Promise((r) => setTimeout(r, 1));
   }
+}
+
+/** What the progress watchdog says about a partition stuck in guest code for `stalledMs`. */
+function stuckInGuestCode(p: Partition, beat: number, stalledMs: number): string {
+  const w = p.world === 'secure' ? 'secure' : 'non-secure';
+  const ms = Math.round(stalledMs);
+  if (beat === 0 && p.outcome === undefined) {
+    return `the ${w} partition never called into ctx: its main runs without an API call (a busy loop?), which the hypervisor cannot stop or preempt; the watchdog ended it after ${ms} ms without progress`;
+  }
+  return `the ${w} partition stopped calling into ctx: no API call and no wait in ctx for ${ms} ms (a loop without ctx calls cannot be stopped or preempted); the watchdog ended it`;
 }
 
 /** Why a partition did not stop when asked: it never called into ctx, or stopped doing so. */

@@ -21,7 +21,7 @@ import type { BackgroundOptions } from '../guest/background.js';
 import type { WaitPolicy } from '../sync/policy.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
-import { SecureCtl } from './ctl.js';
+import { Ctl, SecureCtl } from './ctl.js';
 import { GcWatch } from './gc-watch.js';
 import { buildDeviceBindings, type DeviceWiring } from './device-wiring.js';
 import { installTracer, tracer } from '../trace/active.js';
@@ -80,6 +80,9 @@ export type PartitionMessage =
   | { readonly type: 'report'; readonly report: Record<string, unknown> }
   | { readonly type: 'boot-error'; readonly error: string };
 
+/** Period of the event-loop heartbeat (ms); the watchdog's limit is several times longer. */
+const TICK_MS = 200;
+
 const port = parentPort!;
 const d = workerData as PartitionWorkerData;
 const post = (m: PartitionMessage) => port.postMessage(m);
@@ -128,6 +131,14 @@ async function boot(): Promise<void> {
   } else {
     core = new NonSecureCore({ cores: d.cores, shared: d.ctlShared, numVqs: d.numVqs, log, reportFault, ...(d.waitPolicy !== undefined ? { waitPolicy: d.waitPolicy } : {}) });
   }
+  // The event loop's heartbeat for the hypervisor's progress watchdog (S_TICK / NS_TICK in ctl.ts): it moves while this
+  // thread is not blocked in guest code, even when the guest makes no API call (it awaits a Node promise). The first
+  // tick is now, so that a guest that blocks the thread from its first instruction has armed the watchdog.
+  const tickWords = new Int32Array(d.world === 'secure' ? d.ctlSecure! : d.ctlShared);
+  const tickIndex = d.world === 'secure' ? SecureCtl.S_TICK : Ctl.NS_TICK;
+  Atomics.add(tickWords, tickIndex, 1);
+  const ticker = setInterval(() => Atomics.add(tickWords, tickIndex, 1), TICK_MS);
+  ticker.unref();
   let rpmsg: GuestRpmsg | undefined;
   if (d.rpmsg) {
     const L = d.rpmsg.layout;
@@ -209,6 +220,7 @@ async function boot(): Promise<void> {
     await runtime.serveUntilStop();
   }
   gc.stop();
+  clearInterval(ticker);
   const report = runtime.report();
   report['gc'] = gc.stats();
   if (d.world === 'secure' && d.rt?.niceness !== undefined) report['rtNiceness'] = niceError === undefined ? d.rt.niceness : `refused: ${niceError}`;

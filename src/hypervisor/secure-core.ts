@@ -221,6 +221,16 @@ export class SecureCore implements CorePort {
    */
   waitForEvent(untilUs: number): void {
     if (this.stopping()) return;
+    // inside the executive's wait: a long sleep here is not a guest stuck without ctx calls (machine.ts watchdog)
+    Atomics.store(this.sctl, SecureCtl.S_WAITING, 1);
+    try {
+      this.waitForEventInner(untilUs);
+    } finally {
+      Atomics.store(this.sctl, SecureCtl.S_WAITING, 0);
+    }
+  }
+
+  private waitForEventInner(untilUs: number): void {
     const t0 = nowUs();
     if (this.idleMode === 'spin' && Number.isFinite(untilUs)) {
       // two cores, polling idle: core 0 is the secure world's; it watches the mailbox until the release

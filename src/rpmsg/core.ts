@@ -109,6 +109,15 @@ export abstract class RpmsgCore {
   private readonly routes: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(ROUTE_SLOTS).fill(undefined);
   /** Whether the peer was asked to notify us about returned TX buffers (armTxWait(true) in force). */
   private txWaitArmed = false;
+  /**
+   * A non-blocking send (trySend, a guest's ep.send) was refused for want of a TX buffer. Its caller will retry after
+   * its next wake-up, so the peer is asked to notify us when it gives a buffer back (as for a waiting sender), until
+   * poll() sees one free again. Without this the peer returns buffers silently (EVENT_IDX: we had said we do not
+   * want to know, §2.7.10) and a sender whose peer has nothing else to say sleeps until something unrelated wakes it.
+   */
+  private txRefused = false;
+  /** poll() found a TX buffer free again after a refused send (taken, once, by takeTxFreed()). */
+  private txFreed = false;
   protected nsEnabled = false;
   private nextAddr = RPMSG_RESERVED_ADDRESSES;
   private readonly txWaiters: TxWaiter[] = [];
@@ -479,6 +488,10 @@ export abstract class RpmsgCore {
     const b = this.acquireTx();
     if (b === undefined) {
       this.stats.txNoBuffer++;
+      this.txRefused = true;
+      // Publish what callbacks sent under poll()'s cork first: the peer only returns buffers for messages it sees.
+      this.flushTx();
+      this.setTxWait(true);
       return false;
     }
     if (n > b.capacity) {
@@ -559,7 +572,26 @@ export abstract class RpmsgCore {
       b.state = TX_ACQUIRED;
       w.resolve(b);
     }
+    if (this.txRefused) {
+      // Look after arming (the peer's check of our event index and our look here are ordered by seq-cst atomics):
+      // a buffer given back before we armed is seen now, one given back after comes with a notification.
+      const b = this.acquireTx();
+      if (b === undefined) return; // stay armed
+      this.unacquireTx(b);
+      this.txRefused = false;
+      this.txFreed = true;
+    }
     this.setTxWait(false);
+  }
+
+  /**
+   * Whether a TX buffer became free since a non-blocking send was refused (true once per refusal): a caller that
+   * counts the work a poll did counts this too, so that a sender with messages queued retries instead of sleeping.
+   */
+  takeTxFreed(): boolean {
+    const f = this.txFreed;
+    this.txFreed = false;
+    return f;
   }
 
   /** armTxWait through a flag, so the common "nobody waits" case touches no shared memory. */

@@ -9,6 +9,12 @@
  * asks the transport for DEVICE_NEEDS_RESET. We write only into writable segments of chains the driver gave us
  * (checked inside the device's memory by DescriptorChain.push) and the used rings. Every loop is bounded by a
  * queue size.
+ *
+ * Notifications (§2.7.10, §2.8.10; what vhost does): the driver's kicks are wanted on the tx queue only while the
+ * device is idle (off during a poll, back on at its end, with a re-check for chains that came meanwhile), and on the
+ * rx and event queues only while a packet or event waits for a buffer (a driver re-posting rx buffers then costs
+ * no notification). Used buffers of all queues are published once per poll, and the interrupt raised once per
+ * distinct queue notifier (one line for the device on every transport here).
  */
 import { VirtioFeature, features, isVirtioError, DescriptorChain } from '../virtio/index.js';
 import type { DeviceActivation, DeviceQueue, VirtioDevice } from '../virtio/device.js';
@@ -24,12 +30,13 @@ import {
   VSOCK_QUEUE_EVENT,
   VSOCK_QUEUE_RX,
   VSOCK_QUEUE_TX,
+  VIRTIO_VSOCK_F_SEQPACKET,
 } from './constants.js';
 import { VsockError, VsockErrorCode } from './errors.js';
 import { emptyHeader, encodeVsockConfig, readHeader, writeHeader, type VsockHeader } from './header.js';
 import { VsockEndpoint, type PacketOut, type VsockEndpointOptions } from './endpoint.js';
 import { gatherReadable, readableView, scatterWritable } from './chain-io.js';
-import type { VsockServer } from './server.js';
+import type { VsockServer, VsockSocketOptions } from './server.js';
 import type { VsockSocket } from './socket.js';
 
 export interface VsockDeviceOptions extends VsockEndpointOptions {
@@ -42,6 +49,8 @@ export interface VsockDeviceOptions extends VsockEndpointOptions {
    * owns the device's thread passes its own scheduler.
    */
   readonly schedule?: (fn: () => void) => void;
+  /** Offer VIRTIO_VSOCK_F_SEQPACKET (§5.10.3). Default true. */
+  readonly seqpacket?: boolean;
 }
 
 export interface VsockDeviceStats {
@@ -55,10 +64,11 @@ export interface VsockDeviceStats {
 }
 
 const DEVICE_FEATURES = features(VirtioFeature.VERSION_1, VirtioFeature.RING_PACKED, VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC);
+const SEQPACKET = features(VIRTIO_VSOCK_F_SEQPACKET);
 
 export class VsockDevice implements VirtioDevice {
   readonly deviceType = VIRTIO_ID_VSOCK;
-  readonly deviceFeatures = DEVICE_FEATURES;
+  readonly deviceFeatures: bigint;
   readonly queueMaxSizes: readonly number[];
   readonly configSize = VSOCK_CONFIG_SIZE;
   readonly endpoint: VsockEndpoint;
@@ -77,6 +87,12 @@ export class VsockDevice implements VirtioDevice {
   private rxReserved = false;
   private rxDirty = false;
   private evDirty = false;
+  /** Per queue index: kicks were asked for because a buffer was missing (rx, event). */
+  private readonly kicksWanted: boolean[] = [];
+  /** Queues whose used ring asks for an interrupt, raised at the end of poll(). */
+  private txIrq = false;
+  private rxIrq = false;
+  private evIrq = false;
   private pendingResetEvent = false;
   private broken = false;
   private polling = false;
@@ -95,6 +111,7 @@ export class VsockDevice implements VirtioDevice {
     }
     this.guestCidValue = cid;
     this.config = encodeVsockConfig(cid);
+    this.deviceFeatures = DEVICE_FEATURES | (opts.seqpacket === false ? 0n : SEQPACKET);
     const max = opts.queueMaxSize ?? 256;
     this.queueMaxSizes = [max, max, max];
     this.schedule = opts.schedule ?? queueMicrotask;
@@ -115,13 +132,14 @@ export class VsockDevice implements VirtioDevice {
     return this.act !== undefined && !this.broken;
   }
 
-  createServer(onConnection?: (s: VsockSocket) => void): VsockServer {
-    return this.endpoint.createServer(onConnection);
+  /** A listening port; `{ seqpacket: true }` for SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET negotiated). */
+  createServer(onConnection?: (s: VsockSocket) => void, opts?: VsockSocketOptions): VsockServer {
+    return this.endpoint.createServer(onConnection, opts);
   }
 
   /** Connects to a port of the guest (`cid` must be the guest's, when given). */
-  connect(port: number, cid?: number): VsockSocket {
-    return this.endpoint.connect(port, cid);
+  connect(port: number, cid?: number, opts?: VsockSocketOptions): VsockSocket {
+    return this.endpoint.connect(port, cid, opts);
   }
 
   // ---------------------------------------------------------------------------------------------------- VirtioDevice
@@ -141,6 +159,7 @@ export class VsockDevice implements VirtioDevice {
     this.act = a;
     this.memory = a.memory;
     this.broken = false;
+    this.endpoint.setSeqpacket((a.features & SEQPACKET) !== 0n);
     const [rx, tx, ev] = [a.queues[VSOCK_QUEUE_RX], a.queues[VSOCK_QUEUE_TX], a.queues[VSOCK_QUEUE_EVENT]];
     this.rxq = rx;
     this.txq = tx;
@@ -149,6 +168,9 @@ export class VsockDevice implements VirtioDevice {
     this.txChain = tx ? new DescriptorChain(tx.vq.size) : undefined;
     this.evChain = ev ? new DescriptorChain(ev.vq.size) : undefined;
     this.rxReserved = false;
+    rx?.vq.disableNotifications();
+    ev?.vq.disableNotifications();
+    this.kicksWanted.length = 0;
     this.endpoint.setOutput(rx ? this.out : undefined);
   }
 
@@ -170,16 +192,43 @@ export class VsockDevice implements VirtioDevice {
     this.polling = true;
     let n = 0;
     try {
+      const tx = this.txq;
+      let idle = false;
+      tx?.vq.disableNotifications();
       for (let round = 0; round < 4; round++) {
         this.pollAgain = false;
         n += this.processTx();
         n += this.flushAll();
-        if (!this.pollAgain) break;
+        if (this.pollAgain) continue;
+        // idle: kicks wanted again; a chain the driver added before it could see that is one more round
+        if (tx === undefined || this.broken || tx.vq.enableNotifications()) {
+          idle = true;
+          break;
+        }
+        tx.vq.disableNotifications();
       }
+      if (!idle && tx !== undefined && !this.broken) {
+        // rounds used up with work left: kicks on, and another poll soon
+        tx.vq.enableNotifications();
+        this.requestFlush();
+      }
+      this.raiseInterrupts();
     } finally {
       this.polling = false;
     }
     return n;
+  }
+
+  /** One interrupt per distinct queue notifier whose used ring asked for one during this poll. */
+  private raiseInterrupts(): void {
+    const { txq, rxq, evq } = this;
+    const tx = this.txIrq && txq !== undefined;
+    const rx = this.rxIrq && rxq !== undefined;
+    const ev = this.evIrq && evq !== undefined;
+    this.txIrq = this.rxIrq = this.evIrq = false;
+    if (tx) txq.notify();
+    if (rx && !(tx && rxq.notify === txq!.notify)) rxq.notify();
+    if (ev && !(tx && evq.notify === txq!.notify) && !(rx && evq.notify === rxq!.notify)) evq.notify();
   }
 
   reset(): void {
@@ -230,7 +279,7 @@ export class VsockDevice implements VirtioDevice {
       this.handleTx(mem, c);
       q.vq.pushUsed(c.head, 0);
     }
-    if (n > 0 && q.vq.publishUsed()) q.notify();
+    if (n > 0 && q.vq.publishUsed()) this.txIrq = true;
     return n;
   }
 
@@ -277,7 +326,7 @@ export class VsockDevice implements VirtioDevice {
     if (q === undefined || c === undefined || this.broken) return -1;
     if (this.rxReserved) return Math.min(c.writableBytes - VSOCK_HEADER_SIZE, VSOCK_MAX_PKT_PAYLOAD);
     for (let k = 0; k < q.vq.size; k++) {
-      if (!this.pop(q, c)) return -1;
+      if (!this.popWaiting(q, c)) return -1;
       if (c.readable > 0 || c.writableBytes < VSOCK_HEADER_SIZE) {
         this.stats.badBuffers++;
         this.endpoint.count(VsockErrorCode.BAD_BUFFER, `rx chain ${c.head} (${c.readableBytes} readable, ${c.writableBytes} writable bytes) cannot take a packet`);
@@ -317,7 +366,7 @@ export class VsockDevice implements VirtioDevice {
     const mem = this.memory;
     if (!this.pendingResetEvent || q === undefined || c === undefined || mem === undefined || this.broken) return 0;
     for (let k = 0; k < q.vq.size; k++) {
-      if (!this.pop(q, c)) return 0;
+      if (!this.popWaiting(q, c)) return 0;
       if (c.writableBytes < VSOCK_EVENT_SIZE) {
         this.stats.badBuffers++;
         this.endpoint.count(VsockErrorCode.BAD_BUFFER, `event chain ${c.head} has ${c.writableBytes} writable bytes, less than an event`);
@@ -355,13 +404,35 @@ export class VsockDevice implements VirtioDevice {
     n += this.endpoint.flush();
     if (this.rxDirty && this.rxq) {
       this.rxDirty = false;
-      if (this.rxq.vq.publishUsed()) this.rxq.notify();
+      if (this.rxq.vq.publishUsed()) this.rxIrq = true;
     }
     if (this.evDirty && this.evq) {
       this.evDirty = false;
-      if (this.evq.vq.publishUsed()) this.evq.notify();
+      if (this.evq.vq.publishUsed()) this.evIrq = true;
     }
     return n;
+  }
+
+  /**
+   * pop() on a queue whose buffers we need now (rx, event): when there is none, ask the driver to kick once it posts
+   * one, and take one that came before the driver could see that; when there is one, kicks are off again.
+   */
+  private popWaiting(q: DeviceQueue, c: DescriptorChain): boolean {
+    const w = this.kicksWanted;
+    if (this.pop(q, c)) {
+      if (w[q.index] === true) {
+        w[q.index] = false;
+        q.vq.disableNotifications();
+      }
+      return true;
+    }
+    if (this.broken || q.vq.enableNotifications()) {
+      w[q.index] = !this.broken;
+      return false;
+    }
+    q.vq.disableNotifications();
+    w[q.index] = false;
+    return this.pop(q, c);
   }
 
   /** vq.pop, with a broken ring turned into DEVICE_NEEDS_RESET instead of an exception. */

@@ -9,6 +9,14 @@
  * with a control bit set instead of a packet queue, RST replies for unknown connections are a bounded queue, and the
  * receive window bounds what a peer can make us buffer.
  *
+ * SEQPACKET (type 2, when the role negotiated VIRTIO_VSOCK_F_SEQPACKET): the same state machine and byte credit; a
+ * message's packets are assembled until the one flagged SEQ_EOM and pushed whole (socket.ts).
+ *
+ * Closing (§5.10.6.6): a socket closed in order (SHUTDOWN both ways) waits in CLOSING for the peer's RST; if none
+ * comes within closeTimeoutMs (Linux: VSOCK_CLOSE_TIMEOUT, 8 s) it is reset. The endpoint has no timer: the deadline
+ * is checked against its clock by flush(), which every poll()/interrupt() of the role runs, and closingDeadline()
+ * tells a runtime that sleeps when to poll next.
+ *
  * Re-entrancy: receive() emits stream events synchronously; handlers may write, end, destroy or connect. Those calls
  * only change socket state and ask for a flush, which runs after the current receive/flush (the role's poll() calls
  * flush() last), or in a microtask when nothing is running.
@@ -22,12 +30,13 @@ import {
   VSOCK_SHUTDOWN_RCV,
   VSOCK_SHUTDOWN_SEND,
   VSOCK_DEFAULT_BUF_ALLOC,
+  VSOCK_SEQ_EOM,
   VsockOp,
   VsockType,
 } from './constants.js';
 import { emptyHeader, type VsockHeader } from './header.js';
 import { Pending, SocketState, VsockSocket, type SocketHost } from './socket.js';
-import { VsockServer, type ServerHost } from './server.js';
+import { VsockServer, type ServerHost, type VsockSocketOptions } from './server.js';
 
 /** Where packets go: the role's buffers (device: the driver's rx chains; driver: its tx slots). */
 export interface PacketOut {
@@ -50,6 +59,10 @@ export interface VsockEndpointOptions {
   readonly maxPendingRst?: number;
   /** Largest payload per packet we send. Default 64 KiB (Linux's VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
   readonly maxPacketPayload?: number;
+  /** How long a connection closed in order waits for the peer's RST before it is reset (ms). Default 8000, as Linux. */
+  readonly closeTimeoutMs?: number;
+  /** The endpoint's clock in ms (close deadlines). Default performance.now. */
+  readonly now?: () => number;
   /**
    * Called when output is waiting and no receive/flush is running (a write from application code): the role (or the
    * runtime above it) schedules its own flush, which calls flush() and then publishes. Default: nothing is scheduled
@@ -66,6 +79,11 @@ export interface VsockStats {
   rstIn: number;
   rstOut: number;
   creditUpdatesOut: number;
+  /** SEQPACKET messages delivered whole / sent (their last packet went out). */
+  messagesIn: number;
+  messagesOut: number;
+  /** Orderly closes reset because the peer's RST did not come in time. */
+  closeTimeouts: number;
   accepted: number;
   connected: number;
   closed: number;
@@ -90,6 +108,9 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     rstIn: 0,
     rstOut: 0,
     creditUpdatesOut: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    closeTimeouts: 0,
     accepted: 0,
     connected: 0,
     closed: 0,
@@ -102,6 +123,11 @@ export class VsockEndpoint implements SocketHost, ServerHost {
   private readonly maxPendingRst: number;
   private readonly maxPayload: number;
   private readonly onWork: (() => void) | undefined;
+  private readonly closeTimeoutMs: number;
+  private readonly now: () => number;
+  /** Sockets in CLOSING, oldest first (entries that left CLOSING are dropped when met). */
+  private closing: VsockSocket[] = [];
+  private seqpacketOn = false;
   /** localPort → peerPort → socket. The peer CID is the endpoint's single peer. */
   private readonly table = new Map<number, Map<number, VsockSocket>>();
   private tableSize = 0;
@@ -133,6 +159,9 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     this.firstPort = opts.firstEphemeralPort ?? VSOCK_LAST_RESERVED_PORT + 1;
     this.nextPort = this.firstPort;
     this.onWork = opts.onWork;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 8000;
+    this.now = opts.now ?? (() => performance.now());
+    if (!(this.closeTimeoutMs >= 0)) throw new VsockError(VsockErrorCode.BAD_ARGUMENT, `closeTimeoutMs ${this.closeTimeoutMs} must be ≥ 0`);
     for (const [k, v] of [
       ['maxConnections', this.maxConnections],
       ['bufAlloc', this.bufAlloc],
@@ -150,6 +179,22 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     this.out = out;
   }
 
+  /** The role tells whether VIRTIO_VSOCK_F_SEQPACKET was negotiated (type 2 packets and sockets allowed). */
+  setSeqpacket(on: boolean): void {
+    this.seqpacketOn = on;
+  }
+
+  get seqpacket(): boolean {
+    return this.seqpacketOn;
+  }
+
+  /** The earliest close deadline on the endpoint's clock (a sleeping runtime polls by then), or undefined. */
+  closingDeadline(): number | undefined {
+    let d: number | undefined;
+    for (const s of this.closing) if (s.state === SocketState.CLOSING && (d === undefined || s.closeDeadline < d)) d = s.closeDeadline;
+    return d;
+  }
+
   /** Number of connection records (connecting, open, closing). */
   get connections(): number {
     return this.tableSize;
@@ -157,21 +202,28 @@ export class VsockEndpoint implements SocketHost, ServerHost {
 
   // ---------------------------------------------------------------------------------------------------- application API
 
-  createServer(onConnection?: (s: VsockSocket) => void): VsockServer {
-    return new VsockServer(this, onConnection);
+  createServer(onConnection?: (s: VsockSocket) => void, opts: VsockSocketOptions = {}): VsockServer {
+    if (opts.seqpacket === true) this.needSeqpacket();
+    return new VsockServer(this, onConnection, opts);
   }
 
-  /** Opens a stream connection to `port` of the peer (returned at once; 'connect' follows the peer's RESPONSE). */
-  connect(port: number, cid?: number): VsockSocket {
+  /** Opens a connection to `port` of the peer (returned at once; 'connect' follows the peer's RESPONSE). */
+  connect(port: number, cid?: number, opts: VsockSocketOptions = {}): VsockSocket {
+    const type = opts.seqpacket === true ? VsockType.SEQPACKET : VsockType.STREAM;
+    if (type === VsockType.SEQPACKET) this.needSeqpacket();
     if (!Number.isInteger(port) || port < 0 || port >= VMADDR_PORT_ANY) throw new VsockError(VsockErrorCode.BAD_ARGUMENT, `port ${port} is not a u32 below VMADDR_PORT_ANY`);
     const peer = this.peerCid();
     if (cid !== undefined && cid !== peer) throw new VsockError(VsockErrorCode.NO_ROUTE, `CID ${cid} is not reachable from CID ${this.localCid()} (only CID ${peer} is)`);
     if (this.tableSize >= this.maxConnections) throw new VsockError(VsockErrorCode.TOO_MANY_CONNECTIONS, `${this.tableSize} connections open (limit ${this.maxConnections})`);
     const localPort = this.allocPort();
-    const s = new VsockSocket(this, { localCid: this.localCid(), localPort, remoteCid: peer, remotePort: port }, SocketState.CONNECTING, this.bufAlloc, this.allowHalfOpen);
+    const s = new VsockSocket(this, { localCid: this.localCid(), localPort, remoteCid: peer, remotePort: port }, SocketState.CONNECTING, this.bufAlloc, this.allowHalfOpen, type);
     this.insert(s);
     this.mark(s, Pending.REQUEST);
     return s;
+  }
+
+  private needSeqpacket(): void {
+    if (!this.seqpacketOn) throw new VsockError(VsockErrorCode.NOT_NEGOTIATED, 'SEQPACKET sockets need VIRTIO_VSOCK_F_SEQPACKET, which this device and driver did not negotiate');
   }
 
   bind(server: VsockServer, port: number): number {
@@ -192,7 +244,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
 
   // ---------------------------------------------------------------------------------------------------- socket host
 
-  enqueue(s: VsockSocket, chunk: Uint8Array, cb: (err?: Error | null) => void): void {
+  enqueue(s: VsockSocket, chunk: Uint8Array, cb: (err?: Error | null) => void, flags: number): void {
     if (s.state === SocketState.CLOSED || (s.peerShutdown & VSOCK_SHUTDOWN_RCV) !== 0) {
       cb(new VsockError(VsockErrorCode.PEER_SHUTDOWN, `port ${s.remotePort} of CID ${s.remoteCid} receives no more data`));
       return;
@@ -201,7 +253,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
       cb();
       return;
     }
-    s.txq.push({ chunk, off: 0, cb });
+    s.txq.push({ chunk, off: 0, cb, flags });
     this.schedule(s);
   }
 
@@ -212,7 +264,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
 
   consumed(s: VsockSocket): void {
     if (s.state === SocketState.CLOSED) return;
-    s.credit.setBuffered(s.readableLength);
+    s.credit.setBuffered(s.bufferedBytes());
     if (s.credit.needsUpdate()) this.mark(s, Pending.CREDIT_UPDATE);
   }
 
@@ -223,6 +275,8 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     if (err === null && bothShut && s.state === SocketState.CONNECTED) {
       // orderly close (§5.10.6.6): SHUTDOWN with both flags, the record stays until the peer's RST
       s.state = SocketState.CLOSING;
+      s.closeDeadline = this.now() + this.closeTimeoutMs;
+      this.closing.push(s);
       this.queueShutdown(s, VSOCK_SHUTDOWN_BOTH);
       return;
     }
@@ -246,8 +300,8 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         this.violation(VsockErrorCode.BAD_CID, `packet from CID ${h.srcCid} to CID ${h.dstCid}; this endpoint is CID ${this.localCid()} and talks to CID ${this.peerCid()}`);
         return;
       }
-      if (h.type !== VsockType.STREAM) {
-        this.violation(VsockErrorCode.BAD_TYPE, `socket type ${h.type} is not supported (STREAM is ${VsockType.STREAM})`);
+      if (h.type !== VsockType.STREAM && !(h.type === VsockType.SEQPACKET && this.seqpacketOn)) {
+        this.violation(VsockErrorCode.BAD_TYPE, `socket type ${h.type} is not supported (STREAM is ${VsockType.STREAM}${this.seqpacketOn ? `, SEQPACKET ${VsockType.SEQPACKET}` : '; SEQPACKET is not negotiated'})`);
         if (h.op !== VsockOp.RST) this.orphanRst(h);
         return;
       }
@@ -266,6 +320,12 @@ export class VsockEndpoint implements SocketHost, ServerHost {
       }
       if (s === undefined) {
         this.noSocket(h);
+        return;
+      }
+      if (h.type !== s.type) {
+        // a packet of the other type for this address pair: RST without touching the socket (Linux: reset_no_sock)
+        this.violation(VsockErrorCode.BAD_TYPE, `${opName(h.op)} of type ${h.type} for a connection of type ${s.type}`);
+        if (h.op !== VsockOp.RST) this.orphanRst(h);
         return;
       }
       // an RST ends the connection whatever its credit fields say (an RST for a socket already gone carries zeroes)
@@ -310,12 +370,17 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         this.orphanRst(h);
         return;
       }
+      if (server.type !== h.type) {
+        this.violation(VsockErrorCode.BAD_TYPE, `REQUEST of type ${h.type} for port ${h.dstPort}, which listens for type ${server.type}`);
+        this.orphanRst(h);
+        return;
+      }
       if (this.tableSize >= this.maxConnections) {
         this.violation(VsockErrorCode.TOO_MANY_CONNECTIONS, `REQUEST for port ${h.dstPort} refused: ${this.tableSize} connections (limit ${this.maxConnections})`);
         this.orphanRst(h);
         return;
       }
-      const s = new VsockSocket(this, { localCid: this.localCid(), localPort: h.dstPort, remoteCid: h.srcCid, remotePort: h.srcPort }, SocketState.CONNECTED, this.bufAlloc, this.allowHalfOpen);
+      const s = new VsockSocket(this, { localCid: this.localCid(), localPort: h.dstPort, remoteCid: h.srcCid, remotePort: h.srcPort }, SocketState.CONNECTED, this.bufAlloc, this.allowHalfOpen, server.type);
       s.credit.updatePeer(h.bufAlloc, h.fwdCnt);
       this.insert(s);
       this.mark(s, Pending.RESPONSE);
@@ -359,27 +424,48 @@ export class VsockEndpoint implements SocketHost, ServerHost {
           this.resetConnection(s, VsockErrorCode.CREDIT_OVERFLOW, 'peer sent beyond its credit');
           return;
         }
-        if (h.len === 0) return;
+        // SEQPACKET: SEQ_EOM ends the message (an empty RW may carry it); SEQ_EOR only adds a record end to it.
+        // STREAM: flags carry nothing.
+        const seq = s.type === VsockType.SEQPACKET;
+        const end = seq && (h.flags & VSOCK_SEQ_EOM) !== 0;
+        if (h.len === 0 && !end) return;
         s.credit.onReceived(h.len);
         this.stats.bytesIn += h.len;
         if (s.state === SocketState.CLOSING || (s.shutdownSent & VSOCK_SHUTDOWN_RCV) !== 0 || s.destroyed) {
           // we said we receive no more: count it as consumed so the window stays open for nobody
+          s.dropAssembly();
           s.credit.setBuffered(0);
           return;
         }
         if (s.onPayload !== undefined) {
           try {
-            s.onPayload(payload!.subarray(0, h.len));
+            s.onPayload(payload === undefined ? EMPTY : payload.length === h.len ? payload : payload.subarray(0, h.len), end);
           } catch (e) {
             // the application's handler failed: its connection goes, the device goes on
             s.destroy(e instanceof Error ? e : new Error(String(e)));
             return;
           }
+          if (end) this.stats.messagesIn++;
           this.consumed(s);
           return;
         }
-        const data = owned ? payload! : copyOut(payload!, h.len);
-        s.push(data);
+        if (!seq) {
+          s.push(owned ? payload! : copyOut(payload!, h.len));
+          this.consumed(s);
+          return;
+        }
+        // the message's packets are copied once each as they come (the window bounds what they hold); a message of
+        // one packet is pushed as it is, a longer one joined once
+        if (h.len > 0) {
+          s.assembly.push(owned ? payload! : copyOut(payload!, h.len));
+          s.assemblyBytes += h.len;
+        }
+        if (end && s.assemblyBytes > 0) {
+          const msg = s.assembly.length === 1 ? s.assembly[0]! : Buffer.concat(s.assembly, s.assemblyBytes);
+          s.dropAssembly();
+          this.stats.messagesIn++;
+          s.pushMessage(msg);
+        }
         this.consumed(s);
         return;
       }
@@ -394,7 +480,11 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         const fresh = f & ~s.peerShutdown;
         s.peerShutdown |= f;
         if ((fresh & VSOCK_SHUTDOWN_RCV) !== 0) this.dropTx(s, new VsockError(VsockErrorCode.PEER_SHUTDOWN, `port ${s.remotePort} of CID ${s.remoteCid} receives no more data`));
-        if ((fresh & VSOCK_SHUTDOWN_SEND) !== 0) s.push(null);
+        if ((fresh & VSOCK_SHUTDOWN_SEND) !== 0) {
+          // a message the peer never ended is not a message
+          s.dropAssembly();
+          s.push(null);
+        }
         if (s.peerShutdown === VSOCK_SHUTDOWN_BOTH) {
           // the peer is done both ways: answer with RST and forget the record (Linux: virtio_transport_recv_connected)
           this.closeWithRst(s);
@@ -406,6 +496,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         this.remove(s);
         s.state = SocketState.CLOSED;
         s.pending = 0;
+        s.dropAssembly();
         if (orderly) {
           if (!s.readableEnded) s.push(null);
         } else s.destroy(new VsockError(VsockErrorCode.CONNECTION_RESET, `port ${s.remotePort} of CID ${s.remoteCid} reset the connection`));
@@ -426,6 +517,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
       return 0;
     }
     this.workRequested = false;
+    if (this.closing.length > 0) this.expireClosing();
     const out = this.out;
     if (out === undefined) return 0;
     this.busy = true;
@@ -514,11 +606,19 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     }
     if (s.state === SocketState.CONNECTED && s.txHead < s.txq.length && (s.peerShutdown & VSOCK_SHUTDOWN_RCV) === 0) {
       const credit = c.peerCredit();
+      const t = s.txq[s.txHead]!;
+      if (t.off === 0 && s.type === VsockType.SEQPACKET && t.chunk.length > c.peerBufAlloc) {
+        // the message can never fit the peer's window: fail it (Node then destroys the socket, which sends RST)
+        this.failHead(s, new VsockError(VsockErrorCode.MSG_SIZE, `a ${t.chunk.length}-byte message exceeds the peer's buf_alloc ${c.peerBufAlloc}`, { length: t.chunk.length, bufAlloc: c.peerBufAlloc }));
+        return 0;
+      }
       if (credit > 0 && room > 0) {
-        const t = s.txq[s.txHead]!;
         const len = Math.min(room, credit, this.maxPayload, t.chunk.length - t.off);
-        c.setBuffered(s.readableLength);
-        this.header(VsockOp.RW, VsockType.STREAM, s.localPort, s.remotePort, 0, len, c.bufAlloc, c.fwdCnt);
+        const last = t.off + len === t.chunk.length;
+        c.setBuffered(s.bufferedBytes());
+        // SEQPACKET: the message's end flags go on the packet that carries its last byte only (a packet split over
+        // several buffers keeps them on its last piece, as vhost does)
+        this.header(VsockOp.RW, s.type, s.localPort, s.remotePort, last ? t.flags : 0, len, c.bufAlloc, c.fwdCnt);
         c.stamp();
         out.send(this.h, t.chunk, t.off);
         c.onSent(len);
@@ -526,7 +626,8 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         this.stats.packetsOut++;
         this.stats.bytesOut += len;
         t.off += len;
-        if (t.off === t.chunk.length) {
+        if (last) {
+          if (t.flags !== 0) this.stats.messagesOut++;
           const cb = t.cb;
           t.cb = undefined;
           s.txHead++;
@@ -559,8 +660,8 @@ export class VsockEndpoint implements SocketHost, ServerHost {
 
   private control(s: VsockSocket, out: PacketOut, op: number, flags: number): number {
     const c = s.credit;
-    if (!s.destroyed) c.setBuffered(s.readableLength);
-    this.header(op, VsockType.STREAM, s.localPort, s.remotePort, flags, 0, c.bufAlloc, c.fwdCnt);
+    if (!s.destroyed) c.setBuffered(s.bufferedBytes());
+    this.header(op, s.type, s.localPort, s.remotePort, flags, 0, c.bufAlloc, c.fwdCnt);
     c.stamp();
     this.put(out);
     return 1;
@@ -596,6 +697,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     for (const m of this.table.values()) for (const s of m.values()) all.push(s);
     this.orphans.length = 0;
     this.ready.length = 0;
+    this.closing.length = 0;
     for (const s of all) {
       this.remove(s);
       s.state = SocketState.CLOSED;
@@ -611,8 +713,29 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     if (s.state !== SocketState.CLOSED) this.closeWithRst(s);
   }
 
+  /** Resets every CLOSING connection whose deadline passed (its RST goes out with this flush). */
+  private expireClosing(): void {
+    const now = this.now();
+    const list = this.closing;
+    let keep = 0;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      // a socket that left CLOSING (the RST came, a reset) is forgotten here
+      if (s.state !== SocketState.CLOSING) continue;
+      if (now >= s.closeDeadline) {
+        this.stats.closeTimeouts++;
+        this.stats.lastError = new VsockError(VsockErrorCode.CLOSE_TIMEOUT, `port ${s.remotePort} of CID ${s.remoteCid} sent no RST within ${this.closeTimeoutMs} ms of our SHUTDOWN; reset`);
+        this.closeWithRst(s);
+        continue;
+      }
+      list[keep++] = s;
+    }
+    list.length = keep;
+  }
+
   private closeWithRst(s: VsockSocket): void {
     this.remove(s);
+    s.dropAssembly();
     s.state = SocketState.CLOSED;
     s.pending = Pending.RST;
     if (!s.readableEnded && !s.destroyed) s.push(null);
@@ -638,6 +761,19 @@ export class VsockEndpoint implements SocketHost, ServerHost {
   private queueShutdown(s: VsockSocket, flags: number): void {
     s.shutdownQueued |= flags;
     this.mark(s, Pending.SHUTDOWN);
+  }
+
+  /** Takes the head chunk off the queue and fails its write. */
+  private failHead(s: VsockSocket, err: Error): void {
+    const t = s.txq[s.txHead]!;
+    const cb = t.cb;
+    t.cb = undefined;
+    s.txHead++;
+    if (s.txHead === s.txq.length) {
+      s.txq.length = 0;
+      s.txHead = 0;
+    }
+    cb?.(err);
   }
 
   private dropTx(s: VsockSocket, err: Error): void {
@@ -719,20 +855,25 @@ export class VsockEndpoint implements SocketHost, ServerHost {
  * Received payloads are copied out of the ring (the buffer goes back to the driver at once, and the secure side never
  * hands the application memory the driver can still change) into slices of a 1 MiB slab, as Node's own Buffer pool
  * does for small buffers: one allocation per slab instead of one per 64 KiB packet. A slab is freed by the GC once
- * no slice of it is referenced. Buffer#copy is a plain memcpy (TypedArray#set from a SharedArrayBuffer is slower).
+ * no slice of it is referenced. The slice starts at the source's address modulo 8: V8 copies out of a
+ * SharedArrayBuffer a word at a time only when both sides share their alignment (else a byte at a time, several
+ * times slower), and a peer's buffers need not be aligned.
  */
 const SLAB_BYTES = 1 << 20;
 let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
 let slabAt = 0;
 
+const EMPTY = new Uint8Array(0);
+
 function copyOut(view: Uint8Array, len: number): Buffer {
-  if (slabAt + len > slab.length) {
-    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, len));
-    slabAt = 0;
+  let at = slabAt + ((view.byteOffset - slabAt) & 7);
+  if (at + len > slab.length) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, len + 8));
+    at = view.byteOffset & 7;
   }
-  const data = slab.subarray(slabAt, slabAt + len);
-  slabAt = (slabAt + len + 7) & ~7;
-  Buffer.from(view.buffer, view.byteOffset, len).copy(data, 0, 0, len);
+  const data = slab.subarray(at, at + len);
+  slabAt = at + len;
+  data.set(view.length === len ? view : view.subarray(0, len));
   return data;
 }
 

@@ -33,6 +33,12 @@ export const VsockErrorCode = {
   NOT_ACTIVE: 'VSOCK_ERR_NOT_ACTIVE',
   CONFIG_RANGE: 'VSOCK_ERR_CONFIG_RANGE',
   CONFIG_READ_ONLY: 'VSOCK_ERR_CONFIG_READ_ONLY',
+  /** A SEQPACKET message larger than the peer's buf_alloc (Linux: EMSGSIZE). */
+  MSG_SIZE: 'VSOCK_ERR_MSG_SIZE',
+  /** SEQPACKET asked for while VIRTIO_VSOCK_F_SEQPACKET is not negotiated. */
+  NOT_NEGOTIATED: 'VSOCK_ERR_NOT_NEGOTIATED',
+  /** An orderly close whose peer never sent its RST (VSOCK_CLOSE_TIMEOUT). */
+  CLOSE_TIMEOUT: 'VSOCK_ERR_CLOSE_TIMEOUT',
   // inspect
   IMAGE: 'VSOCK_ERR_IMAGE',
 } as const;

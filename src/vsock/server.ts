@@ -4,6 +4,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { VsockSocket } from './socket.js';
+import { VsockType } from './constants.js';
+
+/** Options of createServer / connect: the socket type (default STREAM). */
+export interface VsockSocketOptions {
+  /** SEQPACKET (message boundaries kept; needs VIRTIO_VSOCK_F_SEQPACKET negotiated). Default false: STREAM. */
+  readonly seqpacket?: boolean;
+}
 
 /** What the server asks of its endpoint. */
 export interface ServerHost {
@@ -15,9 +22,13 @@ export class VsockServer extends EventEmitter<{ connection: [VsockSocket]; liste
   private port: number | undefined;
   private readonly host: ServerHost;
 
-  constructor(host: ServerHost, onConnection?: (s: VsockSocket) => void) {
+  /** The socket type this server accepts (a REQUEST of another type gets RST, as in Linux). */
+  readonly type: number;
+
+  constructor(host: ServerHost, onConnection?: (s: VsockSocket) => void, opts: VsockSocketOptions = {}) {
     super();
     this.host = host;
+    this.type = opts.seqpacket === true ? VsockType.SEQPACKET : VsockType.STREAM;
     if (onConnection) this.on('connection', onConnection);
   }
 

@@ -1,5 +1,5 @@
 /**
- * A vsock stream connection as a Node `stream.Duplex`, in the manner of `net.Socket`:
+ * A vsock connection as a Node `stream.Duplex`, in the manner of `net.Socket`:
  *   write() returns false once 64 KiB (writableHighWaterMark) wait in the socket, for the peer's credit or for a free
  *           ring buffer; 'drain' when they went out (when the peer's CREDIT_UPDATE or a used buffer came back);
  *   end()   = SHUTDOWN with SEND (half-close; the peer's readable ends);
@@ -9,9 +9,18 @@
  * The stream never touches a ring: _write queues the chunk on the socket and asks the endpoint to flush, which
  * happens in the role's poll()/interrupt() or in a later microtask, never inside the caller's write(). A chunk's
  * callback runs once all of it went out within the peer's credit, which is what makes write() report backpressure.
+ *
+ * SEQPACKET sockets (VIRTIO_VSOCK_F_SEQPACKET, type 2) are object-mode Duplexes: one write() is one message (a
+ * Uint8Array, a string, or { data, eor: true } to end a record as well), one 'data' / read() is one whole message
+ * (a Buffer). On the wire a message is one or more RW packets, the last one flagged SEQ_EOM (and SEQ_EOR when asked);
+ * credit stays counted in bytes, and a message larger than the peer's buf_alloc can never fit its window, so writing
+ * one fails with VSOCK_ERR_MSG_SIZE (Linux: EMSGSIZE), which, as any write error of a Node stream, destroys the
+ * socket. Zero-length messages are neither sent nor delivered (Linux sends nothing for them either).
  */
 import { Duplex } from 'node:stream';
 import { Credit } from './credit.js';
+import { VsockType, VSOCK_SEQ_EOM, VSOCK_SEQ_EOR } from './constants.js';
+import { VsockError, VsockErrorCode } from './errors.js';
 
 /** Connection life cycle (as Linux's TCP_SYN_SENT / ESTABLISHED / CLOSING / CLOSE for vsock). */
 export const SocketState = {
@@ -35,7 +44,8 @@ export const Pending = {
 
 /** What the socket asks of the endpoint that owns it (implemented by VsockEndpoint). */
 export interface SocketHost {
-  enqueue(s: VsockSocket, chunk: Uint8Array, cb: (err?: Error | null) => void): void;
+  /** `flags`: the RW flags of the chunk's last packet (SEQPACKET: SEQ_EOM, maybe SEQ_EOR; STREAM: 0). */
+  enqueue(s: VsockSocket, chunk: Uint8Array, cb: (err?: Error | null) => void, flags: number): void;
   shutdownSend(s: VsockSocket): void;
   consumed(s: VsockSocket): void;
   destroyed(s: VsockSocket, err: Error | null): void;
@@ -45,9 +55,22 @@ export interface TxChunk {
   chunk: Uint8Array;
   off: number;
   cb: ((err?: Error | null) => void) | undefined;
+  /** RW flags of the packet that carries the chunk's last byte (SEQPACKET message end); 0 for streams. */
+  flags: number;
 }
 
+/** What a SEQPACKET socket's write() takes besides a plain Uint8Array or string: a message that also ends a record. */
+export interface VsockRecord {
+  readonly data: Uint8Array | string;
+  readonly eor?: boolean;
+}
+
+/** Zero-copy receive handler: a view of one packet's payload; `end` is true on the last packet of a SEQPACKET message. */
+export type ZeroCopyHandler = (view: Uint8Array, end: boolean) => void;
+
 export class VsockSocket extends Duplex {
+  /** VsockType.STREAM (1) or VsockType.SEQPACKET (2), as on the wire. */
+  readonly type: number;
   readonly localCid: number;
   readonly localPort: number;
   readonly remoteCid: number;
@@ -67,6 +90,20 @@ export class VsockSocket extends Duplex {
   scheduled = false;
   /** In the endpoint's connection table. */
   inTable = false;
+  /** CLOSING: the endpoint's clock value after which the connection is reset if the peer's RST has not come. */
+  closeDeadline = 0;
+  /**
+   * SEQPACKET receive side: the packets of the message being assembled (owned copies) and their bytes; the lengths
+   * of the messages pushed to the readable side and not yet known to be taken (msgLens[msgHead..]).
+   */
+  readonly assembly: Uint8Array[] = [];
+  assemblyBytes = 0;
+  private readonly msgLens: number[] = [];
+  private msgHead = 0;
+  private pushedMsgs = 0;
+  private takenMsgs = 0;
+  private pushedBytes = 0;
+  private takenBytes = 0;
   private readonly host: SocketHost;
 
   constructor(
@@ -75,9 +112,15 @@ export class VsockSocket extends Duplex {
     state: SocketState,
     bufAlloc: number,
     allowHalfOpen: boolean,
+    type: number = VsockType.STREAM,
   ) {
-    // the readable buffer never needs to hold more than the window we advertise
-    super({ allowHalfOpen, readableHighWaterMark: bufAlloc, writableHighWaterMark: 64 * 1024, decodeStrings: true });
+    // the readable buffer never needs to hold more than the window we advertise (SEQPACKET: messages, each ≥ 1 byte)
+    super(
+      type === VsockType.SEQPACKET
+        ? { allowHalfOpen, objectMode: true, readableHighWaterMark: bufAlloc, writableHighWaterMark: 16 }
+        : { allowHalfOpen, readableHighWaterMark: bufAlloc, writableHighWaterMark: 64 * 1024, decodeStrings: true },
+    );
+    this.type = type;
     this.host = host;
     this.localCid = addr.localCid;
     this.localPort = addr.localPort;
@@ -92,10 +135,11 @@ export class VsockSocket extends Duplex {
    * `handler` as a view of the ring buffer, valid only during the call, instead of being copied into the readable
    * side; the credit is returned as soon as the handler returns. The view is shared memory the peer can still write:
    * copy what you keep, and validate the copy, not the view. 'end' and 'close' still arrive through the stream.
+   * SEQPACKET: one call per packet; `end` marks the packet that ends a message.
    */
-  onPayload: ((view: Uint8Array) => void) | undefined = undefined;
+  onPayload: ZeroCopyHandler | undefined = undefined;
 
-  setZeroCopyReceive(handler: ((view: Uint8Array) => void) | undefined): this {
+  setZeroCopyReceive(handler: ZeroCopyHandler | undefined): this {
     this.onPayload = handler;
     return this;
   }
@@ -117,8 +161,69 @@ export class VsockSocket extends Duplex {
     return n;
   }
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.host.enqueue(this, chunk, cb);
+  /** The peer's receive window (buf_alloc): the largest SEQPACKET message it can take (0 before it told us). */
+  get maxMessageSize(): number {
+    return this.credit.peerBufAlloc;
+  }
+
+  /** Whether the stream is SEQPACKET (message boundaries kept). */
+  get seqpacket(): boolean {
+    return this.type === VsockType.SEQPACKET;
+  }
+
+  override _write(chunk: unknown, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.type !== VsockType.SEQPACKET) {
+      this.host.enqueue(this, chunk as Buffer, cb, 0);
+      return;
+    }
+    let data: unknown = chunk;
+    let flags = VSOCK_SEQ_EOM;
+    if (data !== null && typeof data === 'object' && !(data instanceof Uint8Array) && 'data' in data) {
+      if ((data as VsockRecord).eor === true) flags |= VSOCK_SEQ_EOR;
+      data = (data as VsockRecord).data;
+    }
+    if (typeof data === 'string') data = Buffer.from(data);
+    if (!(data instanceof Uint8Array)) {
+      cb(new VsockError(VsockErrorCode.BAD_ARGUMENT, 'a SEQPACKET message is a Uint8Array, a string or { data, eor }'));
+      return;
+    }
+    this.host.enqueue(this, data, cb, flags);
+  }
+
+  /** SEQPACKET: hands one whole message to the readable side (the endpoint's call). */
+  pushMessage(msg: Uint8Array): void {
+    this.msgLens.push(msg.length);
+    this.pushedMsgs++;
+    this.pushedBytes += msg.length;
+    this.push(msg);
+  }
+
+  /**
+   * Received bytes the application has not taken yet: what the credit window still holds for it. A stream counts the
+   * readable buffer's bytes. An object-mode readable counts messages and hands them out in order, so the messages
+   * taken are those pushed minus those still buffered, and their bytes are the first lengths of msgLens.
+   */
+  bufferedBytes(): number {
+    if (this.type !== VsockType.SEQPACKET) return this.readableLength;
+    const taken = this.pushedMsgs - this.readableLength;
+    while (this.takenMsgs < taken && this.msgHead < this.msgLens.length) {
+      this.takenBytes += this.msgLens[this.msgHead++]!;
+      this.takenMsgs++;
+    }
+    if (this.msgHead === this.msgLens.length) {
+      this.msgLens.length = 0;
+      this.msgHead = 0;
+    } else if (this.msgHead > 64 && this.msgHead * 2 > this.msgLens.length) {
+      this.msgLens.splice(0, this.msgHead);
+      this.msgHead = 0;
+    }
+    return this.assemblyBytes + (this.pushedBytes - this.takenBytes);
+  }
+
+  /** SEQPACKET: forgets a message that will never be completed (its bytes leave the window). */
+  dropAssembly(): void {
+    this.assembly.length = 0;
+    this.assemblyBytes = 0;
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -35,6 +35,7 @@ describe('tz-virtio run: every value is checked and the rule named', () => {
     usageError(await tzv(['run', '--config', config({ rt: { wakeLeadUs: -100 } })]), 'run', /: rt\.wakeLeadUs must be a non-negative integer/);
     usageError(await tzv(['run', '--config', config({ cores: 3 })]), 'run', /: cores must be one of 1, 2, not 3/);
     usageError(await tzv(['run', '--config', config({ timeoutMS: 5 })]), 'run', /: timeoutMS is not a known key/);
+    usageError(await tzv(['run', '--config', config({ progressWatchdogMs: -1 })]), 'run', /: progressWatchdogMs must be a non-negative integer/);
     const j = await tzv(['run', '--config', config({ cores: 3 }), '--json']);
     expect(JSON.parse(j.stdout).error).toMatchObject({ command: 'run', code: 'CLI_ERR_CONFIG' });
   });

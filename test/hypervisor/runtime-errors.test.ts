@@ -31,6 +31,21 @@ describe('errors caught by the secure runtime', () => {
     expect(text).toMatch(/^result +FAILED: .*the secure runtime caught 1 error/m);
   });
 
+  it('an endpoint callback that throws is one of them (named by its endpoint), not only a link counter', async () => {
+    const r = await runMachine({
+      cores: 1,
+      timeoutMs: 30_000,
+      secure: { module: fx('throwing-callback-secure.mjs') },
+      nonsecure: { module: fx('wake-nonsecure.mjs') },
+    });
+    expect(r.nonsecure.outcome?.status).toBe('returned');
+    const s = summarize(r);
+    // wake-nonsecure sends bytes 0, 1, 2 first: the one starting with 1 makes the callback throw, after its echo
+    expect(s.runtimeErrors.secure).toEqual({ count: 1, first: ['error in rpmsg endpoint 1024 "echo" callback: callback bug'] });
+    expect(s.ok).toBe(false);
+    expect((r.secure.report?.['rpmsg'] as { callbackErrors: number }).callbackErrors).toBe(1);
+  });
+
   it('a clean secure runtime reports none', async () => {
     const r = await runMachine({ cores: 1, timeoutMs: 30_000, secure: { module: fx('wake-secure.mjs') }, nonsecure: { module: fx('wake-nonsecure.mjs') } });
     const s = summarize(r);

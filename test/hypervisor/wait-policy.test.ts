@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { coreWaitPolicy } from '../../src/hypervisor/wait-policy.js';
 import { isHypervisorError } from '../../src/hypervisor/errors.js';
 import { runMachine } from '../../dist/src/hypervisor/machine.js';
-import { scenario } from '../../dist/src/hypervisor/scenarios.js';
+import { scenario } from '../../dist/examples/scenarios.js';
 
 describe('coreWaitPolicy', () => {
   it('defaults to block for both cores; one policy applies to both; an object sets each core', () => {

@@ -44,6 +44,38 @@ describe('backpressure', () => {
     await w;
   });
 
+  it('a refused trySend on the remote asks the host to notify when it re-posts RX buffers; poll reports the buffer once', () => {
+    const p = makePair({ numBuffers: 8 }); // 4 buffers per direction
+    startPair(p);
+    const got: number[] = [];
+    p.host.createEndpoint({ addr: 200, onMessage: (m) => got.push(m.data[0]!) });
+    const ep = p.remote.createEndpoint({ addr: 100, dst: 200 });
+    // without a refusal the host re-posts silently (EVENT_IDX: the remote said it does not want to know)
+    expect(ep.trySend(Uint8Array.of(0))).toBe(true);
+    let before = p.hostNotified[0]!;
+    p.host.poll();
+    expect(p.hostNotified[0]).toBe(before);
+    for (let i = 1; i <= 4; i++) expect(ep.trySend(Uint8Array.of(i))).toBe(true);
+    expect(ep.trySend(Uint8Array.of(5))).toBe(false); // every host RX buffer is in flight
+    expect(p.remote.takeTxFreed()).toBe(false);
+    p.remote.poll();
+    expect(p.remote.takeTxFreed()).toBe(false); // still none free: stays armed
+    // the host reads the four messages and re-posts their buffers: now it must notify the remote
+    before = p.hostNotified[0]!;
+    p.host.poll();
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    expect(p.hostNotified[0]).toBe(before + 1);
+    p.remote.poll();
+    expect(p.remote.takeTxFreed()).toBe(true);
+    expect(p.remote.takeTxFreed()).toBe(false); // once per refusal
+    expect(ep.trySend(Uint8Array.of(5))).toBe(true);
+    // and back to silence: the next re-post notifies nobody
+    before = p.hostNotified[0]!;
+    p.host.poll();
+    expect(got).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(p.hostNotified[0]).toBe(before);
+  });
+
   it('send rejects with TX_TIMEOUT when no buffer comes back', async () => {
     const p = makePair({ numBuffers: 2 });
     startPair(p);
