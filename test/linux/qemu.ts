@@ -5,12 +5,14 @@
  * its RAM in a shared memfd and a vhost-user-vsock-pci device whose back-end is ours. Nothing built is committed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { qemuAccelerators, qemuGuestKernel, qemuUnavailable as qemuNonsecureUnavailable } from '../../src/hypervisor/linux/qemu-process.js';
 
 const HERE = join(dirname(fileURLToPath(import.meta.url)), 'qemu');
 const QEMU = 'qemu-system-x86_64';
+/** The guest's modules (a subset of what qemuGuestKernel() checks for: no 9p here). */
 const MODULES = [
   'drivers/virtio/virtio_ring',
   'drivers/virtio/virtio',
@@ -23,35 +25,18 @@ const MODULES = [
 ];
 const APPLETS = ['sh', 'mount', 'insmod', 'cat', 'tr', 'poweroff', 'echo', 'sleep'];
 
-const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-
-/** The installed kernel (vmlinuz) whose modules directory holds the vsock modules, or undefined. */
-export function guestKernel(): { vmlinuz: string; modules: string } | undefined {
-  if (!existsSync('/boot') || !existsSync('/lib/modules')) return undefined;
-  for (const f of readdirSync('/boot').filter((x) => x.startsWith('vmlinuz-')).sort().reverse()) {
-    const ver = f.slice('vmlinuz-'.length);
-    const modules = join('/lib/modules', ver, 'kernel');
-    if (MODULES.every((m) => existsSync(join(modules, `${m}.ko`)))) return { vmlinuz: join('/boot', f), modules };
-  }
-  return undefined;
-}
-
-/** Why the QEMU front-end cannot run here (one line), or undefined. */
+/** Why this test's QEMU guest cannot run here (one line), or undefined: QEMU's own needs, and gcc for vsock-echo.c. */
 export function qemuUnavailable(): string | undefined {
-  if (!onPath(QEMU)) return `${QEMU} is not installed (apt-get install qemu-system-x86)`;
-  if (guestKernel() === undefined) return 'no /boot/vmlinuz-* with uncompressed virtio-pci and vsock modules in /lib/modules (apt-get install linux-image-amd64)';
-  if (!existsSync('/bin/busybox') || spawnSync('sh', ['-c', 'file -L /bin/busybox 2>/dev/null | grep -q static || ldd /bin/busybox 2>&1 | grep -q "not a dynamic"'], { stdio: 'ignore' }).status !== 0) {
-    return 'no static /bin/busybox (apt-get install busybox-static)';
-  }
+  const why = qemuNonsecureUnavailable();
+  if (why !== undefined) return why;
   const cc = spawnSync('gcc', ['-static', '-x', 'c', '-o', '/dev/null', '-'], { input: 'int main(void){return 0;}', stdio: ['pipe', 'ignore', 'ignore'] });
   if (cc.status !== 0) return 'gcc cannot link a static program (apt-get install gcc libc6-dev)';
-  if (!onPath('cpio') && spawnSync('/bin/busybox', ['cpio', '--help'], { stdio: 'ignore' }).status !== 0) return 'no cpio to pack the initramfs';
   return undefined;
 }
 
 /** Builds the initramfs in `dir`; returns its path. */
 export function buildInitramfs(dir: string): string {
-  const k = guestKernel()!;
+  const k = qemuGuestKernel()!;
   const root = join(dir, 'root');
   for (const d of ['bin', 'proc', 'sys', 'dev', 'lib/modules']) mkdirSync(join(root, d), { recursive: true });
   copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
@@ -62,28 +47,9 @@ export function buildInitramfs(dir: string): string {
   if (cc.status !== 0) throw new Error(`gcc failed: ${cc.stderr}`);
   spawnSync('chmod', ['+x', join(root, 'init'), join(root, 'bin', 'vsock-echo')]);
   const out = join(dir, 'initramfs.cpio');
-  const cpio = onPath('cpio') ? 'cpio -o -H newc --quiet' : '/bin/busybox cpio -o -H newc';
-  const r = spawnSync('sh', ['-c', `cd "${root}" && find . | ${cpio} > "${out}"`], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('sh', ['-c', `cd "${root}" && find . | cpio -o -H newc --quiet > "${out}"`], { encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`cpio failed: ${r.stderr}`);
-  writeFileSync(join(dir, 'built'), 'ok');
   return out;
-}
-
-/**
- * TCG unless TZ_QEMU_ACCEL=kvm: on this host /dev/kvm exists but a KVM guest makes no progress (nested
- * virtualisation; QEMU warns about missing CPUID bits and the guest never prints), while TCG boots Debian's kernel
- * in a few seconds. With kvm, QEMU falls back to TCG by itself when KVM cannot start.
- */
-export function accelerators(): string[] {
-  if (process.env['TZ_QEMU_ACCEL'] === 'kvm') {
-    try {
-      accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-      return ['-accel', 'kvm', '-accel', 'tcg'];
-    } catch {
-      // not usable: TCG
-    }
-  }
-  return ['-accel', 'tcg'];
 }
 
 export interface QemuGuest {
@@ -97,11 +63,11 @@ export interface QemuGuest {
 
 /** Starts QEMU with the vhost-user vsock device on `socket` (which must be listening). */
 export function startQemu(o: { socket: string; initrd: string; env: Record<string, string>; packed: boolean; memMiB?: number }): QemuGuest {
-  const k = guestKernel()!;
+  const k = qemuGuestKernel()!;
   const mem = o.memMiB ?? 256;
   const append = ['console=ttyS0', 'panic=-1', 'quiet', 'loglevel=4', ...Object.entries(o.env).map(([n, v]) => `${n}=${v}`)].join(' ');
   const args = [
-    ...accelerators(),
+    ...qemuAccelerators(),
     '-object', `memory-backend-memfd,id=mem,size=${mem}M,share=on`,
     '-machine', 'q35,memory-backend=mem',
     '-m', `${mem}M`,

@@ -110,7 +110,7 @@ export interface QemuOptions {
  * TCG unless TZ_QEMU_ACCEL=kvm: where /dev/kvm exists but a KVM guest makes no progress (nested virtualisation, as on
  * the machine this was developed on), TCG still boots Debian's kernel in a few seconds.
  */
-function accelerators(): string[] {
+export function qemuAccelerators(): string[] {
   if (process.env['TZ_QEMU_ACCEL'] === 'kvm') {
     try {
       accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
@@ -140,7 +140,7 @@ export class QemuProcess implements NonsecureOs {
     }
     const append = ['console=ttyS0', 'panic=-1', 'quiet', ...Object.entries(o.env).map(([n, v]) => `${n}=${v}`)].join(' ');
     const args = [
-      ...accelerators(),
+      ...qemuAccelerators(),
       '-object', `memory-backend-memfd,id=mem,size=${o.memMiB}M,share=on`,
       '-machine', 'q35,memory-backend=mem',
       '-m', `${o.memMiB}M`,
