@@ -11,7 +11,7 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
   const g = r.guest;
   const sent = g?.sent ?? 0;
   const received = g?.answered ?? 0;
-  const who = r.frontend === 'qemu' ? 'Debian\'s Linux 6.1 kernel under QEMU' : 'A Linux 6.1 process (user-mode Linux)';
+  const who = r.frontend === 'qemu' ? "A process of Debian's Linux 6.1 under QEMU" : 'A Linux 6.1 process (user-mode Linux)';
   const log = r.frontend === 'qemu' ? 'logged on its serial console' : 'logged on /dev/hvc0 (virtio_console)';
   return {
     nonsecure: 'linux',
@@ -25,7 +25,7 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
     problems: r.problems,
     story: [
       r.channel === 'vsock'
-        ? `${who}: a Linux process asked the secure Ed25519 signer for ${sent} signatures over AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}) through Linux's own vmw_vsock_virtio_transport and our vhost-user back-end; it verified ${g?.verified ?? 0} and ${log}.`
+        ? `${who} asked the secure Ed25519 signer for ${sent} signatures over AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}) through Linux's own vmw_vsock_virtio_transport and our vhost-user back-end; it verified ${g?.verified ?? 0} and ${log}.`
         : `A Linux 6.1 process (user-mode Linux) asked the secure Ed25519 signer for ${sent} signatures through Linux's own virtio_console driver (/dev/hvc0) and our vhost-user back-end; it verified ${g?.verified ?? 0}.`,
       r.cores === 1
         ? `One core: the secure world held the core ${r.monitor.secureSlices} times (Linux stopped each time: ${r.monitor.worldSwitches} world switches); Linux's own counter moved ${r.guestCounter.whileSecureHeldCore} while stopped and ${r.guestCounter.whileLinuxRan} while running.`
