@@ -1,4 +1,6 @@
 /** Typed errors of the benchmark layer, with stable codes. */
+import { CodedError } from '../errors/coded-error.js';
+
 export const BenchErrorCode = {
   BAD_OPTION: 'BENCH_ERR_BAD_OPTION',
   UNKNOWN_CONTENDER: 'BENCH_ERR_UNKNOWN_CONTENDER',
@@ -12,14 +14,9 @@ export const BenchErrorCode = {
 } as const;
 export type BenchErrorCode = (typeof BenchErrorCode)[keyof typeof BenchErrorCode];
 
-export class BenchError extends Error {
-  readonly code: BenchErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
+export class BenchError extends CodedError<BenchErrorCode> {
   constructor(code: BenchErrorCode, message: string, details: Readonly<Record<string, unknown>> = {}) {
-    super(message);
-    this.name = 'BenchError';
-    this.code = code;
-    this.details = details;
+    super('BenchError', code, message, details, false);
   }
 }
 

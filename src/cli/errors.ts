@@ -2,6 +2,7 @@
  * Errors meant for the terminal: one line on stderr (`tz-virtio: <command>: <message>`), no stack trace, an exit
  * code, and a stable code (CLI_ERR_*) that `--json` prints in its error object. Usage errors exit 2, failures 1.
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
 export const CliErrorCode = {
   /** Commander's own parse errors: unknown option or command, missing option value or argument. */
   USAGE: 'CLI_ERR_USAGE',
@@ -19,19 +20,17 @@ export const CliErrorCode = {
 
 export type CliErrorCode = (typeof CliErrorCode)[keyof typeof CliErrorCode];
 
-export class CliError extends Error {
+export class CliError extends CodedError<CliErrorCode> {
+  /** The process exit code: 2 for a usage error (the default), 1 for a failure. */
   readonly exitCode: number;
-  readonly code: CliErrorCode;
   constructor(message: string, exitCode = 2, code?: CliErrorCode) {
-    super(message);
-    this.name = 'CliError';
+    super('CliError', code ?? (exitCode === 2 ? CliErrorCode.BAD_VALUE : CliErrorCode.FAILED), message, {}, false);
     this.exitCode = exitCode;
-    this.code = code ?? (exitCode === 2 ? CliErrorCode.BAD_VALUE : CliErrorCode.FAILED);
   }
 }
 
 export function isCliError(e: unknown, code?: CliErrorCode): e is CliError {
-  return e instanceof CliError && (code === undefined || e.code === code);
+  return hasCode(e, CliError, code);
 }
 
 /** Parses an address or number given as hex (0x...) or decimal; throws CliError on anything else. */

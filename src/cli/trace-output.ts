@@ -24,12 +24,24 @@ export function parseTraceWindow(text: string): TraceWindow {
   return { startMs, endMs };
 }
 
-/** 10 ms from the first RT release or world switch (boot and module loading before it show nothing). */
+/**
+ * The 10 ms with the most activity (world switches, RT jobs, ring operations, messages), so the picture shows the
+ * machine at work rather than boot and module loading.
+ */
 function defaultWindow(trace: ChromeTrace): TraceWindow {
-  let first = Infinity;
-  for (const e of trace.traceEvents) if ((e.cat === 'rt' || e.cat === 'world-switch') && e.ts < first) first = e.ts;
-  const startMs = Number.isFinite(first) ? Math.floor(first / 100) / 10 : 0;
-  return { startMs, endMs: startMs + 10 };
+  const WINDOW_US = 10_000;
+  const ts = trace.traceEvents.filter((e) => e.ph !== 'M' && e.ph !== 'C').map((e) => e.ts).sort((x, y) => x - y);
+  let best = 0;
+  let bestStart = ts[0] ?? 0;
+  for (let i = 0, j = 0; i < ts.length; i++) {
+    while (ts[j]! < ts[i]! - WINDOW_US) j++;
+    if (i - j + 1 > best) {
+      best = i - j + 1;
+      bestStart = Math.max(0, ts[i]! - WINDOW_US);
+    }
+  }
+  const startMs = Math.floor(bestStart / 100) / 10;
+  return { startMs, endMs: startMs + WINDOW_US / 1000 };
 }
 
 export interface TraceOutput {
@@ -44,9 +56,9 @@ export interface TraceOutput {
 export function writeTrace(
   file: string,
   sources: readonly TraceSource[],
-  o: { readonly taskNames?: readonly string[]; readonly window?: TraceWindow; readonly metadata?: Record<string, unknown>; readonly title?: string },
+  o: { readonly taskNames?: readonly string[]; readonly queueNames?: Readonly<Record<number, string>>; readonly window?: TraceWindow; readonly metadata?: Record<string, unknown>; readonly title?: string },
 ): TraceOutput {
-  const trace: ChromeTrace = toChromeTrace(sources, { ...(o.taskNames ? { taskNames: o.taskNames } : {}), ...(o.metadata ? { metadata: o.metadata } : {}) });
+  const trace: ChromeTrace = toChromeTrace(sources, { ...(o.taskNames ? { taskNames: o.taskNames } : {}), ...(o.queueNames ? { queueNames: o.queueNames } : {}), ...(o.metadata ? { metadata: o.metadata } : {}) });
   const problems = validateChromeTrace(trace);
   if (problems.length > 0) throw new CliError(`run: --trace: the trace breaks ${problems[0]!.rule} (${problems[0]!.detail}); this is a bug, please report it`);
   const svgText = renderTimelineSvg(trace, { ...(o.window ?? defaultWindow(trace)), title: o.title ?? 'tz-virtio timeline' });

@@ -5,9 +5,12 @@
  */
 import { Prng } from './prng.js';
 import { emptyReport, addFinding, type FuzzReport } from './report.js';
+import { hostileProcessTarget } from './hostile-process.js';
+import { consoleTarget } from './console-target.js';
 import { packedTarget } from './packed-target.js';
 import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
+import { vsockTarget } from './vsock-target.js';
 import type { FuzzContext, FuzzTarget } from './target.js';
 
 /** A target that hangs at its iteration 2: only for checking the watchdog (`--target selftest-hang`). */
@@ -23,6 +26,10 @@ export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   split: splitTarget,
   packed: packedTarget,
   rpmsg: rpmsgTarget,
+  /** Opt-in (not a default target): each case starts a second OS process that rewrites the mapped region. */
+  'hostile-process': hostileProcessTarget,
+  console: consoleTarget,
+  vsock: vsockTarget,
   'selftest-hang': selftestHang,
 };
 

@@ -12,6 +12,7 @@ import { reproCommand, resolveTargets } from './run.js';
 import { addFinding, emptyReport, mergeReports, type FuzzReport } from './report.js';
 import type { FuzzJob } from './fuzz-worker.js';
 import { fuzzWorkerUrl } from './worker-url.js';
+import { nativeAvailable } from '../host/native.js';
 
 export interface WatchedFuzzOptions {
   readonly seed: number;
@@ -76,6 +77,9 @@ export async function runWatchedFuzz(opts: WatchedFuzzOptions): Promise<FuzzRepo
   const first = opts.from ?? 0;
   if (!(Number.isSafeInteger(first) && first >= 0)) throw new RangeError(`first iteration must be a non-negative integer, not ${first}`);
   const total = emptyReport(opts.seed, opts.concurrentMs !== undefined ? [] : [...targets]);
+  // The hostile-process target maps files in the workers. A mapping's unmap code lives in the native addon, which a
+  // worker unloads when it exits while V8 may free the mapping later: loaded here too, the addon stays in memory.
+  if (targets.includes('hostile-process')) nativeAvailable();
   const t0 = performance.now();
   const jobs: FuzzJob[] = [];
   if (opts.concurrentMs !== undefined) {

@@ -3,6 +3,8 @@
  * refused (a non-secure access to secure memory, or an address that no memory backs). The guest may catch it and
  * carry on, exactly like an OS handling an external abort; the partition and the system keep running.
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const GuestErrorCode = {
   /** Non-secure access to an address the TZASC marks secure. */
   SECURITY_FAULT: 'GUEST_ERR_SECURITY_FAULT',
@@ -19,14 +21,9 @@ export const GuestErrorCode = {
 } as const;
 export type GuestErrorCode = (typeof GuestErrorCode)[keyof typeof GuestErrorCode];
 
-export class GuestError extends Error {
-  readonly code: GuestErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
+export class GuestError extends CodedError<GuestErrorCode> {
   constructor(code: GuestErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'GuestError';
-    this.code = code;
-    this.details = details;
+    super('GuestError', code, message, details);
   }
 }
 
@@ -47,5 +44,5 @@ export class GuestAbort extends GuestError {
 }
 
 export function isGuestError(e: unknown, code?: GuestErrorCode): e is GuestError {
-  return e instanceof GuestError && (code === undefined || e.code === code);
+  return hasCode(e, GuestError, code);
 }

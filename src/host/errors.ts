@@ -2,6 +2,8 @@
  * Typed errors of the host layer (OS facilities: mapped shared files, futex wake-ups, socket kicks). Callers match
  * on `code`; `details.cause` keeps the OS error name (ENOENT, EACCES, ...) when there is one.
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const HostErrorCode = {
   /** The native addon is not built or cannot be loaded; the message says why and how to rebuild. */
   NATIVE_UNAVAILABLE: 'HOST_ERR_NATIVE_UNAVAILABLE',
@@ -20,18 +22,12 @@ export const HostErrorCode = {
 
 export type HostErrorCode = (typeof HostErrorCode)[keyof typeof HostErrorCode];
 
-export class HostError extends Error {
-  readonly code: HostErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class HostError extends CodedError<HostErrorCode> {
   constructor(code: HostErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'HostError';
-    this.code = code;
-    this.details = details;
+    super('HostError', code, message, details);
   }
 }
 
 export function isHostError(e: unknown, code?: HostErrorCode): e is HostError {
-  return e instanceof HostError && (code === undefined || e.code === code);
+  return hasCode(e, HostError, code);
 }

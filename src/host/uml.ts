@@ -9,19 +9,12 @@
  * switches, so guest programs should not rely on AVX (the guest scripts set GLIBC_TUNABLES to keep glibc off it).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { buildDir, packageRoot } from './package-root.js';
 
-/** The package root: the first folder above this module with a package.json (src/host in tests, dist/src/host built). */
-function packageRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
-  return d;
-}
-const ROOT = packageRoot();
-const SHIM_SRC = join(ROOT, 'native', 'uml-xstate-shim.c');
+const SHIM_SRC = join(packageRoot(), 'native', 'uml-xstate-shim.c');
 
 /** Path of linux.uml, or undefined when user-mode-linux is not installed. */
 export function findUml(): string | undefined {
@@ -42,12 +35,11 @@ let shim: { path: string } | { reason: string } | undefined;
 export function umlXstateShim(): { path: string } | { reason: string } {
   if (shim !== undefined) return shim;
   if (!existsSync(SHIM_SRC)) return (shim = { reason: `${SHIM_SRC} is missing` });
-  let dir = join(ROOT, 'build');
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch {
-    dir = mkdtempSync(join(tmpdir(), 'tz-uml-shim-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  let dir = buildDir('uml');
+  if (dir === undefined) {
+    const tmp = mkdtempSync(join(tmpdir(), 'tz-uml-shim-'));
+    process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
+    dir = tmp;
   }
   const out = join(dir, 'uml-xstate-shim.so');
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(SHIM_SRC).mtimeMs) return (shim = { path: out });

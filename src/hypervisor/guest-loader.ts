@@ -6,16 +6,18 @@
  *
  * A guest that throws from its main gets the first stack frame inside its own file appended ("at FILE:LINE:COL").
  */
+import { CodedError } from '../errors/coded-error.js';
+import { HypervisorErrorCode } from './errors.js';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { GuestMain } from '../guest/api.js';
 
 /** A module that could not become a guest main (not a file, does not parse, throws while loading, exports no main). */
-export class GuestLoadError extends Error {
+/** The message names the file (and line/column of a syntax error) as a person reads it: no code prefix. */
+export class GuestLoadError extends CodedError<typeof HypervisorErrorCode.GUEST_LOAD> {
   constructor(message: string) {
-    super(message);
-    this.name = 'GuestLoadError';
+    super('GuestLoadError', HypervisorErrorCode.GUEST_LOAD, message, {}, false);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Benchmarks of the OpenAMP pairing (issue 7, item 5): round trip and message rate across two OS processes over the
+ * Benchmarks of the OpenAMP pairing: round trip and message rate across two OS processes over the
  * OpenAMP Linux layout (shared file + one-byte socket kicks), same payload sizes, same machine, same run:
  *
  *   peer-c↔peer-c          our independent C peer on both sides (the C reference for this transport)

@@ -33,3 +33,7 @@ export const DEFAULT_VRING_ALIGN = 4096;
 /** Index of the vring the host receives on (the remote transmits on) and the other one. */
 export const VRING_HOST_RX = 0;
 export const VRING_HOST_TX = 1;
+
+/** Trace tracks of the RPMsg vrings (src/trace: ring operations and flow arrows per queue). */
+export const RPMSG_TRACE_TRACK = { vring0: 0, vring1: 1 } as const;
+export const RPMSG_TRACE_QUEUE_NAMES: Readonly<Record<number, string>> = { 0: 'rpmsg vring0 (host rx)', 1: 'rpmsg vring1 (host tx)' };

@@ -203,6 +203,31 @@ export abstract class RpmsgCore {
   }
 
   /**
+   * Sends the pending CREATE announcements without waiting for a TX buffer: true when none is left pending, false
+   * when one found no buffer or the role stopped being ready (the rest stay pending, ep.announced false).
+   */
+  protected announcePendingNow(): boolean {
+    if (!this.nsEnabled) return true;
+    for (const ep of this.endpoints.values()) {
+      if (ep.wantAnnounce && !ep.announced && ep.name !== undefined) {
+        if (!this.ready) return false;
+        encodeNsMessage({ name: ep.name, addr: ep.addr, flags: RpmsgNsFlags.CREATE }, this.nsScratch);
+        let sent: boolean;
+        try {
+          sent = this.trySendRaw(ep.addr, RPMSG_NS_ADDR, this.nsScratch);
+        } catch (e) {
+          // NOT_READY / NEEDS_RESET: the send found the rings gone; PAYLOAD_TOO_LARGE: the peer's buffer is too small.
+          if (!isRpmsgError(e)) throw e;
+          return false;
+        }
+        if (!sent) return false;
+        ep.announced = true;
+      }
+    }
+    return true;
+  }
+
+  /**
    * After a reset: peer services are forgotten, announced endpoints will be announced again, and peer addresses
    * learnt in the old session (from a first message or an announcement) are cleared, since the peer's endpoints of
    * the new session may live elsewhere. Addresses the creator gave (or set since) are kept. Endpoints stay.
@@ -252,7 +277,8 @@ export abstract class RpmsgCore {
   protected enableNameService(): void {
     this.nsEnabled = true;
     if (this.endpoints.has(RPMSG_NS_ADDR)) return;
-    const ns = new Endpoint(this, RPMSG_NS_ADDR, { dst: RPMSG_NS_ADDR, onMessage: (m) => this.onNsMessage(m.data) });
+    // Decoded from a copy: the peer may rewrite the message while it is being decoded.
+    const ns = new Endpoint(this, RPMSG_NS_ADDR, { dst: RPMSG_NS_ADDR, onMessage: (m) => this.onNsMessage(m.copy()) });
     this.endpoints.set(RPMSG_NS_ADDR, ns);
   }
 

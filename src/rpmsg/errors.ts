@@ -3,6 +3,8 @@
  * match on `code`, never on message text. Errors of the VirtIO layer underneath (VirtioError) are caught by the roles
  * and turned into counters / a needs-reset state, never thrown out of poll().
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const RpmsgErrorCode = {
   // decoding of wire formats (header, name-service message, resource table)
   TRUNCATED: 'RPMSG_ERR_TRUNCATED',
@@ -34,18 +36,12 @@ export const RpmsgErrorCode = {
 
 export type RpmsgErrorCode = (typeof RpmsgErrorCode)[keyof typeof RpmsgErrorCode];
 
-export class RpmsgError extends Error {
-  readonly code: RpmsgErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class RpmsgError extends CodedError<RpmsgErrorCode> {
   constructor(code: RpmsgErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'RpmsgError';
-    this.code = code;
-    this.details = details;
+    super('RpmsgError', code, message, details);
   }
 }
 
 export function isRpmsgError(e: unknown, code?: RpmsgErrorCode): e is RpmsgError {
-  return e instanceof RpmsgError && (code === undefined || e.code === code);
+  return hasCode(e, RpmsgError, code);
 }

@@ -14,22 +14,23 @@
  *
  * Notifications: a TX kick notifies vring 1, a re-post of RX buffers vring 0, each only when the virtqueue says the
  * remote asked for it (EVENT_IDX or flags). cork()/uncork() batch several sends into one publish; poll() corks
- * itself around its callbacks and publishes re-posted RX buffers per batch (see drainRx).
+ * itself around its callbacks and publishes re-posted RX buffers per batch (see RpmsgReceiver.drainRx in receive.ts).
  */
 import type { MemoryRegion, PhysicalMemory } from '../virtio/memory.js';
 import { SplitVirtqueueDriver } from '../virtio/split/driver.js';
 import { splitLegacyLayout } from '../virtio/split/layout.js';
-import { DeviceStatus } from '../virtio/status.js';
 import { isVirtioError } from '../virtio/errors.js';
 import { bit } from '../virtio/features.js';
-import { RpmsgCore, type RpmsgCommonOptions } from './core.js';
-import type { Endpoint } from './endpoint.js';
+import type { RpmsgCommonOptions } from './core.js';
+import { RpmsgReceiver } from './receive.js';
 import { RxMessage, TxBuffer, TX_FREE } from './buffers.js';
 import { RpmsgError, RpmsgErrorCode } from './errors.js';
-import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX } from './constants.js';
+import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX, RPMSG_TRACE_TRACK } from './constants.js';
+import { traceDriverQueue } from '../trace/queues.js';
 import { DEFAULT_FEATURES, layoutFromResourceTable, type RpmsgLayout } from './layout.js';
 import { RSC_VDEV_STATUS_OFFSET } from './resource-table.js';
 import { StatusByte } from './status.js';
+import { driverNegotiate, driverOk, driverSeesNeedsReset } from './handshake.js';
 
 export interface RpmsgHostOptions extends RpmsgCommonOptions {
   /** Features the host wants (u32 bits); negotiated = offered (vdev dfeatures) & wanted. Default NS | EVENT_IDX. */
@@ -47,7 +48,7 @@ export interface HostStartOptions {
 
 export type HostState = 'idle' | 'ready' | 'needs-reset';
 
-export class RpmsgHost extends RpmsgCore {
+export class RpmsgHost extends RpmsgReceiver {
   readonly memory: PhysicalMemory;
   readonly layout: RpmsgLayout;
   state: HostState = 'idle';
@@ -57,24 +58,20 @@ export class RpmsgHost extends RpmsgCore {
   private readonly bufSize: number;
   private readonly nRx: number;
   private readonly nTx: number;
-  private readonly rx: RxMessage[] = [];
   private readonly tx: TxBuffer[] = [];
   /** Stack of free TX buffer indices: [0, txFreeCount) are free. */
   private readonly txFree: Int32Array;
   private txFreeCount = 0;
   private rvq: SplitVirtqueueDriver<number> | undefined;
   private svq: SplitVirtqueueDriver<number> | undefined;
-  private generation = 0;
   private corked = 0;
   private txDirty = false;
-  /** The region holding the pool, the region offset of buffer 0 and whether headers can be read as u32 words. */
+  /** The region holding the pool and the region offset of buffer 0. */
   private readonly pool: MemoryRegion;
   private readonly poolOff: number;
-  private readonly poolAligned: boolean;
-  /** Re-posted RX buffers are published at least every this many messages within one poll (and at its end). */
-  private readonly rxBatch: number;
-  /** Whether RX notifications are wanted (armRx/disarmRx), re-applied to new rings at start(). */
-  private rxArmed = true;
+  /** Physical address of buffer 0 and the distance between buffers (layout.buffers, kept flat for the hot path). */
+  private readonly poolBase: number;
+  private readonly stride: number;
 
   constructor(memory: PhysicalMemory, layout: RpmsgLayout, options: RpmsgHostOptions) {
     super(options);
@@ -98,7 +95,8 @@ export class RpmsgHost extends RpmsgCore {
     this.txFree = new Int32Array(this.nTx);
     this.pool = pool;
     this.poolOff = b.base - pool.base;
-    this.poolAligned = this.poolOff % 4 === 0;
+    this.poolBase = b.base;
+    this.stride = b.size;
     this.rxBatch = Math.max(1, Math.min(64, this.nRx >>> 2));
     this.status = new StatusByte(memory, layout.vdev + RSC_VDEV_STATUS_OFFSET);
   }
@@ -126,14 +124,7 @@ export class RpmsgHost extends RpmsgCore {
   start(options: HostStartOptions = {}): void {
     if (this.state === 'ready') return;
     const L = this.layout;
-    this.status.store(0);
-    this.status.store(DeviceStatus.ACKNOWLEDGE);
-    this.status.store(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER);
-    const offered = this.memory.read32(L.vdev + 12);
-    const wanted = (this.opts as RpmsgHostOptions).features ?? DEFAULT_FEATURES;
-    this.negotiatedFeatures = (offered & wanted) >>> 0;
-    this.memory.write32(L.vdev + 16, this.negotiatedFeatures);
-    this.status.store(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK);
+    this.negotiatedFeatures = driverNegotiate(this.memory, L.vdev, this.status, (this.opts as RpmsgHostOptions).features ?? DEFAULT_FEATURES);
 
     const eventIdx = (this.negotiatedFeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0;
     const qf = eventIdx ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
@@ -141,8 +132,8 @@ export class RpmsgHost extends RpmsgCore {
     const l1 = splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align);
     this.memory.fill(L.vring0.da, l0.totalBytes);
     this.memory.fill(L.vring1.da, l1.totalBytes);
-    this.rvq = new SplitVirtqueueDriver<number>(this.memory, L.vring0.num, l0, { features: qf });
-    this.svq = new SplitVirtqueueDriver<number>(this.memory, L.vring1.num, l1, { features: qf });
+    this.rvq = traceDriverQueue(new SplitVirtqueueDriver<number>(this.memory, L.vring0.num, l0, { features: qf }), RPMSG_TRACE_TRACK.vring0);
+    this.svq = traceDriverQueue(new SplitVirtqueueDriver<number>(this.memory, L.vring1.num, l1, { features: qf }), RPMSG_TRACE_TRACK.vring1);
     this.svq.disableCallbacks();
     this.txWaitReset();
     if (!this.rxArmed) this.rvq.disableCallbacks();
@@ -166,7 +157,7 @@ export class RpmsgHost extends RpmsgCore {
     }
     this.state = 'ready';
     if ((this.negotiatedFeatures & (1 << VIRTIO_RPMSG_F_NS)) !== 0) this.enableNameService();
-    this.status.store(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
+    driverOk(this.status);
     if (options.kick === true && rxNotify) this.notify(VRING_HOST_RX);
     this.announcePending();
   }
@@ -208,7 +199,7 @@ export class RpmsgHost extends RpmsgCore {
 
   poll(): number {
     if (this.state !== 'ready') return 0;
-    if ((this.status.load() & (DeviceStatus.DEVICE_NEEDS_RESET | DeviceStatus.FAILED)) !== 0) {
+    if (driverSeesNeedsReset(this.status)) {
       this.fail(new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the remote set DEVICE_NEEDS_RESET'));
       return 0;
     }
@@ -224,149 +215,41 @@ export class RpmsgHost extends RpmsgCore {
     return n;
   }
 
-  /**
-   * Receives every used RX buffer: validate, dispatch, post again unless held. Re-posts are published every rxBatch
-   * messages and at the end (one avail.idx store and at most one notification per batch).
-   *
-   * One try covers the whole batch: `cur` is set only while an endpoint callback runs, so a throw with `cur` set is
-   * the callback's (counted, the batch goes on), any other is the ring's (VirtioError: needs-reset).
-   */
-  private drainRx(): number {
-    const rvq = this.rvq!;
-    const gen = this.generation;
-    const msgs = this.rx;
-    const u32 = this.pool.u32;
-    const view = this.pool.view;
-    const aligned = this.poolAligned;
-    const base = this.layout.buffers.base;
-    const stride = this.layout.buffers.size;
-    const bufSize = this.bufSize;
-    let n = 0;
-    let unpublished = 0;
-    let cur: RxMessage | undefined;
-    let curEp: Endpoint | undefined;
-    /** Messages popped since notifications were last (re-)enabled, and whether this poll turned them off. */
-    let run = 0;
-    let suppressed = false;
-    for (;;) {
-      try {
-        for (;;) {
-          const idx = rvq.popUsed();
-          if (idx === undefined) {
-            // Notifications back on (if we turned them off) and a last look: a message published meanwhile was
-            // not notified, so it must be taken now (no lost wake-up for a caller that sleeps after poll()).
-            if (suppressed) {
-              suppressed = false;
-              run = 0;
-              if (this.rxArmed && !rvq.enableCallbacks()) continue;
-            }
-            break;
-          }
-          n++;
-          if (++run === 2 && this.rxArmed) {
-            // A burst: stop asking for a notification per message until the end of this poll (Linux NAPI).
-            rvq.disableCallbacks();
-            suppressed = true;
-          }
-          const usedLen = rvq.lastUsedLen;
-          const off = this.poolOff + idx * stride;
-          // Linux rpmsg_recv_single: the used length must hold the header and the payload it announces. Each
-          // header field is read once.
-          let ok = usedLen >= RPMSG_HEADER_SIZE && usedLen <= bufSize;
-          if (ok) {
-            const m = msgs[idx]!;
-            let word3: number;
-            if (aligned) {
-              const w = off >>> 2;
-              m.src = u32[w]!;
-              m.dst = u32[w + 1]!;
-              word3 = u32[w + 3]!;
-            } else {
-              m.src = view.getUint32(off, true);
-              m.dst = view.getUint32(off + 4, true);
-              word3 = view.getUint32(off + 12, true);
-            }
-            const len = word3 & 0xffff;
-            if (len > usedLen - RPMSG_HEADER_SIZE) ok = false;
-            else {
-              m.len = len;
-              m.flags = word3 >>> 16;
-              m.region = this.pool;
-              m.payloadOff = off + RPMSG_HEADER_SIZE;
-              m.generation = gen;
-              const ep = this.route(m);
-              if (ep !== undefined) {
-                m.live = true;
-                cur = m;
-                curEp = ep;
-                this.invoke(ep, m);
-                cur = undefined;
-                if (this.generation !== gen) return n; // reset from inside the callback: these rings are gone
-                if (m.held) continue;
-                m.live = false;
-              }
-            }
-          }
-          if (!ok) this.stats.droppedMalformed++;
-          rvq.addBuffer(base + idx * stride, bufSize, true, idx);
-          if (++unpublished >= this.rxBatch) {
-            unpublished = 0;
-            if (rvq.kick()) this.notify(VRING_HOST_RX);
-          }
-        }
-        if (unpublished > 0 && rvq.kick()) this.notify(VRING_HOST_RX);
-        return n;
-      } catch (e) {
-        const m = cur;
-        if (m === undefined) {
-          if (!isVirtioError(e)) throw e;
-          this.fail(e);
-          return n;
-        }
-        cur = undefined;
-        if (this.generation === gen && !m.held) {
-          m.live = false;
-          if (!this.repostRx(m.index)) return n;
-          unpublished++;
-        }
-        try {
-          this.callbackError(e, curEp!);
-        } catch (hookError) {
-          if (suppressed && this.rxArmed && this.generation === gen) rvq.enableCallbacks();
-          // options.onCallbackError rethrew: publish what was re-posted, then let it out.
-          if (this.generation === gen && unpublished > 0 && this.state === 'ready' && rvq.kick()) this.notify(VRING_HOST_RX);
-          throw hookError;
-        }
-        if (this.generation !== gen) return n;
-      }
-    }
+  // ---- receive hooks (the loop is RpmsgReceiver.drainRx) ------------------------------------------------------
+
+  /** A used RX buffer: its pool index; the remote's used.len bounds the message (it must hold at least a header). */
+  protected rxTake(): number {
+    const q = this.rvq;
+    if (q === undefined) return -1;
+    const idx = q.popUsed();
+    if (idx === undefined) return -1;
+    const usedLen = q.lastUsedLen;
+    this.rxRegion = usedLen >= RPMSG_HEADER_SIZE && usedLen <= this.bufSize ? this.pool : undefined;
+    this.rxOff = this.poolOff + idx * this.stride;
+    this.rxLimit = usedLen;
+    return idx;
   }
 
-  /** Posts RX buffer `idx` again (not published); false when the ring broke (needs-reset set). */
-  private repostRx(idx: number): boolean {
-    try {
-      this.rvq!.addBuffer(this.layout.buffers.base + idx * this.layout.buffers.size, this.bufSize, true, idx);
-      return true;
-    } catch (e) {
-      if (!isVirtioError(e)) throw e;
-      this.fail(e);
-      return false;
-    }
+  /** Posts RX buffer `idx` again (the whole buffer, device-writable). */
+  protected rxGiveBack(idx: number, _len: number): void {
+    this.rvq?.addBuffer(this.poolBase + idx * this.stride, this.bufSize, true, idx);
   }
 
-  releaseRx(m: RxMessage): void {
-    m.live = false;
-    if (m.generation !== this.generation || this.state !== 'ready') return;
-    try {
-      this.rvq!.addBuffer(this.layout.buffers.base + m.index * this.layout.buffers.size, this.bufSize, true, m.index);
-      if (this.rvq!.kick()) this.notify(VRING_HOST_RX);
-    } catch (e) {
-      if (!isVirtioError(e)) throw e;
-      this.fail(e);
-    }
+  protected rxPublish(): void {
+    const q = this.rvq;
+    if (q !== undefined && this.state === 'ready' && q.kick()) this.notify(VRING_HOST_RX);
   }
 
-  private fail(e: unknown): void {
+  protected rxQuiet(): void {
+    this.rvq?.disableCallbacks();
+  }
+
+  protected rxRearm(): boolean {
+    const q = this.rvq;
+    return q === undefined || q.enableCallbacks();
+  }
+
+  protected fail(e: unknown): void {
     this.state = 'needs-reset';
     this.lastError = e;
     this.stats.peerErrors++;

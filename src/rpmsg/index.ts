@@ -23,7 +23,10 @@
  *   message); before sleeping it arms again, and sleeps only when armRx() returned true (false: messages waiting).
  *   Default: armed.
  * - State: `ready`, `needsReset`, `lastError`, `stats` (counters: drops, malformed, notifications, ...).
- *   Remote: hostile input never escapes poll(); a broken ring sets DEVICE_NEEDS_RESET in the vdev status. Host:
+ *   Remote: poll() never throws because of what the host writes, whenever it writes it (a broken ring or table sets
+ *   DEVICE_NEEDS_RESET in the vdev status and counts stats.peerErrors; a host reset is a detach, `hostResets`);
+ *   `state` is 'waiting' | 'ready' | 'needs-reset' outside poll(); its announcements never wait for a TX buffer
+ *   (one without a buffer is sent at a later poll()). Host:
  *   sees it in poll() (`needsReset`), then `host.reset(); host.start()`; the remote re-attaches by itself, also when
  *   it never saw the status at 0 (it finds the new rings from used.idx, in poll() or in its next send).
  * - After a reset both roles forget the peer: `services`, and endpoint `dst` addresses learnt from a first message

@@ -7,9 +7,10 @@
  *     window (default: the buffer pool; never the table or a vring, see window.ts), else it is returned unused and
  *     counted (droppedMalformed);
  *   - a header whose len exceeds the buffer is dropped and counted; messages to unknown addresses are counted;
- *   - a VirtIO rule violation in a ring (VirtioError from the device queues) never escapes poll(): the remote stops,
- *     ORs DEVICE_NEEDS_RESET into the vdev status, notifies the host and waits for the host's reset (status losing
- *     NEEDS_RESET), then attaches again from scratch;
+ *   - a VirtIO rule violation in a ring (VirtioError from the device queues) or a bad table or feature set at
+ *     attach (RpmsgError) never escapes poll(): the remote stops, ORs DEVICE_NEEDS_RESET into the vdev status,
+ *     notifies the host and waits for the host's reset (status losing NEEDS_RESET), then attaches again from scratch
+ *     (the life cycle: RemoteState below; the status/feature handshake: handshake.ts; the receive loop: receive.ts);
  *   - a host reset the remote did not see (status back at DRIVER_OK before the next poll) is found from the rings:
  *     used.idx is written by the device alone and the host's start() zeroes it, so a used.idx in memory other than
  *     the one we last published means new rings. The remote then detaches and attaches again (messages of the new
@@ -30,16 +31,17 @@ import type { MemoryRegion, PhysicalMemory } from '../virtio/memory.js';
 import { DescriptorChain } from '../virtio/chain.js';
 import { SplitVirtqueueDevice } from '../virtio/split/device.js';
 import { splitLegacyLayout } from '../virtio/split/layout.js';
-import { DeviceStatus } from '../virtio/status.js';
 import { isVirtioError } from '../virtio/errors.js';
 import { bit } from '../virtio/features.js';
-import { RpmsgCore, type RpmsgCommonOptions } from './core.js';
-import type { Endpoint } from './endpoint.js';
+import type { RpmsgCommonOptions } from './core.js';
+import { RpmsgReceiver } from './receive.js';
 import { RxMessage, TxBuffer, TX_FREE } from './buffers.js';
 import { RpmsgError, RpmsgErrorCode, isRpmsgError } from './errors.js';
-import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX } from './constants.js';
+import { RPMSG_HEADER_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RPMSG_F_NS, VRING_HOST_RX, VRING_HOST_TX, RPMSG_TRACE_TRACK } from './constants.js';
+import { traceDeviceQueue } from '../trace/queues.js';
 import { DEFAULT_FEATURES, layoutFromResourceTable, type RpmsgLayout } from './layout.js';
 import { StatusByte } from './status.js';
+import { deviceAcceptedFeatures, deviceGate, deviceNeedsReset, deviceSeesReset } from './handshake.js';
 import { effectiveBufferWindow, type BufferWindow } from './window.js';
 
 export interface RpmsgRemoteOptions extends RpmsgCommonOptions {
@@ -59,7 +61,26 @@ export interface RpmsgRemoteOptions extends RpmsgCommonOptions {
   readonly consumedUsedLen?: 'zero' | 'descriptor';
 }
 
-export type RemoteState = 'waiting' | 'ready' | 'needs-reset';
+/**
+ * The remote's life cycle. poll() moves it (a send may too: it re-attaches when it finds new rings, see acquireTx):
+ *
+ *   from         event                                              to
+ *   waiting      status at DRIVER_OK, no FAILED / NEEDS_RESET       attaching
+ *   attaching    table, features and rings valid                    announcing
+ *   attaching    bad table or features (typed error)                needs-reset  DEVICE_NEEDS_RESET set, host notified
+ *   announcing   pending announcements sent (or left pending)       ready
+ *   announcing   a send found new rings (a used.idx not ours)       waiting      no attach inside: poll()'s next round
+ *   ready        host reset seen (status, or a used.idx not ours)   waiting      attached again in the same poll()
+ *   announcing,  a VirtIO rule broken in a ring                     needs-reset  DEVICE_NEEDS_RESET set, host notified
+ *   ready
+ *   needs-reset  the host cleared NEEDS_RESET (it reset us)         waiting
+ *
+ * 'attaching' and 'announcing' exist only inside poll() (or inside a send that found new rings). Whatever happens
+ * in them, the remote leaves poll() either 'ready' with both rings set up, or detached ('waiting', 'needs-reset')
+ * with none: there is no half-attached remote. An announcement never waits for a TX buffer (that could re-enter
+ * poll() from inside an attach); one that finds no buffer stays pending and is retried at every poll().
+ */
+export type RemoteState = 'waiting' | 'attaching' | 'announcing' | 'ready' | 'needs-reset';
 
 /** Longest chain the device queues walk (RPMsg buffers are one descriptor; a little slack, then it is refused). */
 const MAX_SEGMENTS = 4;
@@ -71,7 +92,7 @@ const MAX_ATTACH_ROUNDS = 3;
 const NO_U16 = new Uint16Array(1);
 const NO_U32 = new Uint32Array(2);
 
-export class RpmsgRemote extends RpmsgCore {
+export class RpmsgRemote extends RpmsgReceiver {
   readonly memory: PhysicalMemory;
   readonly rscTable: number;
   state: RemoteState = 'waiting';
@@ -79,11 +100,12 @@ export class RpmsgRemote extends RpmsgCore {
   negotiatedFeatures = 0;
   /** The layout read at the last attach. */
   layout: RpmsgLayout;
+  /** Times the remote found the host had reset the device or replaced the rings, and detached. */
+  hostResets = 0;
   private readonly status: StatusByte;
   private txq: SplitVirtqueueDevice | undefined;
   private rxq: SplitVirtqueueDevice | undefined;
   private tx: TxBuffer[] = [];
-  private rx: RxMessage[] = [];
   /** Popped TX buffers given back unsent (reused before popping more). */
   private readonly stash: TxBuffer[] = [];
   /** Chains for popping vring1 (RX) and vring0 (TX): separate, since callbacks send while a receive is going on. */
@@ -93,10 +115,6 @@ export class RpmsgRemote extends RpmsgCore {
   private winHi = 0;
   /** The one region holding the whole buffer window, when there is one (then no lookup per message). */
   private winRegion: MemoryRegion | undefined = undefined;
-  /** Used RX buffers are published at least every this many messages within one poll (and at its end). */
-  private rxBatch = 1;
-  /** Whether RX notifications are wanted (armRx/disarmRx), re-applied at every attach. */
-  private rxArmed = true;
   /** consumedUsedLen === 'descriptor'. */
   private readonly descLen: boolean;
   /** used.idx of vring0 and vring1 in shared memory (u16 views and indices), to see the host replace the rings. */
@@ -108,10 +126,11 @@ export class RpmsgRemote extends RpmsgCore {
   private rxUsedU32: Uint32Array = NO_U32;
   private rxUsedAt = 0;
   private rxPushed = 0;
-  private generation = 0;
   private lastCapacity = 0xffff;
   private corked = 0;
   private txDirty = false;
+  /** Name-service announcements that found no TX buffer yet (retried at every poll). */
+  private nsBacklog = false;
 
   /** Reads and validates the table now (a bad table throws a typed error here); attaches in poll() at DRIVER_OK. */
   constructor(memory: PhysicalMemory, rscTable: number, options: RpmsgRemoteOptions) {
@@ -139,8 +158,9 @@ export class RpmsgRemote extends RpmsgCore {
     this.winRegion = w.size > 0 ? this.memory.findRegion(w.base, w.size) : undefined;
   }
 
+  /** Rings set up and messages may flow ('ready'; also while the attach sends its announcements). */
   get ready(): boolean {
-    return this.state === 'ready';
+    return this.state === 'ready' || this.state === 'announcing';
   }
   get needsReset(): boolean {
     return this.state === 'needs-reset';
@@ -149,49 +169,62 @@ export class RpmsgRemote extends RpmsgCore {
     return this.lastCapacity;
   }
 
-  /** Tries to attach now (true when ready). poll() does the same. */
+  /**
+   * Tries to attach now (true when ready). poll() does the same. Never throws because of what the host wrote: a bad
+   * table or feature set becomes 'needs-reset' (stats.peerErrors, lastError), new rings found while announcing leave
+   * the remote 'waiting' (the next poll() attaches to them).
+   */
   tryAttach(): boolean {
     if (this.state === 'ready') return true;
-    const s = this.status.load();
+    const gate = deviceGate(this.status.load());
     if (this.state === 'needs-reset') {
-      if ((s & DeviceStatus.DEVICE_NEEDS_RESET) !== 0) return false;
+      if (gate === 'needs-reset') return false;
       this.state = 'waiting';
     }
-    if ((s & DeviceStatus.DRIVER_OK) === 0 || (s & (DeviceStatus.FAILED | DeviceStatus.DEVICE_NEEDS_RESET)) !== 0) return false;
+    // 'attaching' / 'announcing' here means an earlier attempt was cut short (an exception from a bug): start over.
+    if (this.state !== 'waiting') this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'attach restarted'));
+    if (gate !== 'go') return false;
+    this.state = 'attaching';
     try {
-      this.attach();
+      this.attachRings();
     } catch (e) {
       if (!isRpmsgError(e) && !isVirtioError(e)) throw e;
       this.fail(e);
       return false;
     }
+    // 'announcing': the rings are ours; send what was waiting to be announced. A send may find that the host
+    // replaced the rings already (acquireTx): then it detaches, and this attach is over.
+    this.announcePending();
+    if ((this.state as RemoteState) !== 'announcing') return false;
+    this.state = 'ready';
     return true;
   }
 
-  private attach(): void {
+  /**
+   * 'attaching': reads the table again (a copy, validated), checks the features, sets up both device queues and the
+   * per-buffer objects, then enters 'announcing'. Throws typed errors only; sets nothing in `this` before the table
+   * and features passed.
+   */
+  private attachRings(): void {
     const L = layoutFromResourceTable(this.memory, this.rscTable);
     if (L.statusAddr !== this.layout.statusAddr) throw new RpmsgError(RpmsgErrorCode.BAD_LAYOUT, 'the vdev entry moved inside the resource table');
-    const dfeatures = this.memory.read32(L.vdev + 12);
-    const gfeatures = this.memory.read32(L.vdev + 16);
-    const supported = (this.opts as RpmsgRemoteOptions).features ?? DEFAULT_FEATURES;
-    if ((gfeatures & ~dfeatures) !== 0 || (gfeatures & ~supported) !== 0) {
-      throw new RpmsgError(RpmsgErrorCode.FEATURES, `host accepted features 0x${gfeatures.toString(16)} beyond those offered (0x${dfeatures.toString(16)}) or supported`);
-    }
-    this.layout = L;
-    this.negotiatedFeatures = gfeatures >>> 0;
-    this.setWindow(L);
-    this.rxBatch = Math.max(1, Math.min(64, L.vring1.num >>> 2));
+    const gfeatures = deviceAcceptedFeatures(this.memory, L.vdev, (this.opts as RpmsgRemoteOptions).features ?? DEFAULT_FEATURES);
     const qf = (gfeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0 ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
-    const o0 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring0.num) };
-    const o1 = { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring1.num) };
     const l0 = splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align);
     const l1 = splitLegacyLayout(L.vring1.da, L.vring1.num, L.vring1.align);
-    this.txq = new SplitVirtqueueDevice(this.memory, L.vring0.num, l0, o0);
-    this.rxq = new SplitVirtqueueDevice(this.memory, L.vring1.num, l1, o1);
-    // used.idx (used + 2, §2.7.8) is the device's alone: both queues start at 0, so make memory say so (the host
-    // zeroed the rings anyway); from now on a different value there means the host set up new rings.
+    const txq = traceDeviceQueue(new SplitVirtqueueDevice(this.memory, L.vring0.num, l0, { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring0.num) }), RPMSG_TRACE_TRACK.vring0);
+    const rxq = traceDeviceQueue(new SplitVirtqueueDevice(this.memory, L.vring1.num, l1, { features: qf, maxChainSegments: Math.min(MAX_SEGMENTS, L.vring1.num) }), RPMSG_TRACE_TRACK.vring1);
     const r0 = this.memory.regionFor(l0.used, 4);
     const r1 = this.memory.regionFor(l1.used, 4);
+    // Validated: from here on nothing throws.
+    this.layout = L;
+    this.negotiatedFeatures = gfeatures;
+    this.setWindow(L);
+    this.rxBatch = Math.max(1, Math.min(64, L.vring1.num >>> 2));
+    this.txq = txq;
+    this.rxq = rxq;
+    // used.idx (used + 2, §2.7.8) is the device's alone: both queues start at 0, so make memory say so (the host
+    // zeroed the rings anyway); from now on a different value there means the host set up new rings.
     this.txIdxU16 = r0.u16;
     this.txIdxAt = (l0.used - r0.base + 2) >>> 1;
     this.rxIdxU16 = r1.u16;
@@ -202,9 +235,11 @@ export class RpmsgRemote extends RpmsgCore {
     this.rxUsedU32 = r1.u32;
     this.rxUsedAt = (l1.used - r1.base + 4) >>> 2;
     this.rxPushed = 0;
-    this.txq.disableNotifications();
+    // The largest payload is learnt again from the new host's buffers (an old tiny buffer must not refuse sends).
+    this.lastCapacity = 0xffff;
+    txq.disableNotifications();
     this.txWaitReset();
-    if (!this.rxArmed) this.rxq.disableNotifications();
+    if (!this.rxArmed) rxq.disableNotifications();
     this.txDirty = false;
     this.generation++;
     if (this.tx.length !== L.vring0.num) {
@@ -221,10 +256,16 @@ export class RpmsgRemote extends RpmsgCore {
       m.held = false;
     }
     this.stash.length = 0;
-    this.state = 'ready';
+    this.state = 'announcing';
     if ((gfeatures & (1 << VIRTIO_RPMSG_F_NS)) !== 0) this.enableNameService();
     else this.nsEnabled = false;
-    this.announcePending();
+  }
+
+  /** Sends pending announcements without waiting (see RemoteState); what finds no TX buffer is retried at poll(). */
+  protected override announcePending(): void {
+    this.nsBacklog = false;
+    if (!this.ready) return;
+    this.nsBacklog = !this.announcePendingNow();
   }
 
   /** Forgets the rings (after the host reset the device, or to re-attach by hand). */
@@ -237,18 +278,32 @@ export class RpmsgRemote extends RpmsgCore {
     this.generation++;
     this.txq = undefined;
     this.rxq = undefined;
+    this.txIdxU16 = NO_U16;
+    this.txIdxAt = 0;
+    this.rxIdxU16 = NO_U16;
+    this.rxIdxAt = 0;
+    this.rxUsedU32 = NO_U32;
+    this.rxUsedAt = 0;
     for (const m of this.rx) m.live = false;
     this.stash.length = 0;
+    this.nsBacklog = false;
+    this.txDirty = false;
     this.failTxWaiters(why);
     this.forgetPeer();
   }
 
+  /** The host reset the device or replaced the rings: detach (counted in hostResets); poll() attaches again. */
+  private hostResetSeen(): void {
+    this.hostResets++;
+    this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the host reset the device'));
+  }
+
   /** The host broke a rule (or the table is bad): stop, ask for a reset, tell the host. */
-  private fail(e: unknown): void {
+  protected fail(e: unknown): void {
     this.lastError = e;
     this.stats.peerErrors++;
     this.detach('needs-reset', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, `the RPMsg device needs a reset: ${String(e)}`));
-    this.status.or(DeviceStatus.DEVICE_NEEDS_RESET);
+    deviceNeedsReset(this.status);
     this.notify(VRING_HOST_RX);
   }
 
@@ -262,26 +317,37 @@ export class RpmsgRemote extends RpmsgCore {
   armRx(): boolean {
     this.rxArmed = true;
     const q = this.rxq;
-    if (q === undefined || this.state !== 'ready') return true;
+    if (q === undefined || !this.ready) return true;
     return q.enableNotifications();
   }
 
   disarmRx(): void {
     this.rxArmed = false;
-    if (this.state === 'ready') this.rxq?.disableNotifications();
+    if (this.ready) this.rxq?.disableNotifications();
   }
 
   /**
    * A bounded loop, never a recursion: attach if needed; if the host reset the device (status) or replaced the
    * rings behind our back (used.idx), detach and go round again; drain; if a send from a callback found new rings
    * and re-attached, drain those too. At most MAX_ATTACH_ROUNDS rounds per call.
+   *
+   * Never throws because of anything the host writes, or when: a VirtIO or table rule broken becomes 'needs-reset'
+   * (stats.peerErrors, lastError, DEVICE_NEEDS_RESET in the status), a reset becomes a detach (hostResets). What can
+   * escape is what the caller's own code throws: options.onCallbackError rethrowing an endpoint callback's error.
    */
   poll(): number {
     let n = 0;
     for (let round = 0; round < MAX_ATTACH_ROUNDS; round++) {
-      if (this.state !== 'ready' && !this.tryAttach()) return n;
+      if (this.state !== 'ready') {
+        const gen = this.generation;
+        if (!this.tryAttach()) {
+          // Detached while announcing (new rings already): attach to those in the next round.
+          if (this.state === 'waiting' && this.generation !== gen) continue;
+          return n;
+        }
+      }
       if (this.hostReset()) {
-        this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the host reset the device'));
+        this.hostResetSeen();
         continue;
       }
       const gen = this.generation;
@@ -292,7 +358,10 @@ export class RpmsgRemote extends RpmsgCore {
       } finally {
         this.uncork();
       }
-      if (this.state === 'ready') this.wakeTxWaiters();
+      if (this.state === 'ready') {
+        if (this.nsBacklog) this.announcePending();
+        this.wakeTxWaiters();
+      }
       if (this.generation === gen || this.state !== 'ready') return n;
     }
     return n;
@@ -303,13 +372,59 @@ export class RpmsgRemote extends RpmsgCore {
    * rings (status already back at DRIVER_OK: a used.idx in memory that is not the one we published).
    */
   private hostReset(): boolean {
-    const s = this.status.load();
-    if ((s & DeviceStatus.DRIVER_OK) === 0 || (s & DeviceStatus.FAILED) !== 0) return true;
-    return this.ringsReplaced();
+    return deviceSeesReset(this.status.load()) || this.ringsReplaced();
   }
 
+  /** Whether either used.idx in memory differs from the one we published (no rings at all counts as replaced). */
   private ringsReplaced(): boolean {
-    return Atomics.load(this.txIdxU16, this.txIdxAt) !== this.txq!.usedIdx || Atomics.load(this.rxIdxU16, this.rxIdxAt) !== this.rxq!.usedIdx;
+    const t = this.txq;
+    const r = this.rxq;
+    if (t === undefined || r === undefined) return true;
+    return Atomics.load(this.txIdxU16, this.txIdxAt) !== t.usedIdx || Atomics.load(this.rxIdxU16, this.rxIdxAt) !== r.usedIdx;
+  }
+
+  // ---- receive hooks (the loop is RpmsgReceiver.drainRx) --------------------------------------------------------
+
+  /**
+   * A chain on vring1: its head. Well-formed = exactly one readable segment, at least a header long, inside the
+   * buffer window (else rxRegion is undefined and the chain is dropped and returned); its length bounds the message.
+   */
+  protected rxTake(): number {
+    const q = this.rxq;
+    const c = this.chain;
+    if (q === undefined || !q.pop(c)) return -1;
+    const addr = c.addr[0]!;
+    const blen = c.len[0]!;
+    let region: MemoryRegion | undefined;
+    if (c.count === 1 && c.readable === 1 && blen >= RPMSG_HEADER_SIZE && addr >= this.winLo && addr + blen <= this.winHi) {
+      region = this.winRegion ?? this.memory.findRegion(addr, blen);
+    }
+    this.rxRegion = region;
+    this.rxOff = region === undefined ? 0 : addr - region.base;
+    this.rxLimit = blen;
+    return c.head;
+  }
+
+  /** Returns chain `head` as used with length 0 (§2.7.8.2: nothing written); 'descriptor' mode: see consumedLen. */
+  protected rxGiveBack(head: number, len: number): void {
+    const q = this.rxq;
+    if (q === undefined) return;
+    q.pushUsed(head, 0);
+    if (this.descLen) this.consumedLen(len);
+  }
+
+  protected rxPublish(): void {
+    const q = this.rxq;
+    if (q !== undefined && q.publishUsed()) this.notify(VRING_HOST_TX);
+  }
+
+  protected rxQuiet(): void {
+    this.rxq?.disableNotifications();
+  }
+
+  protected rxRearm(): boolean {
+    const q = this.rxq;
+    return q === undefined || q.enableNotifications();
   }
 
   /** Writes the descriptor length into the used entry just pushed on vring1 (consumedUsedLen 'descriptor'). */
@@ -321,157 +436,6 @@ export class RpmsgRemote extends RpmsgCore {
 
   private inWindow(addr: number, len: number): boolean {
     return addr >= this.winLo && addr + len <= this.winHi;
-  }
-
-  /**
-   * Receives every chain on vring1: validate, dispatch, return it as used (length 0) unless held. Used entries are
-   * published every rxBatch messages and at the end (one used.idx store, at most one notification per batch).
-   *
-   * Everything read from shared memory is validated once and used from locals: the chain shape (one readable
-   * segment inside the buffer window, at least a header long) and the header's len against the buffer length.
-   * One try covers the whole batch: `cur` is set only while an endpoint callback runs, so a throw with `cur` set is
-   * the callback's (counted, the batch goes on), any other is the ring's (VirtioError: needs-reset).
-   */
-  private drainRx(): number {
-    const rxq = this.rxq!;
-    const c = this.chain;
-    const gen = this.generation;
-    const msgs = this.rx;
-    const descLen = this.descLen;
-    let n = 0;
-    let unpublished = 0;
-    let cur: RxMessage | undefined;
-    let curEp: Endpoint | undefined;
-    /** Messages popped since notifications were last (re-)enabled, and whether this poll turned them off. */
-    let run = 0;
-    let suppressed = false;
-    for (;;) {
-      try {
-        for (;;) {
-          if (!rxq.pop(c)) {
-            // Notifications back on (if we turned them off) and a last look: a message published meanwhile was
-            // not notified, so it must be taken now (no lost wake-up for a caller that sleeps after poll()).
-            if (suppressed) {
-              suppressed = false;
-              run = 0;
-              if (this.rxArmed && !rxq.enableNotifications()) continue;
-            }
-            break;
-          }
-          n++;
-          if (++run === 2 && this.rxArmed) {
-            // A burst: stop asking for a notification per message until the end of this poll (Linux NAPI).
-            rxq.disableNotifications();
-            suppressed = true;
-          }
-          const head = c.head;
-          const addr = c.addr[0]!;
-          const blen = c.len[0]!;
-          let region: MemoryRegion | undefined;
-          let ok = c.count === 1 && c.readable === 1 && blen >= RPMSG_HEADER_SIZE && addr >= this.winLo && addr + blen <= this.winHi;
-          if (ok) {
-            region = this.winRegion ?? this.memory.findRegion(addr, blen);
-            if (region === undefined) ok = false;
-          }
-          if (ok) {
-            const r = region!;
-            const off = addr - r.base;
-            const m = msgs[head]!;
-            let word3: number;
-            if ((off & 3) === 0) {
-              const u32 = r.u32;
-              const w = off >>> 2;
-              word3 = u32[w + 3]!;
-              m.src = u32[w]!;
-              m.dst = u32[w + 1]!;
-            } else {
-              const v = r.view;
-              word3 = v.getUint32(off + 12, true);
-              m.src = v.getUint32(off, true);
-              m.dst = v.getUint32(off + 4, true);
-            }
-            const len = word3 & 0xffff;
-            if (len > blen - RPMSG_HEADER_SIZE) ok = false;
-            else {
-              m.len = len;
-              m.flags = word3 >>> 16;
-              m.region = r;
-              m.payloadOff = off + RPMSG_HEADER_SIZE;
-              m.generation = gen;
-              m.aux = blen;
-              const ep = this.route(m);
-              if (ep !== undefined) {
-                m.live = true;
-                cur = m;
-                curEp = ep;
-                this.invoke(ep, m);
-                cur = undefined;
-                if (this.generation !== gen) return n; // detached from inside the callback: these rings are gone
-                if (m.held) continue;
-                m.live = false;
-              }
-            }
-          }
-          if (!ok) this.stats.droppedMalformed++;
-          rxq.pushUsed(head, 0);
-          if (descLen) this.consumedLen(ok ? blen : 0);
-          if (++unpublished >= this.rxBatch) {
-            unpublished = 0;
-            if (rxq.publishUsed()) this.notify(VRING_HOST_TX);
-          }
-        }
-        if (unpublished > 0 && rxq.publishUsed()) this.notify(VRING_HOST_TX);
-        return n;
-      } catch (e) {
-        const m = cur;
-        if (m === undefined) {
-          if (!isVirtioError(e)) throw e;
-          this.fail(e);
-          return n;
-        }
-        cur = undefined;
-        if (this.generation === gen && !m.held) {
-          m.live = false;
-          if (!this.returnRx(m)) return n;
-          unpublished++;
-        }
-        try {
-          this.callbackError(e, curEp!);
-        } catch (hookError) {
-          if (suppressed && this.rxArmed && this.generation === gen) rxq.enableNotifications();
-          // options.onCallbackError rethrew: publish what was returned, then let it out.
-          if (this.generation === gen && unpublished > 0 && rxq.publishUsed()) this.notify(VRING_HOST_TX);
-          throw hookError;
-        }
-        if (this.generation !== gen) return n;
-      }
-    }
-  }
-
-  /** Pushes RX message `m`'s chain back as used (not published); false when that broke the rings (needs-reset set). */
-  private returnRx(m: RxMessage): boolean {
-    try {
-      this.rxq!.pushUsed(m.index, 0);
-      if (this.descLen) this.consumedLen(m.aux);
-      return true;
-    } catch (e) {
-      if (!isVirtioError(e)) throw e;
-      this.fail(e);
-      return false;
-    }
-  }
-
-  releaseRx(m: RxMessage): void {
-    m.live = false;
-    if (m.generation !== this.generation || this.state !== 'ready') return;
-    try {
-      this.rxq!.pushUsed(m.index, 0);
-      if (this.descLen) this.consumedLen(m.aux);
-      if (this.rxq!.publishUsed()) this.notify(VRING_HOST_TX);
-    } catch (e) {
-      if (!isVirtioError(e)) throw e;
-      this.fail(e);
-    }
   }
 
   // ---- TX hooks --------------------------------------------------------------------------------------------------
@@ -498,15 +462,15 @@ export class RpmsgRemote extends RpmsgCore {
         }
         const addr = c.addr[0]!;
         const blen = c.len[0]!;
+        const t = this.tx[c.head];
         let region: MemoryRegion | undefined;
-        if (c.count !== 1 || c.readable !== 0 || blen < RPMSG_HEADER_SIZE || !this.inWindow(addr, blen) || (region = this.winRegion ?? this.memory.findRegion(addr, blen)) === undefined) {
+        if (t === undefined || c.count !== 1 || c.readable !== 0 || blen < RPMSG_HEADER_SIZE || !this.inWindow(addr, blen) || (region = this.winRegion ?? this.memory.findRegion(addr, blen)) === undefined) {
           // Not a buffer we can write a message into: give it back empty and try the next one.
           this.stats.droppedMalformed++;
           txq.pushUsed(c.head, 0);
           this.txDirty = true;
           continue;
         }
-        const t = this.tx[c.head]!;
         t.bind(region, addr, Math.min(blen, RPMSG_HEADER_SIZE + 0xffff));
         t.generation = this.generation;
         this.lastCapacity = t.capacity;
@@ -521,12 +485,15 @@ export class RpmsgRemote extends RpmsgCore {
 
   /**
    * Slow path of acquireTx (kept out of line): if the host set up new rings and we have not polled since, popping by
-   * the old indices would take the wrong slots; attach to the new rings first (a send made now belongs to the new
-   * session). Returns the queue to pop from, undefined when not attached.
+   * the old indices would take the wrong slots. In the steady state, attach to the new rings first (a send made now
+   * belongs to the new session); while attaching or announcing, only detach (poll() attaches again, never an
+   * attach inside an attach). Returns the queue to pop from, undefined when not attached.
    */
   private reattachForTx(txq: SplitVirtqueueDevice): SplitVirtqueueDevice | undefined {
     if (!this.ringsReplaced()) return txq;
-    this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the host reset the device'));
+    const steady = this.state === 'ready';
+    this.hostResetSeen();
+    if (!steady) return undefined;
     return this.tryAttach() ? this.txq : undefined;
   }
 
@@ -539,8 +506,10 @@ export class RpmsgRemote extends RpmsgCore {
   }
 
   protected submitTx(b: TxBuffer, bytes: number): void {
+    const q = this.txq;
+    if (q === undefined || b.generation !== this.generation) throw new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'send failed: the rings were reset');
     try {
-      this.txq!.pushUsed(b.index, bytes);
+      q.pushUsed(b.index, bytes);
     } catch (e) {
       if (!isVirtioError(e)) throw e;
       this.fail(e);
@@ -553,7 +522,7 @@ export class RpmsgRemote extends RpmsgCore {
   private publishTx(): void {
     this.txDirty = false;
     const q = this.txq;
-    if (q !== undefined && this.state === 'ready' && q.publishUsed()) this.notify(VRING_HOST_RX);
+    if (q !== undefined && this.ready && q.publishUsed()) this.notify(VRING_HOST_RX);
   }
 
   protected flushTx(): void {

@@ -1,5 +1,5 @@
 /**
- * Crash and reboot of the non-secure partition in the middle of a stream (issue 6, item 3), on two worker threads
+ * Crash and reboot of the non-secure partition in the middle of a stream, on two worker threads
  * that run the RPMsg roles directly (secure = remote/receiver, non-secure = host/sender; one core each):
  *
  *   1. both boot; the sender streams sequence-numbered, CRC-checked messages; the receiver acknowledges

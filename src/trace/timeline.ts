@@ -92,6 +92,8 @@ export function renderTimelineSvg(trace: ChromeTrace, o: TimelineOptions = {}): 
       let prevY: number | undefined;
       counters.forEach((e, k) => {
         if (e.ts > endUs) return;
+        // values before the window only set where the line starts
+        if (e.ts < startUs && counters[k + 1] !== undefined && counters[k + 1]!.ts <= startUs) return;
         const yy = y + rowH - 4 - (vals[k]! / max) * (rowH - 10);
         const xx = x(e.ts);
         d += prevY === undefined ? `M${xx.toFixed(2)} ${yy.toFixed(2)}` : ` L${xx.toFixed(2)} ${prevY.toFixed(2)} L${xx.toFixed(2)} ${yy.toFixed(2)}`;

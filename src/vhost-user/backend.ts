@@ -219,9 +219,9 @@ export class VhostUserBackend {
   private handle(m: VhostUserMessage): boolean {
     this.stats.messages++;
     this.trace?.(`<- ${requestName(m.request)} flags=0x${m.flags.toString(16)} size=${m.size} fds=${m.fds.length} ${hexBytes(m.payload, 48)}`);
-    // REPLY_ACK is judged after the request ran: the SET_PROTOCOL_FEATURES that turns it on already asks for its ack
-    // (Linux virtio_uml sets NEED_REPLY on it, and waits for the ack).
-    const wantAck = () => (m.flags & FLAG_NEED_REPLY) !== 0 && (this.protocolFeatures & protocolBit(ProtocolFeature.REPLY_ACK)) !== 0n && !OWN_REPLY.has(m.request);
+    // Evaluated after the request ran: SET_PROTOCOL_FEATURES that negotiates REPLY_ACK is itself acked (Linux UML's
+    // virtio_uml waits for that ack, as rust-vmm's back-ends send it).
+    const wantAck = (): boolean => (m.flags & FLAG_NEED_REPLY) !== 0 && (this.protocolFeatures & protocolBit(ProtocolFeature.REPLY_ACK)) !== 0n && !OWN_REPLY.has(m.request);
     try {
       checkPayloadSize(m);
       this.checkFds(m);

@@ -2,6 +2,8 @@
  * Typed errors of the vhost-user back-end. Every rule a front-end can break has its own stable code; callers and
  * tests match on `code`, never on message text. `details` carries the offending values (request, index, address).
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const VhostUserErrorCode = {
   /** Header flags: version is not 1, the REPLY bit is set on a request, or reserved bits are set. */
   BAD_HEADER: 'VHOST_USER_ERR_BAD_HEADER',
@@ -48,18 +50,12 @@ export const VhostUserErrorCode = {
 
 export type VhostUserErrorCode = (typeof VhostUserErrorCode)[keyof typeof VhostUserErrorCode];
 
-export class VhostUserError extends Error {
-  readonly code: VhostUserErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class VhostUserError extends CodedError<VhostUserErrorCode> {
   constructor(code: VhostUserErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'VhostUserError';
-    this.code = code;
-    this.details = details;
+    super('VhostUserError', code, message, details);
   }
 }
 
 export function isVhostUserError(e: unknown, code?: VhostUserErrorCode): e is VhostUserError {
-  return e instanceof VhostUserError && (code === undefined || e.code === code);
+  return hasCode(e, VhostUserError, code);
 }

@@ -3,6 +3,8 @@
  * (in the style of ws's WS_ERR_* codes and rust-vmm's error enum), so callers and tests match on `code`,
  * never on message text.
  */
+import { CodedError, hasCode } from '../errors/coded-error.js';
+
 export const VirtioErrorCode = {
   // physical memory
   MEM_OUT_OF_RANGE: 'VIRTIO_ERR_MEM_OUT_OF_RANGE',
@@ -28,7 +30,6 @@ export const VirtioErrorCode = {
   INDIRECT_NOT_NEGOTIATED: 'VIRTIO_ERR_INDIRECT_NOT_NEGOTIATED',
   BUFFER_OUT_OF_RANGE: 'VIRTIO_ERR_BUFFER_OUT_OF_RANGE',
   READABLE_AFTER_WRITABLE: 'VIRTIO_ERR_READABLE_AFTER_WRITABLE',
-  ZERO_LENGTH_BUFFER: 'VIRTIO_ERR_ZERO_LENGTH_BUFFER',
   AVAIL_IDX_TOO_FAR: 'VIRTIO_ERR_AVAIL_IDX_TOO_FAR',
   /** The driver made a head available again while the device still holds it (popped, not yet used). */
   DESC_IN_USE: 'VIRTIO_ERR_DESC_IN_USE',
@@ -62,18 +63,12 @@ export const VirtioErrorCode = {
 export type VirtioErrorCode = (typeof VirtioErrorCode)[keyof typeof VirtioErrorCode];
 
 /** Every error the VirtIO layer throws on purpose. `details` carries the offending values (indices, addresses). */
-export class VirtioError extends Error {
-  readonly code: VirtioErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
-
+export class VirtioError extends CodedError<VirtioErrorCode> {
   constructor(code: VirtioErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
-    this.name = 'VirtioError';
-    this.code = code;
-    this.details = details;
+    super('VirtioError', code, message, details);
   }
 }
 
 export function isVirtioError(e: unknown, code?: VirtioErrorCode): e is VirtioError {
-  return e instanceof VirtioError && (code === undefined || e.code === code);
+  return hasCode(e, VirtioError, code);
 }

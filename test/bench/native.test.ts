@@ -20,7 +20,7 @@ describe('native contender', () => {
     expect(b.reason).toMatch(/no C compiler found/);
   });
 
-  it.skipIf(!hasCc)('verifies every message (throughput and rtt) and rejects bad arguments; the temp dir goes at exit', async () => {
+  it.skipIf(!hasCc)('verifies every message (throughput and rtt) and rejects bad arguments; the binary is kept in build/ and reused', async () => {
     const { nativeBuild } = (await import(compile)) as typeof import('../../src/bench/native/compile.js');
     const b = nativeBuild();
     if (!b.ok) throw new Error(b.reason);
@@ -34,9 +34,9 @@ describe('native contender', () => {
       const r = spawnSync(b.binary, bad, { encoding: 'utf8', timeout: 10_000 });
       expect(r.status, bad.join(' ')).toBe(1);
     }
-    // a child that builds and exits leaves no temp dir behind
-    const dir = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(compile)}); const b = m.nativeBuild(); console.log(b.ok ? b.binary : '')`], { encoding: 'utf8', timeout: 60_000 }).trim();
-    expect(dir).not.toBe('');
-    expect(spawnSync('test', ['-e', dir]).status).not.toBe(0);
+    // another process finds the same binary (keyed by the source's hash, under build/, nothing in the temp dir)
+    const again = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(compile)}); const b = m.nativeBuild(); console.log(b.ok ? b.binary : '')`], { encoding: 'utf8', timeout: 60_000 }).trim();
+    expect(again).toBe(b.binary);
+    expect(b.binary).toMatch(/build\/bench-native\/native-ring-[0-9a-f]{16}$/);
   });
 });

@@ -18,7 +18,8 @@ describe('native addon loader', () => {
     writeFileSync(join(root, 'package.json'), '{"type":"module"}');
     mkdirSync(join(root, 'build'));
     writeFileSync(join(root, 'build', 'tz_shm.status.json'), JSON.stringify({ ok: false, reason: 'g++ not found' }));
-    cpSync(fileURLToPath(new URL('../../dist/src/host', import.meta.url)), join(root, 'dist', 'src', 'host'), { recursive: true });
+    // the host layer and the one module below it (the coded-error base)
+    for (const layer of ['host', 'errors']) cpSync(fileURLToPath(new URL(`../../dist/src/${layer}`, import.meta.url)), join(root, 'dist', 'src', layer), { recursive: true });
     const r = await runNodeModule(`
       const h = await import('./dist/src/host/index.js');
       const out = { available: h.nativeAvailable() };

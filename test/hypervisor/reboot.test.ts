@@ -1,5 +1,5 @@
 /**
- * Crash and reboot of the non-secure partition in the middle of the signer stream (issue 6, item 3), with the real
+ * Crash and reboot of the non-secure partition in the middle of the signer stream, with the real
  * example partitions from dist/. Only counters: what the secure service delivered (a tally in secure RAM), what the
  * client saw acknowledged (its journal in ns-ram, kept over the reboot), the reboot record, the secure ticks.
  */

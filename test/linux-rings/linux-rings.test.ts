@@ -1,6 +1,6 @@
 /**
  * `inspect` on rings written by a real Linux 6.1 virtio driver (virtio_net, virtio-rng, virtio_blk) under QEMU 7.2,
- * compared field by field with QEMU's own view of the same queues (issue 2). The fixtures are the ring areas cut out
+ * compared field by field with QEMU's own view of the same queues. The fixtures are the ring areas cut out
  * of two guest RAM dumps (split and packed) plus the monitor transcripts; expected.json is derived from those
  * transcripts by capture/derive_expected.py. See docs/linux-rings.md for how they were captured. No QEMU needed here.
  */

@@ -163,14 +163,14 @@ describe('poll() after a detach', () => {
     // attach by a reset (so the remote detaches again), as a host racing the remote's reads could do.
     const proto = RpmsgRemote.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
     const detach = proto['detach']!;
-    const attach = proto['attach']!;
+    const attach = proto['attachRings']!;
     const ok = DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK;
     let attaches = 0;
     const d = vi.spyOn(proto, 'detach').mockImplementation(function (this: unknown, ...a: unknown[]) {
       detach.apply(this, a);
       p.memory.write8(p.layout.statusAddr, ok);
     });
-    const at = vi.spyOn(proto, 'attach').mockImplementation(function (this: unknown, ...a: unknown[]) {
+    const at = vi.spyOn(proto, 'attachRings').mockImplementation(function (this: unknown, ...a: unknown[]) {
       attach.apply(this, a);
       attaches++;
       p.memory.write8(p.layout.statusAddr, 0);

@@ -54,6 +54,12 @@ describe('tz-virtio run --trace', () => {
       // every RPMsg message of the run: the client's requests and the service's answers, both sides
       expect(ev.filter((e) => e.name === 'rpmsg send' && e.pid === 3).length).toBeGreaterThanOrEqual(150);
       expect(ev.filter((e) => e.name === 'rpmsg recv' && e.pid === 3).length).toBeGreaterThanOrEqual(150);
+      // rings: both sides of both vrings, and every buffer's trip drawn as paired arrows (validated above)
+      const ringTracks = new Set(ev.filter((e) => e.cat === 'ring').map((e) => e.tid));
+      expect([...ringTracks].sort()).toEqual([0, 1, 2, 3]);
+      const flows = ev.filter((e) => e.ph === 's').length;
+      expect(flows).toBeGreaterThanOrEqual(300);
+      expect(ev.filter((e) => e.ph === 'f').length).toBe(flows);
       // the blocked key read is on the non-secure partition's fault track
       expect(ev.filter((e) => e.cat === 'fault').length).toBe(j.securityFaults.attempted);
       expect(statSync(`${file}.png`).size).toBeGreaterThan(1000);

@@ -17,6 +17,7 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError, CliErrorCode, parseNumberArg } from '../errors.js';
+import { choiceOption } from '../options.js';
 import { isVirtioError } from '../../virtio/errors.js';
 import { packedReport, renderPackedText, renderSplitText, splitReport, type ImagePiece } from '../../virtio/inspect/index.js';
 
@@ -35,6 +36,7 @@ export interface InspectOptions {
   rscTable?: string;
   piece?: string[];
   ram?: string;
+  vsock?: 'rx' | 'tx' | 'event';
 }
 
 /** The signatures the RPMsg layer provides in src/rpmsg/inspect.ts. */
@@ -183,6 +185,7 @@ export async function inspectImage(imagePath: string, opts: InspectOptions): Pro
     const pieces = readPieces(opts.piece);
     const ram = parseRam(opts.ram);
     const report = decode(() => splitReport(image, { queueSize, base, desc, pieces, ...(ram ? { ram } : {}), ...ringOpts }));
+    if (opts.vsock !== undefined) return { text: (await import('../../vsock/inspect.js')).inspectVsockRing(image, report, { queue: opts.vsock, base, json, pieces, ...(ram ? { ram } : {}) }), failed: false };
     return { text: json ? JSON.stringify(report, null, 2) + '\n' : renderSplitText(report), failed: false };
   }
   if (layout === 'packed') {
@@ -193,6 +196,7 @@ export async function inspectImage(imagePath: string, opts: InspectOptions): Pro
     const pieces = readPieces(opts.piece);
     const ram = parseRam(opts.ram);
     const report = decode(() => packedReport(image, { queueSize, base, desc, driverEvent, deviceEvent, pieces, ...(ram ? { ram } : {}) }));
+    if (opts.vsock !== undefined) return { text: (await import('../../vsock/inspect.js')).inspectVsockRing(image, report, { queue: opts.vsock, base, json, pieces, ...(ram ? { ram } : {}) }), failed: false };
     return { text: json ? JSON.stringify(report, null, 2) + '\n' : renderPackedText(report), failed: false };
   }
   throw new CliError(`inspect: --layout must be split or packed, not '${layout}'`);
@@ -227,6 +231,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--rpmsg', 'decode an RPMsg resource table and its vrings instead of a single ring')
     .option('--rsc-table <addr>', 'with --rpmsg: address of the remoteproc resource table')
+    .option('--vsock <queue>', 'with --layout: decode the ring\'s buffers as virtio-vsock packets of queue rx, tx or event', choiceOption('--vsock', ['rx', 'tx', 'event'] as const))
     .addHelpText(
       'after',
       '\nExamples:\n  npx tz-virtio inspect ring.bin --layout split --queue-size 256 --desc 0x0 --align 4096\n  npx tz-virtio run --dump-shm shm.bin && npx tz-virtio inspect shm.bin --rpmsg --rsc-table 0x38000000 --base 0x38000000',

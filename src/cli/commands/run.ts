@@ -23,11 +23,38 @@ import { setActivity } from '../signals.js';
 import { DEFAULT_TRACE_LIMIT, runMachine, type MachineConfig, type PartitionConfig } from '../../hypervisor/machine.js';
 import { MAX_TRACE_CAPACITY } from '../../trace/buffer.js';
 import { parseTraceWindow, writeTrace } from '../trace-output.js';
+import { RPMSG_TRACE_QUEUE_NAMES } from '../../rpmsg/constants.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
 import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../hypervisor/scenarios.js';
 import { isHypervisorError } from '../../hypervisor/errors.js';
 import { PhysicalMemory, hex } from '../../virtio/memory.js';
 import { dumpRegion } from '../../rpmsg/index.js';
+import { runLinuxMachine } from '../../hypervisor/linux/run-linux.js';
+import { formatLinuxReport, linuxReportJson } from '../../hypervisor/linux/report.js';
+import { isLinuxError } from '../../hypervisor/linux/errors.js';
+
+/** `run --nonsecure-linux`: the machine with user-mode Linux as the non-secure world (src/hypervisor/linux/). */
+async function runLinuxCommand(o: RunOptions): Promise<number> {
+  const other = (['secure', 'nonsecure', 'config', 'scenario', 'isolation', 'window', 'dumpShm', 'trace', 'crashAt'] as const).filter((k) => o[k] !== undefined);
+  if (other.length > 0) throw new CliError(`run: --nonsecure-linux does not take --${other.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')}`);
+  const cores = (o.cores ?? 1) as 1 | 2;
+  setActivity(`running Linux as the non-secure world (${cores} core${cores === 1 ? '' : 's'})`);
+  try {
+    const r = await runLinuxMachine({
+      cores,
+      ...(o.kernel !== undefined ? { kernel: resolve(o.kernel) } : {}),
+      ...(o.init !== undefined ? { init: resolve(o.init) } : {}),
+      ...(o.messages !== undefined ? { messages: o.messages } : {}),
+      timeoutMs: o.timeout ?? o.timeoutMs ?? 120_000,
+      ...(o.verbose ? { onConsole: (l: string) => process.stderr.write(`[linux] ${l}\n`) } : {}),
+    });
+    process.stdout.write((o.json ? JSON.stringify(linuxReportJson(r)) : formatLinuxReport(r)) + '\n');
+    return r.ok ? 0 : 1;
+  } catch (e) {
+    if (isLinuxError(e)) throw new CliError(`run: ${e.message}`);
+    throw e;
+  }
+}
 
 interface RunOptions {
   cores?: number;
@@ -51,6 +78,9 @@ interface RunOptions {
   trace?: string;
   traceLimit?: number;
   traceWindow?: string;
+  nonsecureLinux?: boolean;
+  kernel?: string;
+  init?: string;
   // old spellings, kept as hidden aliases
   timeout?: number;
   wakeLead?: number;
@@ -136,6 +166,8 @@ function checkOutputPath(flag: string, file: string, suffixes: readonly string[]
 }
 
 export async function runCommand(o: RunOptions): Promise<number> {
+  if (o.nonsecureLinux === true) return runLinuxCommand(o);
+  if (o.kernel !== undefined || o.init !== undefined) throw new CliError('run: --kernel and --init need --nonsecure-linux');
   const { cfg, dir } = o.config ? readConfig(o.config) : { cfg: {} as ConfigFile, dir: process.cwd() };
   const cores = (o.cores ?? cfg.cores ?? 1) as 1 | 2;
   if (o.dumpShm !== undefined) checkOutputPath('--dump-shm', o.dumpShm, ['.json']);
@@ -206,6 +238,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     o.trace !== undefined && result.trace !== undefined
       ? writeTrace(o.trace, result.trace, {
           taskNames: rtTaskNames(result.secure.report),
+          queueNames: RPMSG_TRACE_QUEUE_NAMES,
           ...(traceWindow ? { window: traceWindow } : {}),
           metadata: { cores, isolation, scenario: sc?.name ?? 'custom' },
           title: `tz-virtio run, ${cores} core${cores === 1 ? '' : 's'}${sc ? `, scenario ${sc.name}` : ''}`,
@@ -260,10 +293,13 @@ export function register(program: Command): void {
     .option('--trace <file>', 'write a timeline trace (Chrome/Perfetto trace-event JSON) to FILE, and a picture of it to FILE.png/.svg')
     .option('--trace-limit <n>', `most events recorded (default ${DEFAULT_TRACE_LIMIT}; half for the secure partition, half per non-secure boot)`, intOption('--trace-limit', { min: 2, max: 2 * MAX_TRACE_CAPACITY }))
     .option('--trace-window <start:end>', 'the part of the trace the picture shows, in ms from its start (default: 10 ms from the first RT release or world switch)')
+    .option('--nonsecure-linux', 'the non-secure world is a real Linux 6.1 (user-mode Linux, apt-get install user-mode-linux); its client asks the secure signer over /dev/hvc0')
+    .option('--kernel <path>', 'with --nonsecure-linux: the linux.uml to boot (default /usr/bin/linux.uml)')
+    .option('--init <script>', 'with --nonsecure-linux: the guest init script (default examples/linux/signer-client.sh)')
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)', intOption('--max-reboots', { min: 0, max: 1000 }))
     .addHelpText(
       'after',
-      '\nExamples:\n  npx tz-virtio run --cores 2 --messages 500\n  npx tz-virtio run --secure examples/echo/secure.mjs --nonsecure examples/echo/nonsecure.mjs --isolation process\n  npx tz-virtio run --cores 1 --messages 300 --trace t.json   (open t.json in ui.perfetto.dev; t.json.png is a picture)',
+      '\nExamples:\n  npx tz-virtio run --cores 2 --messages 500\n  npx tz-virtio run --secure examples/echo/secure.mjs --nonsecure examples/echo/nonsecure.mjs --isolation process\n  npx tz-virtio run --cores 1 --messages 300 --trace t.json   (open t.json in ui.perfetto.dev; t.json.png is a picture)\n  npx tz-virtio run --nonsecure-linux --cores 1 --messages 200',
     )
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);

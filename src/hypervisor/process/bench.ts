@@ -1,5 +1,5 @@
 /**
- * Benchmark rows for process isolation (issue 7, item 5): the default scenario (secure Ed25519 signer, non-secure
+ * Benchmark rows for process isolation: the default scenario (secure Ed25519 signer, non-secure
  * client) run with partitions as worker threads of one process and as separate OS processes, same machine, same run,
  * same message count. The figures are the client's own measurements (its user report: round trips timed per request,
  * and the whole exchange), so both modes are measured by the same code.

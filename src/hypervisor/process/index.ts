@@ -1,4 +1,4 @@
-/** Process isolation: each partition in its own OS process over mapped shared files (issue 7). */
+/** Process isolation: each partition in its own OS process over mapped shared files. */
 import { runMachine, type MachineConfig, type MachineResult } from '../machine.js';
 
 export { processLauncher, assertProcessIsolationAvailable, type ProcessLauncherOptions } from './launcher.js';
