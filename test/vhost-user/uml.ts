@@ -27,6 +27,8 @@ export interface UmlRunOptions {
   readonly params: readonly string[];
   /** Directory for UML's instance files (a temp dir the test removes). */
   readonly umlDir: string;
+  /** Guest RAM in MiB (a sparse file: only what the guest touches is used). Default 64. */
+  readonly memMiB?: number;
   /** Killed (whole process group) after this long. Default 90 s: boots take seconds, more under heavy load. */
   readonly timeoutMs?: number;
   /** Called with each chunk of output as it arrives (a test that must react while the guest runs). */
@@ -43,7 +45,7 @@ export interface UmlHandle {
 
 /** Boots UML; the handle's `done` resolves when it exits. */
 export function startUml(o: UmlRunOptions): UmlHandle {
-  const args = umlArgs({ init: o.init, umlDir: o.umlDir, params: o.params });
+  const args = umlArgs({ init: o.init, umlDir: o.umlDir, params: o.params, ...(o.memMiB !== undefined ? { memMiB: o.memMiB } : {}) });
   const child = spawn(UML_BIN!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: umlEnv() });
   let output = '';
   const onData = (d: Buffer) => {
