@@ -5,14 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProtocolFeature, protocolBit, VhostUserServer } from '../../src/vhost-user/index.js';
 import { bit, hasFeature, VirtioFeature } from '../../src/virtio/features.js';
-import { EchoConsoleDevice } from './echo-console-device.js';
+import { consoleLineEchoService } from '../../src/cli/vhost-user-services.js';
 import { guestLines, runUml, umlSkipReason } from './uml.js';
 
 const skip = umlSkipReason();
 if (skip !== undefined) console.log(`skipping UML console tests: ${skip}`);
 const init = fileURLToPath(new URL('./fixtures/uml-console.sh', import.meta.url));
 
-describe.skipIf(skip !== undefined)('Linux 6.1 (UML) virtio_console over our vhost-user back-end', () => {
+describe.skipIf(skip !== undefined)('Linux 6.1 (UML) virtio_console over our console device and vhost-user back-end', () => {
   let dir: string | undefined;
   let server: VhostUserServer | undefined;
   afterEach(() => {
@@ -27,7 +27,10 @@ describe.skipIf(skip !== undefined)('Linux 6.1 (UML) virtio_console over our vho
       it(`echoes a line through /dev/hvc0 (${ring} ring, ${notify} notifications)`, { timeout: 150_000 }, async () => {
         dir = mkdtempSync(join(tmpdir(), 'tz-vu-'));
         const sock = join(dir, 'console.sock');
-        const device = new EchoConsoleDevice();
+        const service = consoleLineEchoService(); // src/console's device, port 0 without MULTIPORT (Linux's hvc0)
+        const device = service.device;
+        const received: Buffer[] = [];
+        device.port().on('data', (d: Buffer) => received.push(Buffer.from(d)));
         const log: string[] = [];
         server = new VhostUserServer(sock, device, {
           withheldFeatures: ring === 'split' ? bit(VirtioFeature.RING_PACKED) : 0n,
@@ -42,7 +45,9 @@ describe.skipIf(skip !== undefined)('Linux 6.1 (UML) virtio_console over our vho
         expect(run.timedOut, why).toBe(false);
         expect(guestLines(run.output, 'RESULT '), why).toEqual([line]);
         // the device saw exactly what the guest program wrote: the tty added nothing and echoed nothing back
-        expect(Buffer.from(device.received).toString(), why).toBe(`${line}\n`);
+        expect(Buffer.concat(received).toString(), why).toBe(`${line}\n`);
+        expect(service.stats).toMatchObject({ sessions: 1, bytesFromGuest: line.length + 1, bytesToGuest: line.length + 1, errors: 0 });
+        expect(device.stats.bytesSent).toBe(line.length + 1);
         const b = server.backend;
         expect(b.stats.activations, why).toBeGreaterThanOrEqual(1);
         expect(b.stats.errors, JSON.stringify(b.recentErrors.map((e) => e.message))).toBe(0);
