@@ -51,7 +51,7 @@ export class HybridVsock {
       if (!lstatSync(this.path).isSocket()) throw new Error(`--uds-path: ${this.path} exists and is not a socket`);
       rmSync(this.path, { force: true });
     }
-    this.server = createServer((c) => this.onHostConnection(c));
+    this.server = createServer({ allowHalfOpen: true }, (c) => this.onHostConnection(c));
     this.server.listen(this.path);
     this.scan();
     this.watcher = watch(this.dir, () => this.scan());
@@ -103,7 +103,7 @@ export class HybridVsock {
   }
 
   private onGuestConnection(v: VsockSocket, port: number): void {
-    const u = netConnect(join(this.dir, `${this.prefix}${port}`));
+    const u = netConnect({ path: join(this.dir, `${this.prefix}${port}`), allowHalfOpen: true });
     this.track(u);
     u.once('connect', () => {
       this.stats.guestConnections++;
@@ -158,7 +158,10 @@ export class HybridVsock {
     u.on('error', () => undefined);
   }
 
-  /** Bytes both ways with backpressure; an end is passed on as a half-close, an error closes both. */
+  /**
+   * Bytes both ways with backpressure. An end is passed on as a half-close (pipe ends the other side's writable:
+   * SHUTDOWN SEND to the guest, shutdown(SHUT_WR) to the UNIX peer); an error or reset destroys the other side.
+   */
   private join(u: Socket, v: VsockSocket): void {
     u.on('data', (d: Buffer) => (this.stats.bytesToGuest += d.length));
     v.on('data', (d: Buffer) => (this.stats.bytesFromGuest += d.length));
@@ -166,8 +169,12 @@ export class HybridVsock {
     v.pipe(u);
     u.on('error', () => v.destroy());
     v.on('error', () => u.destroy());
-    u.on('close', () => v.destroy());
-    v.on('close', () => u.end());
+    u.on('close', (hadError) => {
+      if (hadError) v.destroy();
+    });
+    v.on('close', () => {
+      if (!v.writableFinished || !v.readableEnded) u.destroy(); // reset, not a clean end both ways
+    });
   }
 
   private refuse(u: Socket): void {

@@ -40,7 +40,9 @@ export function echoVsock(s: VsockSocket, stats: ServiceStats): void {
 }
 
 export function vsockEchoService(opts: { guestCid?: number; port?: number } = {}): VhostUserService & { readonly device: VsockDevice } {
-  const device = new VsockDevice({ guestCid: opts.guestCid ?? 3 });
+  // half-open connections stay open: the echo ends our side itself once everything was sent back, and hybrid vsock
+  // passes a guest's SHUTDOWN on to its UNIX socket and waits for that side's answer
+  const device = new VsockDevice({ guestCid: opts.guestCid ?? 3, allowHalfOpen: true });
   const stats: ServiceStats = { sessions: 0, bytesFromGuest: 0, bytesToGuest: 0, errors: 0 };
   const server = device.createServer((s) => echoVsock(s, stats)).listen(opts.port ?? DEFAULT_ECHO_PORT);
   return { device, stats, close: () => void server.close() };
