@@ -11,7 +11,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
 const BASE = ['errors'];
 const CORE = [...BASE, 'virtio', 'trace', 'sync'];
-const DEVICES = ['rpmsg', 'vsock', 'console'];
+const DEVICES = ['rpmsg', 'vsock', 'console', 'entropy'];
 const TRANSPORTS = ['transport', 'vhost-user'];
 const BELOW_GUEST = [...CORE, 'host', ...DEVICES, ...TRANSPORTS, 'devices'];
 
@@ -27,6 +27,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   rpmsg: [...CORE, 'transport'],
   vsock: [...CORE, 'transport'],
   console: [...CORE, 'transport'],
+  entropy: [...CORE, 'transport'],
   devices: [...CORE, ...DEVICES, ...TRANSPORTS, 'host'],
   guest: BELOW_GUEST,
   hypervisor: [...BELOW_GUEST, 'guest'],

@@ -7,6 +7,7 @@ import { BenchError, BenchErrorCode } from './errors.js';
 import { validSize } from './shared.js';
 import { rng, shuffle } from './stats.js';
 import { EXPERIMENTS, OPT_IN_EXPERIMENTS, WAIT_POLICIES, type ExperimentName, type TrialSpec, type WaitPolicy } from './types.js';
+import { DEFAULT_WAIT_POLICY } from '../sync/policy.js';
 
 export interface BenchOptions {
   /** Short run (a minute on 2 cores): fewer sizes, rounds and messages. Default false. */
@@ -19,7 +20,7 @@ export interface BenchOptions {
   readonly rounds: number;
   /** Messages in flight (flow-control window), the same for every contender. Default 64. */
   readonly window: number;
-  /** Wait policy of the throughput experiment. Default 'spin-then-block'. */
+  /** Wait policy of the throughput experiment. Default DEFAULT_WAIT_POLICY (peer-aware, src/sync/policy.ts). */
   readonly policy: WaitPolicy;
   /** Contenders to run (default: all registered). */
   readonly contenders?: readonly string[];
@@ -49,7 +50,7 @@ export function defaultOptions(quick: boolean, over: Partial<BenchOptions> = {})
     sizes: quick ? QUICK_SIZES : FULL_SIZES,
     rounds: quick ? 2 : 3,
     window: 64,
-    policy: 'spin-then-block',
+    policy: DEFAULT_WAIT_POLICY,
     rttSize: 64,
     rttCount: quick ? 2000 : 20000,
     heapMessages: quick ? 200_000 : 1_000_000,

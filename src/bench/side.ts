@@ -29,6 +29,8 @@ export interface LoopOptions {
   readonly policy: WaitPolicy;
   /** This side's doorbell (multi-core). */
   readonly bell: Doorbell;
+  /** The peer's doorbell: whether the peer sleeps (policy 'peer-aware'). */
+  readonly peer?: Doorbell;
   /** The core token (single-core). */
   readonly token?: CoreToken;
   /** Total messages, warm-up included. */
@@ -75,7 +77,7 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
     token.finish();
   } else {
     const bell = o.bell;
-    const waiter = new Waiter(bell, o.policy);
+    const waiter = new Waiter(bell, o.policy, o.peer !== undefined ? { peer: o.peer } : {});
     const arm = (): boolean => side.arm();
     const disarm = (): void => side.disarm();
     while (side.progress < o.total) {
@@ -113,12 +115,12 @@ export interface RttClient {
 }
 
 /** Runs `warmup + count` round trips, recording the last `count` in ns. */
-export function driveRttClient(client: RttClient, bell: Doorbell, policy: WaitPolicy, warmup: number, count: number): LoopResult & { samples: Float64Array } {
+export function driveRttClient(client: RttClient, bell: Doorbell, policy: WaitPolicy, warmup: number, count: number, peer?: Doorbell): LoopResult & { samples: Float64Array } {
   const samples = new Float64Array(count);
   const ready = (): boolean => client.poll();
   const arm = (): boolean => client.arm();
   const disarm = (): void => client.disarm();
-  const waiter = new Waiter(bell, policy);
+  const waiter = new Waiter(bell, policy, peer !== undefined ? { peer } : {});
   for (let i = 0; i < warmup; i++) {
     client.ping(i);
     waitUntil(ready, arm, disarm, waiter);

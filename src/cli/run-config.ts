@@ -5,6 +5,7 @@
  */
 import { CliError, CliErrorCode } from './errors.js';
 import { ruleText, type IntRule } from './options.js';
+import { WAIT_POLICIES } from '../sync/policy.js';
 
 type Rule =
   | { readonly int: IntRule }
@@ -13,7 +14,10 @@ type Rule =
   | { readonly string: true }
   | { readonly object: Readonly<Record<string, Rule>> }
   | { readonly anyObject: true }
-  | { readonly objectOrFalse: Readonly<Record<string, Rule>> };
+  | { readonly objectOrFalse: Readonly<Record<string, Rule>> }
+  | { readonly oneOfOrObject: readonly string[]; readonly object: Readonly<Record<string, Rule>> }
+  /** An array of objects each with a string `type` (the device's other options are the device type's business). */
+  | { readonly typedList: true };
 
 const US = { int: { min: 0, max: 1_000_000 } } as const;
 const MS = { int: { min: 1, max: 86_400_000 } } as const;
@@ -31,6 +35,8 @@ export const RUN_CONFIG_SCHEMA: Readonly<Record<string, Rule>> = {
       features: { int: { min: 0, max: 0xffff_ffff } },
     },
   },
+  devices: { typedList: true },
+  transport: { oneOf: ['rsc-table', 'mmio'] },
   preemptTimeoutUs: { int: { min: 0, max: 10_000_000 } },
   rt: {
     object: {
@@ -50,6 +56,7 @@ export const RUN_CONFIG_SCHEMA: Readonly<Record<string, Rule>> = {
   peerResetTimeoutMs: MS,
   afterNsExitMs: { int: { min: 0, max: 86_400_000 } },
   timeoutMs: MS,
+  waitPolicy: { oneOfOrObject: WAIT_POLICIES, object: { secure: { oneOf: WAIT_POLICIES }, nonsecure: { oneOf: WAIT_POLICIES } } },
   secure: partition,
   nonsecure: partition,
 };
@@ -83,6 +90,16 @@ function checkValue(file: string, key: string, v: unknown, rule: Rule): void {
     if (typeof v !== 'string' || v.length === 0) throw bad(file, key, `must be a non-empty string, not ${JSON.stringify(v)}`);
   } else if ('anyObject' in rule) {
     if (!isPlainObject(v)) throw bad(file, key, `must be an object, not ${JSON.stringify(v)}`);
+  } else if ('oneOfOrObject' in rule) {
+    if (typeof v === 'string') {
+      if (!rule.oneOfOrObject.includes(v)) throw bad(file, key, `must be one of ${rule.oneOfOrObject.map((x) => JSON.stringify(x)).join(', ')} or an object, not ${JSON.stringify(v)}`);
+    } else if (isPlainObject(v)) checkObject(file, `${key}.`, v, rule.object);
+    else throw bad(file, key, `must be one of ${rule.oneOfOrObject.map((x) => JSON.stringify(x)).join(', ')} or an object, not ${JSON.stringify(v)}`);
+  } else if ('typedList' in rule) {
+    if (!Array.isArray(v) || v.length > 32) throw bad(file, key, `must be an array of at most 32 {"type": …} objects, not ${JSON.stringify(v)}`);
+    v.forEach((d, i) => {
+      if (!isPlainObject(d) || typeof d['type'] !== 'string') throw bad(file, `${key}[${i}]`, `must be an object with a string "type", not ${JSON.stringify(d)}`);
+    });
   } else if ('object' in rule) {
     if (!isPlainObject(v)) throw bad(file, key, `must be an object, not ${JSON.stringify(v)}`);
     checkObject(file, `${key}.`, v, rule.object);

@@ -7,3 +7,4 @@ export * from './port.js';
 export * from './stats.js';
 export * from './device.js';
 export * from './driver.js';
+export * from './api.js';

@@ -3,11 +3,10 @@
  * to this module; when this module itself runs from source (vitest), the compiled copy under dist/ is used.
  */
 import { fileURLToPath } from 'node:url';
+import { compiledUrl } from '../host/compiled.js';
 
 export function fuzzWorkerUrl(file: string): URL {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) return new URL(`../../dist/src/fuzz/${file}`, here);
-  return new URL(`./${file}`, here);
+  return compiledUrl(import.meta.url, `./${file}`);
 }
 
 export function fuzzWorkerPath(file: string): string {

@@ -13,6 +13,9 @@ import type { RtTaskHandle, RtTaskSpec, RtTaskStats } from './rt.js';
 import type { TimerId } from './timers.js';
 import type { BackgroundHandle, BackgroundSpec } from './background.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
+import type { EntropyApi } from '../entropy/api.js';
+import type { ConsoleApi } from '../console/api.js';
+import type { VsockApi } from '../vsock/api.js';
 
 export type { World } from './memory-map.js';
 
@@ -175,6 +178,17 @@ export interface GuestContext {
   now(): number;
   readonly timers: TimerApi;
   readonly rpmsg: RpmsgApi;
+  /**
+   * The other VirtIO devices of this partition's channel, by type name (machine config `devices`): on the non-secure
+   * side the driver's API, on the secure side the device's. Each is also a field of its own below.
+   */
+  readonly devices: Readonly<Record<string, unknown>>;
+  /** virtio-entropy (`{"type":"rng"}`): random bytes from the secure world. */
+  readonly rng?: EntropyApi;
+  /** virtio-console (`{"type":"console","ports":["log"]}`): named ports as stream.Duplex. */
+  readonly console?: ConsoleApi;
+  /** virtio-vsock (`{"type":"vsock","guestCid":3}`): net-style servers and stream.Duplex connections. */
+  readonly vsock?: VsockApi;
   /** The real-time runtime; present in the secure partition only. */
   readonly rt: RtApi | null;
   log(...args: unknown[]): void;

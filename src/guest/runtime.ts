@@ -26,6 +26,7 @@ import type { CorePort } from './port.js';
 import { RtScheduler } from './rt.js';
 import { TimerQueue } from './timers.js';
 import { BackgroundWork, type BackgroundOptions } from './background.js';
+import type { DeviceBinding } from './device-binding.js';
 
 /** The RPMsg link as the runtime drives it (built by guest/rpmsg.ts). */
 export interface RpmsgBinding {
@@ -45,6 +46,8 @@ export interface RuntimeOptions {
   readonly held: readonly WindowDesc[];
   readonly args?: Readonly<Record<string, unknown>>;
   readonly rpmsg?: RpmsgBinding;
+  /** The other VirtIO devices of the channel (each under ctx.<type>), polled on every pass like the RPMsg link. */
+  readonly devices?: readonly DeviceBinding[];
   /** Secure executive: how background (service) work is fitted between RT releases. */
   readonly background?: BackgroundOptions;
   /** Boot counter of this partition (0 at the first boot, +1 per reboot by the hypervisor). */
@@ -78,6 +81,9 @@ const NO_RPMSG: RpmsgApi = {
   layout: () => undefined,
 };
 
+/** ctx fields a device type may not shadow. */
+const RESERVED_CTX = new Set(['world', 'cores', 'boot', 'args', 'map', 'memory', 'irq', 'smc', 'idle', 'waitForInterrupt', 'poll', 'checkpoint', 'stopping', 'now', 'timers', 'rpmsg', 'devices', 'rt', 'log', 'stats']);
+
 export class GuestRuntime {
   readonly ctx: GuestContext;
   readonly port: CorePort;
@@ -92,6 +98,7 @@ export class GuestRuntime {
   private readonly timerLine: number;
   private readonly virtioLine: number;
   private readonly rpmsg: RpmsgBinding | undefined;
+  private readonly devices: readonly DeviceBinding[];
   handlerErrors = 0;
   /** The first MAX_ERROR_LINES "error in …" lines (handlerErrors counts them all). */
   private readonly errorLines: string[] = [];
@@ -109,6 +116,7 @@ export class GuestRuntime {
     this.timerLine = port.world === 'secure' ? IrqLine.SECURE_TIMER : IrqLine.NS_TIMER;
     this.virtioLine = port.world === 'secure' ? IrqLine.VIRTIO_TO_SECURE : IrqLine.VIRTIO_TO_NONSECURE;
     this.rpmsg = o.rpmsg;
+    this.devices = o.devices ?? [];
     this.memoryPort = createMemoryPort({
       world: port.world,
       map: o.map,
@@ -196,6 +204,8 @@ export class GuestRuntime {
         clear: (id) => (port.checkpoint(), this.timers.clear(id)),
       },
       rpmsg: this.rpmsg?.api ?? NO_RPMSG,
+      devices: Object.freeze(Object.fromEntries(this.devices.map((d) => [d.type, d.api]))),
+      ...Object.fromEntries(this.devices.filter((d) => !RESERVED_CTX.has(d.type)).map((d) => [d.type, d.api])),
       rt:
         rt === null
           ? null
@@ -256,6 +266,13 @@ export class GuestRuntime {
       } catch (e) {
         this.reportError('rpmsg peer reset', e);
       }
+      for (const d of this.devices) {
+        try {
+          d.peerReset?.();
+        } catch (e) {
+          this.reportError(`${d.type} peer reset`, e);
+        }
+      }
       port.ackPeerReset?.();
       n++;
     }
@@ -285,6 +302,19 @@ export class GuestRuntime {
         this.reportError('rpmsg', e);
       }
     }
+    n += this.pollDevices();
+    return n;
+  }
+
+  private pollDevices(): number {
+    let n = 0;
+    for (const d of this.devices) {
+      try {
+        n += d.poll();
+      } catch (e) {
+        this.reportError(d.type, e);
+      }
+    }
     return n;
   }
 
@@ -301,7 +331,10 @@ export class GuestRuntime {
         }
       }
     }
-    if (line === this.virtioLine && this.rpmsg) this.rpmsg.poll();
+    if (line === this.virtioLine) {
+      this.rpmsg?.poll();
+      this.pollDevices();
+    }
     const list = this.handlers.get(line);
     if (list) for (const h of list) {
       const r = h(line);
@@ -309,9 +342,19 @@ export class GuestRuntime {
     }
   }
 
+  /**
+   * Device APIs are Node streams, whose events run from process.nextTick; a guest loop of awaits on already-settled
+   * promises (the idle hook blocks in Atomics.wait, then resolves) would starve them. With device bindings, each pass
+   * gives the event loop one turn (setImmediate). Without, nothing changes (RPMsg delivers synchronously).
+   */
+  private yieldToStreams(): Promise<void> | undefined {
+    return this.devices.length > 0 ? new Promise((r) => setImmediate(r)) : undefined;
+  }
+
   /** The idle hook. Throws GuestError(STOPPED) once the machine stops, which ends any guest loop. */
   async idle(timeoutUs: number): Promise<boolean> {
     if (this.port.stopping()) throw new GuestError(GuestErrorCode.STOPPED, 'machine stopping');
+    await this.yieldToStreams();
     if ((await this.poll()) > 0) {
       this.background?.wake();
       return true;
@@ -350,6 +393,7 @@ export class GuestRuntime {
     for (;;) {
       try {
         if (this.port.stopping()) return;
+        await this.yieldToStreams();
         const n = await this.poll();
         if (n > 0) this.background?.wake();
         const bg = this.background;
@@ -379,6 +423,7 @@ export class GuestRuntime {
       background: this.background ? this.background.stats() : [],
       executivePasses: this.executivePasses,
       rpmsg: this.rpmsg ? this.rpmsg.stats() : undefined,
+      devices: this.devices.map((d) => d.stats()),
       user: this.userStatsObject(),
       attacks: this.attacks.slice(),
       attacksDropped: this.attacksDropped,

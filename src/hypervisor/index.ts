@@ -4,7 +4,6 @@ export * from './gic.js';
 export * from './monitor.js';
 export * from './machine.js';
 export * from './report.js';
-export * from './scenarios.js';
 export * from './ctl.js';
 export { NotifyLimiter } from './notify-limiter.js';
 export type { CrashMode, CrashSpec } from './partition-worker.js';

@@ -8,8 +8,8 @@
  * SharedArrayBuffers, or OS processes over mapped files (`isolation: 'process'`, ./process/launcher.ts). This
  * orchestration — boot order, reboots, stop, results — is the same for both.
  */
-import { PhysicalMemory, hex } from '../virtio/memory.js';
-import { planRpmsgRegion, writeResourceTable, type RpmsgLayout } from '../rpmsg/index.js';
+import { PhysicalMemory } from '../virtio/memory.js';
+import type { RpmsgLayout } from '../rpmsg/index.js';
 import type { World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import type { MainOutcome } from '../guest/runtime.js';
@@ -20,11 +20,13 @@ import { workerLauncher, type Isolation, type PartitionLauncher, type PartitionP
 import { processLauncher } from './process/launcher.js';
 import type { CrashMode } from './partition-worker.js';
 import { HypervisorError, HypervisorErrorCode } from './errors.js';
+import { planChannel, type ChannelTransport, type DeviceConfig, type PlannedDevice } from './channel-plan.js';
 import { allocateTraceBuffer, readTraceBuffer } from '../trace/buffer.js';
 import type { TraceSource } from '../trace/chrome.js';
 
 /** Default --trace-limit: events in all (half for the secure partition, half for each non-secure boot). */
 export const DEFAULT_TRACE_LIMIT = 1_000_000;
+import { coreWaitPolicy, type WaitPolicyConfig } from './wait-policy.js';
 
 export interface PartitionConfig {
   /** Path (or file: URL) of the guest module (.js/.mjs). */
@@ -76,6 +78,14 @@ export interface MachineConfig {
   readonly nonsecure: PartitionConfig;
   /** RPMsg vdev in the IPC window; false for none. Default {}. */
   readonly rpmsg?: RpmsgConfig | false;
+  /**
+   * The VirtIO devices of the channel between the two partitions, each its own vdev (vrings, pool, notifications):
+   * e.g. [{ type: 'rpmsg' }, { type: 'rng' }]. Types: src/devices/index.ts. The secure side is always the device, the
+   * non-secure side the driver (RPMsg: see `rpmsg.host`). Default: [{ type: 'rpmsg' }] (none when rpmsg is false).
+   */
+  readonly devices?: readonly DeviceConfig[];
+  /** What carries the devices other than RPMsg: one resource table ('rsc-table', default) or virtio-mmio windows. */
+  readonly transport?: ChannelTransport;
   /** Longest wait of the secure core for the non-secure one to reach a preemption point. Default 20000 µs. */
   readonly preemptTimeoutUs?: number;
   /** Secure real-time executive settings. */
@@ -96,6 +106,11 @@ export interface MachineConfig {
   readonly onLog?: (world: World, text: string) => void;
   /** 'worker' (default): partitions are worker threads of this process; 'process': each its own OS process over mapped files. */
   readonly isolation?: Isolation;
+  /**
+   * How the cores wait for events (src/sync policies): one for both, or `{ secure, nonsecure }` per core. Default
+   * 'block'. Two cores only (./wait-policy.ts).
+   */
+  readonly waitPolicy?: WaitPolicyConfig;
   /** Process isolation: directory for the shared files; default a fresh one under /dev/shm, removed after the run. */
   readonly shmDir?: string;
   /** Process isolation: called once per partition process (reboots included) after it mapped its files. */
@@ -139,6 +154,8 @@ export interface MachineResult {
   readonly platform: Platform;
   readonly memoryMap: readonly string[];
   readonly rpmsg: (RpmsgLayout & { readonly host: World }) | undefined;
+  /** Every device of the channel, in table order (RPMsg included), with its transport and vdev placement. */
+  readonly devices: readonly PlannedDevice[];
   readonly secure: PartitionResult;
   readonly nonsecure: PartitionResult;
   /** Security faults recorded by the hypervisor (at most 1000 kept), and their count. */
@@ -184,22 +201,8 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
   const ctlSecure = new Int32Array(ctl.secure);
   Atomics.store(ctlShared, Ctl.NS_STATE, NsState.BOOT);
 
-  let layout: (RpmsgLayout & { host: World }) | undefined;
-  if (cfg.rpmsg !== false) {
-    const r = cfg.rpmsg ?? {};
-    const ipcMem = new PhysicalMemory([backing.ipc]);
-    const plan = planRpmsgRegion({
-      base: platform.ipc.base,
-      ...(r.numBuffers !== undefined ? { numBuffers: r.numBuffers } : {}),
-      ...(r.bufferSize !== undefined ? { bufferSize: r.bufferSize } : {}),
-      ...(r.features !== undefined ? { features: r.features } : {}),
-    });
-    if (plan.base + plan.size > platform.ipc.base + platform.ipc.size) {
-      throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `the RPMsg region needs ${plan.size} bytes; the ipc window at ${hex(platform.ipc.base)} has ${platform.ipc.size}`);
-    }
-    writeResourceTable(ipcMem, plan);
-    layout = { ...plan, host: r.host ?? 'nonsecure' };
-  }
+  const channel = planChannel(cfg, platform, new PhysicalMemory([backing.ipc]));
+  const layout: (RpmsgLayout & { host: World }) | undefined = channel.rpmsg;
 
   const faults: FaultRecord[] = [];
   const traceBuffers: { world: World; sab: SharedArrayBuffer }[] = [];
@@ -220,8 +223,10 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     held: windowsFor(platform, world),
     regions: regionsFor(platform, backing, world),
     ctlShared: ctl.shared,
-    numVqs: 2,
+    numVqs: channel.numVqs,
+    waitPolicy: coreWaitPolicy(cfg.waitPolicy, world),
     ...(layout ? { rpmsg: { layout: stripHost(layout), role: layout.host === world ? ('host' as const) : ('remote' as const) } } : {}),
+    ...(channel.wiring.length > 0 ? { devices: channel.wiring } : {}),
   });
   const t0 = performance.now();
   const secure = new Partition(
@@ -298,11 +303,9 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     await dead.terminate();
     await dead.finished;
     markNsGone();
-    // 2. device reset: the vdev status byte to 0 (what a driver's reset writes), so the remote detaches
-    if (layout !== undefined) {
-      const ipc = backing.ipc;
-      Atomics.store(new Uint8Array(ipc.buffer!), layout.statusAddr - ipc.base, 0);
-    }
+    // 2. device reset: every vdev status byte to 0 (what a driver's reset writes), so each device detaches
+    const ipc = backing.ipc;
+    for (const addr of channel.statusAddrs) Atomics.store(new Uint8Array(ipc.buffer!), (ipc.byteOffset ?? 0) + addr - ipc.base, 0);
     // 3. tell the secure core (a secure-only word) and wait until its runtime has reset its RPMsg side
     const seq = Atomics.add(ctlSecure, SecureCtl.S_PEER_RESET, 1) + 1;
     ring(ctlShared, Ctl.S_DOORBELL);
@@ -368,6 +371,7 @@ async function orchestrate(cfg: MachineConfig, cores: 1 | 2, platform: Platform,
     platform,
     memoryMap: describeMap(platform),
     rpmsg: layout,
+    devices: channel.devices,
     secure: res(secure),
     nonsecure: res(nonsecure),
     faults,

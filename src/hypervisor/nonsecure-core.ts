@@ -19,6 +19,8 @@ import type { FaultRecord } from '../guest/memory-port.js';
 import { Gic } from './gic.js';
 import { smcName } from './monitor.js';
 import type { Doorbell } from '../sync/doorbell.js';
+import { Waiter } from '../sync/waiter.js';
+import type { WaitPolicy } from '../sync/policy.js';
 import { Ctl, CtlF64, Gate, NsReq, NsState, nonSecureBell, nowUs, ring, secureBell } from './ctl.js';
 
 export interface NonSecureCoreOptions {
@@ -27,6 +29,8 @@ export interface NonSecureCoreOptions {
   readonly numVqs: number;
   readonly log: (text: string) => void;
   readonly reportFault: (f: FaultRecord) => void;
+  /** How the core waits for an interrupt (two cores only; default block: sleep at once). ./wait-policy.ts */
+  readonly waitPolicy?: WaitPolicy;
 }
 
 export class NonSecureCore implements CorePort {
@@ -42,6 +46,8 @@ export class NonSecureCore implements CorePort {
   /** This core's doorbell (it sleeps on it) and the secure core's (its NOTIFY rings it only while it sleeps). */
   private readonly bell: Doorbell;
   private readonly secureBell: Doorbell;
+  /** The spin phase of the core's wait policy (two cores, policy other than block). */
+  private readonly waiter: Waiter | undefined;
   private apiCalls = 0;
   private parks = 0;
   private parkedUs = 0;
@@ -61,6 +67,8 @@ export class NonSecureCore implements CorePort {
     this.f64 = new Float64Array(o.shared);
     this.bell = nonSecureBell(this.ctl);
     this.secureBell = secureBell(this.ctl);
+    const policy = o.waitPolicy ?? 'block';
+    this.waiter = o.cores === 2 && policy !== 'block' ? new Waiter(this.bell, policy, { peer: this.secureBell }) : undefined;
     this.cpu = o.cores === 2 ? 1 : 0;
     this.gic = new Gic({ lines: 64, cpus: o.cores });
     // boot code (before the guest runs): the lines of the non-secure world are group 1
@@ -127,6 +135,8 @@ export class NonSecureCore implements CorePort {
   waitForEvent(untilUs: number): void {
     const t0 = nowUs();
     Atomics.store(this.ctl, Ctl.NS_STATE, NsState.WFI);
+    // the policy's spin phase (two cores): an IRQ, the stop, or the deadline may come before a sleep is worth it
+    if (this.waiter !== undefined) this.waiter.spinFor(() => this.stopping() || this.irqPending(), performance.now() + (untilUs - t0) / 1000);
     for (;;) {
       const seq = this.bell.seq();
       if (this.stopping()) break;
@@ -266,6 +276,9 @@ export class NonSecureCore implements CorePort {
       parks: this.parks,
       parkedUs: this.parkedUs,
       wfiUs: this.wfiUs,
+      waitPolicy: this.waiter?.policy ?? 'block',
+      waitSpinHits: this.waiter?.spinHits ?? 0,
+      waitSpinMisses: this.waiter?.spinMisses ?? 0,
       smc: { ...this.smcCounts },
       smcRefused: { ...this.smcRefused },
       sgiReceived: this.sgiReceived,

@@ -18,10 +18,12 @@ import { GuestErrorCode, isGuestError } from '../guest/errors.js';
 import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
 import type { BackgroundOptions } from '../guest/background.js';
+import type { WaitPolicy } from '../sync/policy.js';
 import { SecureCore } from './secure-core.js';
 import { NonSecureCore } from './nonsecure-core.js';
 import { SecureCtl } from './ctl.js';
 import { GcWatch } from './gc-watch.js';
+import { buildDeviceBindings, type DeviceWiring } from './device-wiring.js';
 import { installTracer, tracer } from '../trace/active.js';
 import { TraceKind } from '../trace/events.js';
 import { frameIn, loadGuestMain } from './guest-loader.js';
@@ -39,6 +41,8 @@ export interface PartitionWorkerData {
   /** Secure partition only. */
   readonly ctlSecure?: SharedArrayBuffer;
   readonly numVqs: number;
+  /** How this core waits for events (two cores; see ./wait-policy.ts). Default block. */
+  readonly waitPolicy?: WaitPolicy;
   readonly preemptTimeoutUs?: number;
   /** Secure partition: RT executive settings (see RtConfig in machine.ts). */
   readonly rt?: BackgroundOptions & {
@@ -55,6 +59,8 @@ export interface PartitionWorkerData {
   /** Fault injection (non-secure tests, --crash-at): die when the guest has sent `atMessage` RPMsg messages. */
   readonly crash?: CrashSpec;
   readonly rpmsg?: { readonly layout: RpmsgLayout; readonly role: 'host' | 'remote' };
+  /** The channel's other VirtIO devices (this side: driver if non-secure, device if secure). */
+  readonly devices?: readonly DeviceWiring[];
   /** This partition's trace buffer (--trace): its tracer records into it. */
   readonly trace?: SharedArrayBuffer;
 }
@@ -108,6 +114,7 @@ async function boot(): Promise<void> {
       shared: d.ctlShared,
       secure: d.ctlSecure,
       numVqs: d.numVqs,
+      ...(d.waitPolicy !== undefined ? { waitPolicy: d.waitPolicy } : {}),
       ...(d.preemptTimeoutUs !== undefined ? { preemptTimeoutUs: d.preemptTimeoutUs } : {}),
       ...(d.rt?.wakeLeadUs !== undefined ? { wakeLeadUs: d.rt.wakeLeadUs } : {}),
       ...(d.rt?.maxWakeLeadUs !== undefined ? { maxWakeLeadUs: d.rt.maxWakeLeadUs } : {}),
@@ -119,7 +126,7 @@ async function boot(): Promise<void> {
       reportFault,
     });
   } else {
-    core = new NonSecureCore({ cores: d.cores, shared: d.ctlShared, numVqs: d.numVqs, log, reportFault });
+    core = new NonSecureCore({ cores: d.cores, shared: d.ctlShared, numVqs: d.numVqs, log, reportFault, ...(d.waitPolicy !== undefined ? { waitPolicy: d.waitPolicy } : {}) });
   }
   let rpmsg: GuestRpmsg | undefined;
   if (d.rpmsg) {
@@ -152,6 +159,16 @@ async function boot(): Promise<void> {
       },
     });
   }
+  let runtimeRef: GuestRuntime | undefined;
+  const devices =
+    d.devices && d.devices.length > 0
+      ? buildDeviceBindings(d.devices, {
+          world: d.world,
+          regions: d.regions,
+          notify: (id) => void core.smc(2 /* SmcCall.NOTIFY */, [id]),
+          env: { wait: (us) => runtimeRef!.idle(us), now: () => core.now() },
+        })
+      : undefined;
   const background: BackgroundOptions | undefined = d.rt;
   const runtime = new GuestRuntime({
     port: core,
@@ -161,14 +178,19 @@ async function boot(): Promise<void> {
     args: d.args,
     boot: d.boot ?? 0,
     ...(rpmsg ? { rpmsg } : {}),
+    ...(devices ? { devices: devices.bindings } : {}),
     ...(background ? { background } : {}),
   });
+  runtimeRef = runtime;
   rpmsg?.setWaiter((us) => runtime.idle(us));
 
   let outcome: MainOutcome;
   try {
     const main = await loadGuestMain(d.module);
-    if (core instanceof NonSecureCore) core.begin();
+    if (core instanceof NonSecureCore) {
+      core.begin();
+      devices?.start();
+    }
     else if (d.ctlSecure !== undefined) Atomics.store(new Int32Array(d.ctlSecure), SecureCtl.S_STARTED, 1);
     // the driver side's DRIVER_OK and start-up kick, now that this core runs (see GuestRpmsg.start)
     rpmsg?.start();

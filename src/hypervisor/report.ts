@@ -11,6 +11,7 @@ import type { MonitorSnapshot } from './monitor.js';
 import type { MachineResult } from './machine.js';
 import type { RtTaskStats } from '../guest/rt.js';
 import { round, EMPTY_SUMMARY, type Summary } from '../guest/stats.js';
+import { deviceReports, formatDeviceReports, type DeviceReport } from './device-report.js';
 
 export interface RunSummary {
   readonly ok: boolean;
@@ -28,6 +29,8 @@ export interface RunSummary {
   readonly memoryMap: readonly string[];
   readonly features: string[];
   readonly messages: { sent: number; received: number; lost: number; corrupted: number };
+  /** Every VirtIO device of the channel (RPMsg included): transport, messages, bytes, notifications (device-report.ts). */
+  readonly devices: readonly DeviceReport[];
   readonly throughputMBps: number;
   readonly rttUs: { p50: number; p99: number; mean: number; max: number };
   /** Whether the non-secure guest set the figures (throughputMBps, rtt.*); unset ones are 0 in JSON, "n/a" in text. */
@@ -259,6 +262,13 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
   }
   if (messages.lost > 0) problems.push(`${messages.lost} messages lost`);
   if (messages.corrupted > 0) problems.push(`${messages.corrupted} answers failed their check`);
+  const devices = deviceReports(r);
+  for (const d of devices) {
+    // RPMsg is judged by the message stream above; a device's `lost` includes what was in flight when the run
+    // stopped (a stream device keeps sending), so only refused buffers fail the run here
+    if (d.type === 'rpmsg') continue;
+    if (d.messages.corrupted > 0) problems.push(`${d.type}: ${d.messages.corrupted} malformed buffers refused`);
+  }
   if (nUser['keyLeaked'] === true) problems.push('the secure key was readable from the non-secure partition');
   if (attempted > secFaults.length) problems.push(`${attempted - secFaults.length} secure accesses were not recorded as faults`);
   const rtMisses = rt.reduce((a, t) => a + num(t.deadlineMisses), 0);
@@ -290,6 +300,7 @@ export function summarize(r: MachineResult, opts: SummarizeOptions = {}): RunSum
     memoryMap: r.memoryMap,
     features: rpmsgStats.features ?? [],
     messages,
+    devices,
     throughputMBps: round(num(nUser['throughputMBps']), 3),
     rttUs: { p50: round(num(nUser['rtt.p50'])), p99: round(num(nUser['rtt.p99'])), mean: round(num(nUser['rtt.mean'])), max: round(num(nUser['rtt.max'])) },
     measured: { throughput: typeof nUser['throughputMBps'] === 'number', rtt: typeof nUser['rtt.p50'] === 'number' },
@@ -403,6 +414,7 @@ export function formatSummary(s: RunSummary): string {
   L.push('');
   L.push(`rpmsg features      ${s.features.join(', ') || '(none)'}`);
   L.push(`messages            sent ${s.messages.sent}, received ${s.messages.received}, lost ${s.messages.lost}, corrupted ${s.messages.corrupted}`);
+  for (const line of formatDeviceReports(s.devices)) L.push(line);
   L.push(s.measured.throughput ? `throughput          ${s.throughputMBps} MB/s (payload both ways)` : 'throughput          n/a (the non-secure guest did not measure it)');
   L.push(s.measured.rtt ? `round trip          p50 ${s.rttUs.p50} µs, p99 ${s.rttUs.p99} µs, max ${s.rttUs.max} µs` : 'round trip          n/a (the non-secure guest did not measure it)');
   L.push(
@@ -480,6 +492,7 @@ export function toJson(s: RunSummary): Record<string, unknown> {
   return {
     cores: s.cores,
     messages: s.messages,
+    devices: s.devices,
     worldSwitches: s.worldSwitches,
     securityFaults: { attempted: s.securityFaults.attempted, blocked: s.securityFaults.blocked, records: s.securityFaults.records },
     rtTask: { periodUs: s.rtTask.periodUs, deadlineMisses: s.rtTask.deadlineMisses, maxJitterUs: s.rtTask.maxJitterUs, name: s.rtTask.name, jobs: s.rtTask.jobs, p99JitterUs: s.rtTask.p99JitterUs, skippedReleases: s.rtTasks[0]?.skippedReleases ?? 0, missesByCause: s.rtTasks[0]?.missesByCause ?? {} },

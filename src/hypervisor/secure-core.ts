@@ -23,6 +23,8 @@ import { NotifyLimiter } from './notify-limiter.js';
 import { AdaptiveWakeLead } from './wake-lead.js';
 import type { Doorbell } from '../sync/doorbell.js';
 import type { WakeRecord } from '../trace/miss.js';
+import { Waiter } from '../sync/waiter.js';
+import type { WaitPolicy } from '../sync/policy.js';
 import { Ctl, CtlF64, Gate, NS_REQ_KNOWN, NsReq, NsState, SecureCtl, nonSecureBell, nowUs, ring, secureBell } from './ctl.js';
 
 export interface SecureCoreOptions {
@@ -55,6 +57,8 @@ export interface SecureCoreOptions {
    * gives the core to the non-secure one).
    */
   readonly idle?: 'sleep' | 'spin';
+  /** How the core waits for a FIQ between releases (two cores only; default block: sleep at once). ./wait-policy.ts */
+  readonly waitPolicy?: WaitPolicy;
   /**
    * Interrupt-storm defence: non-secure notifications accepted as wake-ups per second (token bucket). Above it the
    * line is masked: the secure core stops waking for them (it waits on a doorbell only trusted threads ring) and
@@ -88,6 +92,8 @@ export class SecureCore implements CorePort {
   /** This core's doorbell (S_DOORBELL; it sleeps on it) and the non-secure core's (IRQs ring it while it sleeps). */
   private readonly bell: Doorbell;
   private readonly nsBell: Doorbell;
+  /** The spin phase of the core's wait policy (two cores, policy other than block). */
+  private readonly waiter: Waiter | undefined;
   private readonly numVqs: number;
   private readonly preemptTimeoutUs: number;
   /** Authoritative: does the secure world hold the core (single core)? Private to this worker. */
@@ -124,6 +130,8 @@ export class SecureCore implements CorePort {
     this.sctl = new Int32Array(o.secure);
     this.bell = secureBell(this.ctl);
     this.nsBell = nonSecureBell(this.ctl);
+    const policy = o.waitPolicy ?? 'block';
+    this.waiter = o.cores === 2 && policy !== 'block' ? new Waiter(this.bell, policy, { peer: this.nsBell }) : undefined;
     this.numVqs = o.numVqs;
     this.preemptTimeoutUs = o.preemptTimeoutUs ?? 20_000;
     this.lead = new AdaptiveWakeLead({
@@ -234,7 +242,12 @@ export class SecureCore implements CorePort {
       ring(this.ctl, Ctl.NS_DOORBELL);
     }
     let event = false;
+    // the policy's spin phase (two cores): a FIQ may come before a sleep is worth it (a masked storm is not one)
+    if (this.waiter !== undefined && wakeAt > t0) {
+      event = this.waiter.spinFor(() => this.trustedPending() || (this.externalPending() && !this.masked(nowUs())), performance.now() + (wakeAt - t0) / 1000);
+    }
     for (;;) {
+      if (event) break;
       const t = nowUs();
       if (this.masked(t)) {
         // storm: only trusted events end the wait early; the wait ends when a token is back (or at wakeAt)
@@ -440,6 +453,9 @@ export class SecureCore implements CorePort {
       notifyRatePerSec: this.limiter.perSec,
       rateLimitedNotifies: this.limiter.limited,
       maskedWaits: this.maskedWaits,
+      waitPolicy: this.waiter?.policy ?? 'block',
+      waitSpinHits: this.waiter?.spinHits ?? 0,
+      waitSpinMisses: this.waiter?.spinMisses ?? 0,
       wakeLeadUs: this.lead.leadUs,
       wakeLead: this.lead.stats(),
       idleMode: this.idleMode,

@@ -7,12 +7,15 @@
 import type { RpmsgMessage } from '../rpmsg/index.js';
 import { OPENAMP_ECHO_SERVICE, OPENAMP_SHUTDOWN_WORD } from './layout.js';
 import type { OpenAmpSession } from './session.js';
+import { DEFAULT_WARMUP_MESSAGES, warmUpRpmsg } from './warmup.js';
 
 export interface EchoRemoteOptions {
   /** Service name; default rpmsg-openamp-demo-channel. */
   readonly service?: string;
   /** Log lines (stderr in the CLI); default none. */
   readonly log?: (line: string) => void;
+  /** Messages of the JIT warm-up run before the service is announced (./warmup.ts); default 10000, 0 = none. */
+  readonly warmup?: number;
 }
 
 export interface EchoResult {
@@ -28,6 +31,8 @@ export async function runEchoRemote(session: OpenAmpSession, o: EchoRemoteOption
   const log = o.log ?? ((): void => undefined);
   const service = o.service ?? OPENAMP_ECHO_SERVICE;
   const rpmsg = session.rpmsg;
+  // Before the endpoint is announced, so the host's first message already meets optimised code.
+  warmUpRpmsg(o.warmup ?? DEFAULT_WARMUP_MESSAGES);
   let echoed = 0;
   let reason: EchoResult['reason'] | undefined;
   /** Echoes waiting for a TX buffer (copies: the received buffer goes back to the host). */

@@ -36,6 +36,9 @@ import {
 } from './layout.js';
 import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
 import { DEFAULT_WAIT_POLICY, isWaitPolicy, type WaitPolicy } from '../sync/policy.js';
+import { Waiter } from '../sync/waiter.js';
+import { FutexLink } from './futex-link.js';
+import { KickSleeper, type SessionWaitStats } from './kick-sleeper.js';
 
 export type OpenAmpRole = 'host' | 'remote';
 export type KickPath = 'native' | 'event-loop';
@@ -77,11 +80,17 @@ export interface OpenAmpSessionOptions extends OpenAmpLayoutOptions {
   /** Native path: how long an idle loop keeps polling the rings before it sleeps, µs. Default 100; 0 = never spin. */
   readonly spinUs?: number;
   /**
-   * Native path: the wait policy of the session loop (src/sync): 'spin-then-block' (default: poll spinUs, then
-   * sleep on the socket), 'block' (sleep at once), 'poll' (never sleep; the socket is still read for kicks and
-   * for the peer leaving, without blocking).
+   * Native path: the wait policy of the session loop (src/sync): 'peer-aware' (default: poll spinUs, then sleep;
+   * with a linked tz-virtio peer it sleeps at once while that peer sleeps), 'spin-then-block' (poll spinUs, then
+   * sleep), 'block' (sleep at once), 'poll' (never sleep; the socket is still read for kicks and for the peer
+   * leaving, without blocking).
    */
   readonly waitPolicy?: WaitPolicy;
+  /**
+   * Native path: when the peer is a tz-virtio session too, notify and sleep through a futex doorbell in the shared
+   * file instead of the socket (./futex-link.ts); with a C peer the socket stays in use. Default true.
+   */
+  readonly futexLink?: boolean;
 }
 
 export class OpenAmpSession {
@@ -93,7 +102,6 @@ export class OpenAmpSession {
   readonly kickPath: KickPath;
   /** Set when the peer closed the socket. */
   peerGone = false;
-  private readonly spinMs: number;
   /** The session loop's wait policy (native path). */
   readonly waitPolicy: WaitPolicy;
   private readonly waiters = new Set<(n: number) => void>();
@@ -101,12 +109,31 @@ export class OpenAmpSession {
   private readonly readyWaiters: (() => void)[] = [];
   private closed = false;
   private readonly pollStatus: boolean;
+  /** The futex doorbell shared with a tz-virtio peer (native path, option futexLink), if any. */
+  readonly link: FutexLink | undefined;
+  private readonly sleeper: KickSleeper | undefined;
+  private readonly waiter: Waiter | undefined;
 
-  private constructor(role: OpenAmpRole, rpmsg: RpmsgHost | RpmsgRemote, memory: PhysicalMemory, kicks: KickChannel, pollStatus: boolean, spinUs: number, policy: WaitPolicy) {
+  private constructor(
+    role: OpenAmpRole,
+    rpmsg: RpmsgHost | RpmsgRemote,
+    memory: PhysicalMemory,
+    kicks: KickChannel,
+    pollStatus: boolean,
+    spinUs: number,
+    policy: WaitPolicy,
+    link: FutexLink | undefined,
+    sleeper: KickSleeper | undefined,
+  ) {
     this.role = role;
     this.kickPath = isBlockingKickChannel(kicks) ? 'native' : 'event-loop';
     this.waitPolicy = policy;
-    this.spinMs = policy === 'block' ? 0 : policy === 'poll' ? Number.POSITIVE_INFINITY : spinUs / 1000;
+    this.link = link;
+    this.sleeper = sleeper;
+    this.waiter =
+      sleeper !== undefined
+        ? new Waiter(sleeper, policy, { minMs: spinUs / 1000, maxMs: policy === 'peer-aware' ? undefined : spinUs / 1000, ...(link !== undefined ? { peer: { hasSleepers: () => link.sleepsOnFutex && link.peerBell.hasSleepers() } } : {}) })
+        : undefined;
     this.rpmsg = rpmsg;
     this.memory = memory;
     this.kicks = kicks;
@@ -139,15 +166,26 @@ export class OpenAmpSession {
     const spinUs = o.spinUs ?? DEFAULT_SPIN_US;
     if (!(spinUs >= 0 && spinUs <= 1e6)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `spinUs must be 0..1000000, not ${spinUs}`);
     const policy = o.waitPolicy ?? DEFAULT_WAIT_POLICY;
-    if (!isWaitPolicy(policy)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `waitPolicy must be block, spin-then-block or poll, not ${String(policy)}`);
+    if (!isWaitPolicy(policy)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, `waitPolicy must be block, spin-then-block, poll or peer-aware, not ${String(policy)}`);
     const kickOpts = { path: o.socketPath ?? OPENAMP_SOCKET_PATH, role: socketRole, timeoutMs: o.timeoutMs ?? 15_000 };
+    // The futex link (native path): the server clears the block and announces itself before accepting, the client
+    // once connected (./futex-link.ts).
+    const useLink = kickPath === 'native' && (o.futexLink ?? true);
+    const link = useLink ? new FutexLink(sab, socketRole === 'server' ? 0 : 1) : undefined;
+    if (link !== undefined && socketRole === 'server') {
+      FutexLink.reset(sab);
+      link.announce();
+    }
     const kicks: KickChannel = kickPath === 'native' ? await NativeKickSocket.open(kickOpts) : await KickSocket.open(kickOpts);
-    const transport = { notify: (): void => kicks.kick() };
+    if (link !== undefined && socketRole === 'client') link.announce();
+    const sleeper = isBlockingKickChannel(kicks) ? new KickSleeper(kicks, link) : undefined;
+    const kick = (): void => kicks.kick();
+    const transport = { notify: link !== undefined ? (): void => link.notify(kick) : kick };
     const common = {
       transport,
       ...(o.onNameService !== undefined ? { onNameService: o.onNameService } : {}),
-      // Blocking sends (sendBlocking, announcements with no free buffer) sleep on the socket; native path only.
-      ...(isBlockingKickChannel(kicks) ? { waitForNotification: (ms: number): boolean => waitOrThrow(kicks, ms) } : {}),
+      // Blocking sends (sendBlocking, announcements with no free buffer) sleep on the socket or the futex doorbell.
+      ...(sleeper !== undefined ? { waitForNotification: (ms: number): boolean => waitOrThrow(sleeper, ms) } : {}),
     };
     let rpmsg: RpmsgHost | RpmsgRemote;
     try {
@@ -162,7 +200,7 @@ export class OpenAmpSession {
       await kicks.close();
       throw e;
     }
-    const s = new OpenAmpSession(o.role, rpmsg, memory, kicks, o.role === 'remote', spinUs, policy);
+    const s = new OpenAmpSession(o.role, rpmsg, memory, kicks, o.role === 'remote', spinUs, policy, link, sleeper);
     if (rpmsg instanceof RpmsgHost) {
       s.startHost();
     }
@@ -223,67 +261,90 @@ export class OpenAmpSession {
    * `timeoutMs`. When idle it polls for spinUs with RX notifications off, then re-arms them and sleeps until a kick.
    */
   runUntil(done: () => boolean, o: RunOptions = {}): RunResult {
-    if (!isBlockingKickChannel(this.kicks)) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, 'runUntil needs the native kick path; use until()');
-    const ch: BlockingKickChannel = this.kicks;
+    const sleeper = this.sleeper;
+    const waiter = this.waiter;
+    if (sleeper === undefined || waiter === undefined) throw new OpenAmpError(OpenAmpErrorCode.BAD_ARGUMENT, 'runUntil needs the native kick path; use until()');
     const rpmsg = this.rpmsg;
     const timeoutMs = o.timeoutMs ?? 15_000;
     const starved = o.starved;
-    const spinMs = this.spinMs;
+    const polling = this.waitPolicy === 'poll';
     let lastProgress = performance.now();
-    let idleSince = -1;
     let lastCheck = 0;
-    let disarmed = false;
+    // RX notifications: off while this loop runs and looks anyway (the peer then skips its kick), on while it sleeps
+    let armed = true;
+    const arm = (): boolean => {
+      armed = true;
+      return rpmsg.armRx(); // false: a message slipped in and raised no kick: look again instead of sleeping
+    };
+    const disarm = (): void => {
+      armed = false;
+      rpmsg.disarmRx();
+    };
+    const gone = (): RunResult => {
+      this.peerGone = true;
+      this.poll(); // whatever it wrote before leaving
+      return done() ? 'done' : 'peer-gone';
+    };
     try {
       for (;;) {
         if (this.closed) return 'closed';
+        const seen = sleeper.seq(); // before the last look (src/sync Waiter)
         const n = this.poll();
         if (done()) return 'done';
         if (n > 0) {
-          idleSince = -1;
+          waiter.progressed();
           lastProgress = performance.now();
+          // running: the peer need not kick (the session starts armed, so a loop that never idles must disarm here)
+          if (armed && rpmsg.ready) disarm();
           continue;
         }
         if (this.peerGone) return 'peer-gone';
         const t = performance.now();
-        if (idleSince < 0) idleSince = t;
-        const hungry = starved !== undefined && starved();
-        if (t - idleSince < spinMs && rpmsg.ready && !hungry) {
-          // Spinning: the peer need not notify us while we look anyway (no kick syscall on its side).
-          if (!disarmed) {
-            rpmsg.disarmRx();
-            disarmed = true;
-          }
-          if (spinMs === Number.POSITIVE_INFINITY && t - lastProgress >= timeoutMs) return 'timeout';
+        const left = timeoutMs - (t - lastProgress);
+        if (left <= 0) return 'timeout';
+        if (!rpmsg.ready || (starved !== undefined && starved())) {
+          // Not attached yet (the remote polls the status byte) or waiting for buffers no kick announces: look
+          // again every millisecond.
+          if (!armed) arm();
+          sleeper.sleep(seen, Math.min(1, left));
+          if (sleeper.peerGone) return gone();
+          continue;
+        }
+        if (armed) disarm();
+        if (polling) {
           // poll policy: look at the socket without blocking now and then (kicks to drain, the peer leaving)
-          if (spinMs === Number.POSITIVE_INFINITY && t - lastCheck >= 1) {
+          if (t - lastCheck >= 1) {
             lastCheck = t;
-            if (ch.waitKicks(0) < 0) {
-              this.peerGone = true;
-              this.poll();
-              return done() ? 'done' : 'peer-gone';
-            }
+            if (this.kicksGone()) return gone();
           }
           continue;
         }
-        if (disarmed) {
-          disarmed = false;
-          // Re-arm before sleeping; false = a message slipped in meanwhile and raised no kick: take it first.
-          if (!rpmsg.armRx()) continue;
-        }
-        const left = timeoutMs - (t - lastProgress);
-        if (left <= 0) return 'timeout';
-        // Not attached yet (remote polls the status byte) or waiting for buffers: look again every millisecond.
-        const k = ch.waitKicks(!rpmsg.ready || hungry ? Math.min(1, left) : Math.min(1000, left));
-        idleSince = -1;
-        if (k < 0) {
-          this.peerGone = true;
-          this.poll(); // whatever it wrote before leaving
-          return done() ? 'done' : 'peer-gone';
-        }
+        waiter.idle(seen, arm, disarm, Math.min(1000, left));
+        if (sleeper.peerGone) return gone();
       }
     } finally {
-      if (disarmed) rpmsg.armRx();
+      if (!armed) rpmsg.armRx();
     }
+  }
+
+  /** Non-blocking look at the socket: true once the peer has closed it. */
+  private kicksGone(): boolean {
+    return (this.kicks as BlockingKickChannel).waitKicks(0) < 0;
+  }
+
+  /** Where the session loop slept, and how the idle episodes ended (native path; undefined on the event-loop path). */
+  waitStats(): (SessionWaitStats & { readonly spinHits: number; readonly spinMisses: number; readonly onFutex: boolean; readonly futexWakesSent: number; readonly ringsSkipped: number; readonly socketKicksSent: number }) | undefined {
+    if (this.sleeper === undefined || this.waiter === undefined) return undefined;
+    const l = this.link;
+    return {
+      ...this.sleeper.stats(),
+      spinHits: this.waiter.spinHits,
+      spinMisses: this.waiter.spinMisses,
+      onFutex: this.sleeper.onFutex,
+      futexWakesSent: l?.futexWakes ?? 0,
+      ringsSkipped: l?.ringsSkipped ?? 0,
+      socketKicksSent: l !== undefined ? l.socketKicks : this.kicks.kicksSent,
+    };
   }
 
   /**
@@ -359,12 +420,16 @@ export class OpenAmpSession {
     this.closed = true;
     if (this.statusTimer !== undefined) clearInterval(this.statusTimer);
     await this.kicks.close();
+    this.link?.leave();
   }
 }
 
 /** waitForNotification of the native path: sleeps on the socket; a departed peer ends the blocking send. */
-function waitOrThrow(kicks: BlockingKickChannel, ms: number): boolean {
-  const k = kicks.waitKicks(ms);
-  if (k < 0) throw new OpenAmpError(OpenAmpErrorCode.PEER_GONE, 'the peer closed the kick socket while we waited for a TX buffer');
-  return k > 0;
+function waitOrThrow(sleeper: KickSleeper, ms: number): boolean {
+  // The caller looked for a buffer just before: a ring between that look and seq() would be missed, so a futex
+  // sleep is kept short (the caller loops until its deadline).
+  const seen = sleeper.seq();
+  const r = sleeper.sleep(seen, sleeper.onFutex ? Math.min(ms, 1) : ms);
+  if (sleeper.peerGone) throw new OpenAmpError(OpenAmpErrorCode.PEER_GONE, 'the peer closed the kick socket while we waited for a TX buffer');
+  return r !== 'timed-out';
 }

@@ -12,33 +12,29 @@
  *                        ◄───────────────────────── on a rule violation: status |= DEVICE_NEEDS_RESET (§2.1.2)
  *   sees NEEDS_RESET: stops; reset() = status 0 ──► sees NEEDS_RESET gone: may attach again
  *
- * Everything here reads shared memory once per field; the device side trusts none of it.
+ * Everything here reads shared memory once per field; the device side trusts none of it. The field-level steps are the
+ * resource-table transport's (src/transport/rsc-table/handshake.ts), shared with every other device on the table.
  */
 import type { PhysicalMemory } from '../virtio/memory.js';
 import { DeviceStatus } from '../virtio/status.js';
 import { RpmsgError, RpmsgErrorCode } from './errors.js';
 import type { StatusByte } from './status.js';
+import {
+  deviceCheckFeatures,
+  driverNegotiate as negotiateOverVdev,
+  driverReady,
+  readDeviceFeatures,
+} from '../transport/rsc-table/handshake.js';
 
-/** fw_rsc_vdev field offsets used by the handshake. */
-const VDEV_DFEATURES = 12;
-const VDEV_GFEATURES = 16;
-
-const ACK_DRIVER = DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER;
 
 /** Driver side, first half: reset, ACKNOWLEDGE, DRIVER, write gfeatures, FEATURES_OK. Returns the features in force. */
 export function driverNegotiate(memory: PhysicalMemory, vdev: number, status: StatusByte, wanted: number): number {
-  status.store(0);
-  status.store(DeviceStatus.ACKNOWLEDGE);
-  status.store(ACK_DRIVER);
-  const negotiated = (memory.read32(vdev + VDEV_DFEATURES) & wanted) >>> 0;
-  memory.write32(vdev + VDEV_GFEATURES, negotiated);
-  status.store(ACK_DRIVER | DeviceStatus.FEATURES_OK);
-  return negotiated;
+  return negotiateOverVdev(memory, vdev, status, () => wanted);
 }
 
 /** Driver side, second half: the rings are set up, the device may use them. */
 export function driverOk(status: StatusByte): void {
-  status.store(ACK_DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);
+  driverReady(status);
 }
 
 /** Driver side: whether the device asked for a reset (or the status says FAILED). */
@@ -68,12 +64,9 @@ export function deviceSeesReset(s: number): boolean {
  * driver must not accept a feature the device did not offer). Throws RpmsgError(FEATURES) naming both.
  */
 export function deviceAcceptedFeatures(memory: PhysicalMemory, vdev: number, supported: number): number {
-  const dfeatures = memory.read32(vdev + VDEV_DFEATURES);
-  const gfeatures = memory.read32(vdev + VDEV_GFEATURES);
-  if ((gfeatures & ~dfeatures) !== 0 || (gfeatures & ~supported) !== 0) {
-    throw new RpmsgError(RpmsgErrorCode.FEATURES, `host accepted features 0x${gfeatures.toString(16)} beyond those offered (0x${dfeatures.toString(16)}) or supported`);
-  }
-  return gfeatures >>> 0;
+  const check = deviceCheckFeatures(memory, vdev, readDeviceFeatures(memory, vdev), supported);
+  if ('refused' in check) throw new RpmsgError(RpmsgErrorCode.FEATURES, `host ${check.refused}`);
+  return check.features;
 }
 
 /** Device side: the driver broke a rule; ask it for a reset (§2.1.2 DEVICE_NEEDS_RESET). */

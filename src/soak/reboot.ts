@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { PhysicalMemory } from '../virtio/memory.js';
 import { planRpmsgRegion, writeResourceTable } from '../rpmsg/index.js';
 import { R_ACKED, R_SECURE_BEAT, R_STOP, R_SECURE_BELL, R_WORDS, type RebootWorkerData } from './reboot-ctrl.js';
+import { compiledUrl } from '../host/compiled.js';
 
 export interface RebootOptions {
   readonly messages: number;
@@ -55,8 +56,7 @@ export interface RebootResult {
 }
 
 function workerUrl(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/src/soak/reboot-worker.js', here) : new URL('./reboot-worker.js', here);
+  return compiledUrl(import.meta.url, './reboot-worker.js');
 }
 
 export async function runReboot(o: RebootOptions): Promise<RebootResult> {

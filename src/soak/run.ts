@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runMachine } from '../hypervisor/machine.js';
+import { compiledUrl } from '../host/compiled.js';
 
 export interface SoakOptions {
   readonly messages: number;
@@ -54,8 +55,7 @@ export interface SoakResult {
 }
 
 function guestPath(file: string): string {
-  const here = import.meta.url;
-  const url = here.endsWith('.ts') ? new URL(`../../dist/src/soak/${file}`, here) : new URL(`./${file}`, here);
+  const url = compiledUrl(import.meta.url, `./${file}`);
   const p = fileURLToPath(url);
   if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\` first`);
   return p;

@@ -12,7 +12,26 @@
  * value. A ringer publishes its work first, then increments seq, then reads `sleepers`. Atomics are sequentially
  * consistent, so either the waiter sees the new seq (and does not sleep), or the ringer sees sleepers > 0 and
  * notifies.
+ *
+ * Across OS processes (a mapped file) Atomics.wait/notify do not meet: V8 keeps its waiters per process. Pass
+ * `FutexOps` (the host layer's shared futex, src/host/futex.ts) and the doorbell sleeps and wakes through the
+ * kernel's futex keyed by the file page instead; everything else is the same.
  */
+
+/** Sleep/wake on one Int32 word, for doorbells in memory shared by processes (the same contract as Atomics). */
+export interface FutexOps {
+  wait(words: Int32Array, index: number, expected: number, timeoutMs: number): SleepResult;
+  wake(words: Int32Array, index: number): void;
+}
+
+/** What a Waiter sleeps on: a doorbell, or anything with the same no-lost-wake-up contract (a kick socket). */
+export interface Sleeper {
+  /** A sequence number read before the last look for work; sleep(seen) returns at once when it moved. */
+  seq(): number;
+  sleep(seen: number, timeoutMs?: number): SleepResult;
+  /** The wake-up latency the last sleep measured, µs (-1 unknown). */
+  readonly lastWakeUs: number;
+}
 
 /** Absolute time in µs modulo 2^31 (the same clock in every thread and process: timeOrigin + now). */
 export function stampNowUs(): number {
@@ -21,7 +40,7 @@ export function stampNowUs(): number {
 
 export type SleepResult = 'ok' | 'not-equal' | 'timed-out';
 
-export class Doorbell {
+export class Doorbell implements Sleeper {
   /** Times ring() was called / actually had to wake a sleeper. */
   rings = 0;
   wakes = 0;
@@ -36,6 +55,8 @@ export class Doorbell {
     private readonly sleepersIndex: number = index + 1,
     /** Word for the ring time, or -1 for none. */
     private readonly stampIndex: number = -1,
+    /** Cross-process sleep/wake (a mapped file); default Atomics.wait/notify (threads of one process). */
+    private readonly futex?: FutexOps,
   ) {}
 
   /** Current sequence number; read it before the last check for work. */
@@ -54,8 +75,16 @@ export class Doorbell {
     if (Atomics.load(this.words, this.sleepersIndex) !== 0) {
       this.wakes++;
       if (this.stampIndex >= 0) Atomics.store(this.words, this.stampIndex, stampNowUs());
-      Atomics.notify(this.words, this.index);
+      if (this.futex !== undefined) this.futex.wake(this.words, this.index);
+      else Atomics.notify(this.words, this.index);
     }
+  }
+
+  /** Wakes every sleeper without advancing seq (the caller advanced it, or wants a re-check). */
+  wakeAll(): void {
+    this.wakes++;
+    if (this.futex !== undefined) this.futex.wake(this.words, this.index);
+    else Atomics.notify(this.words, this.index);
   }
 
   /**
@@ -71,12 +100,12 @@ export class Doorbell {
       else if (!(timeoutMs > 0)) r = 'timed-out';
       else {
         this.sleeps++;
-        r = Atomics.wait(w, this.index, seen, timeoutMs);
+        r = this.futex !== undefined ? this.futex.wait(w, this.index, seen, timeoutMs) : Atomics.wait(w, this.index, seen, timeoutMs);
       }
     } else {
       while (Atomics.load(w, this.index) === seen) {
         this.sleeps++;
-        r = Atomics.wait(w, this.index, seen);
+        r = this.futex !== undefined ? this.futex.wait(w, this.index, seen, Infinity) : Atomics.wait(w, this.index, seen);
       }
     }
     Atomics.sub(w, this.sleepersIndex, 1);

@@ -14,24 +14,44 @@
  * `arm()` asks the peer for a notification (enable callbacks / notifications, a "want" word) and returns false when
  * work is already pending (then the loop looks again instead of sleeping); `disarm()` turns notifications off again
  * once the side runs (a running side sees new work by itself, so the peer need not notify it).
+ *
+ * What the waiter sleeps on is a Sleeper: a Doorbell (threads, or processes through futex ops), or a kick socket.
  */
-import type { Doorbell } from './doorbell.js';
+import type { Doorbell, SleepResult, Sleeper } from './doorbell.js';
 import { SpinBudget, type SpinBudgetOptions } from './spin-budget.js';
 import type { WaitPolicy } from './policy.js';
+
+export interface WaiterOptions extends SpinBudgetOptions {
+  /**
+   * The peer's doorbell (policy 'peer-aware'): its sleeper count tells whether the peer is awake. A peer that sleeps
+   * waits for us and will produce nothing, so the waiter stops spinning at once.
+   */
+  readonly peer?: Pick<Doorbell, 'hasSleepers'>;
+  /** Policy 'peer-aware': spin budget while the peer is awake, ms (e.g. IDLE_HOST_SPIN_CEILING_MS). Default: the normal budget. */
+  readonly peerAwareCeilingMs?: number;
+}
 
 export class Waiter {
   readonly budget: SpinBudget;
   private spinUntil = -1;
+  private readonly peer: Pick<Doorbell, 'hasSleepers'> | undefined;
   /** Idle episodes that ended while spinning (no sleep) / that slept. */
   spinHits = 0;
   spinMisses = 0;
+  /** Spins cut short because the peer was asleep (policy 'peer-aware'). */
+  peerAsleep = 0;
+  /** What the last sleep returned ('not-equal' also when it did not sleep). */
+  lastSleep: SleepResult = 'not-equal';
 
   constructor(
-    readonly bell: Doorbell,
+    readonly bell: Sleeper,
     readonly policy: WaitPolicy,
-    o: SpinBudgetOptions = {},
+    o: WaiterOptions = {},
   ) {
-    this.budget = new SpinBudget(o);
+    this.peer = o.peer;
+    // peer-aware: the same budget as spin-then-block unless `peerAwareCeilingMs` asks for a longer spin while the
+    // peer runs (docs/benchmarks.md: a 500 µs ceiling lost 2-5x in multi-core throughput on a loaded host)
+    this.budget = new SpinBudget(policy === 'peer-aware' && o.peer !== undefined && o.peerAwareCeilingMs !== undefined ? { ...o, minMs: o.peerAwareCeilingMs, maxMs: o.peerAwareCeilingMs } : o);
   }
 
   /** The pass found work: ends an idle episode. */
@@ -49,18 +69,50 @@ export class Waiter {
   idle(seen: number, arm: () => boolean, disarm: () => void, timeoutMs?: number): boolean {
     const policy = this.policy;
     if (policy === 'poll') return false;
-    if (policy === 'spin-then-block') {
+    if (policy !== 'block') {
       const now = performance.now();
       if (this.spinUntil < 0) this.spinUntil = now + this.budget.ms;
-      if (now < this.spinUntil) return false;
+      if (now < this.spinUntil) {
+        if (policy !== 'peer-aware' || this.peer === undefined || !this.peer.hasSleepers()) return false;
+        this.peerAsleep++;
+      }
     }
     this.spinUntil = -1;
     if (!arm()) return false;
     this.spinMisses++;
-    this.bell.sleep(seen, timeoutMs);
+    this.lastSleep = this.bell.sleep(seen, timeoutMs);
     this.budget.record(this.bell.lastWakeUs);
     disarm();
     return true;
+  }
+
+  /**
+   * The spin phase alone, for loops that sleep by themselves (the hypervisor's cores): polls `ready()` until it
+   * holds (true) or the policy's spin ends (false): never for 'block', the spin budget for 'spin-then-block', the
+   * budget while the peer is awake for 'peer-aware', `deadlineMs` (a performance.now() time; Infinity: until ready)
+   * for 'poll'. The clock is read every 64 turns, so the loop allocates nothing.
+   */
+  spinFor(ready: () => boolean, deadlineMs: number): boolean {
+    const policy = this.policy;
+    if (policy === 'block') return false;
+    const t0 = performance.now();
+    const until = policy === 'poll' ? deadlineMs : Math.min(deadlineMs, t0 + this.budget.ms);
+    const peer = policy === 'peer-aware' ? this.peer : undefined;
+    for (let n = 1; ; n++) {
+      if (ready()) {
+        this.spinHits++;
+        return true;
+      }
+      if ((n & 63) === 0) {
+        if (performance.now() >= until) break;
+        if (peer !== undefined && peer.hasSleepers()) {
+          this.peerAsleep++;
+          break;
+        }
+      }
+    }
+    this.spinMisses++;
+    return false;
   }
 
   /** Waits for one condition: `ready()` is polled, with arm/disarm around each sleep. */

@@ -130,3 +130,14 @@ export interface VirtioDriver {
   /** The device was reset (by us or DEVICE_NEEDS_RESET seen): forget buffers, fail pending operations. */
   reset(): void;
 }
+
+/**
+ * What a device's guest-facing API may use of the partition that runs it (added for the per-device APIs built by the
+ * device registry, e.g. `ctx.vsock`): a bounded wait that lets the transport and the device make progress, and time.
+ */
+export interface BindingEnv {
+  /** Waits for an interrupt or timer (the partition's idle hook, at most `us`); true when something was handled. */
+  wait(us: number): Promise<boolean>;
+  /** Machine time in µs. */
+  now(): number;
+}

@@ -11,3 +11,4 @@ export * from './server.js';
 export * from './endpoint.js';
 export * from './device.js';
 export * from './driver.js';
+export * from './api.js';

@@ -57,7 +57,8 @@ describe('bench run (smoke, every contender)', () => {
 
   it('has rtt rows with percentiles for the shared-memory contenders (three policies) and postMessage (event loop)', () => {
     const rtt = report.results.filter((r): r is import('../../src/bench/types.js').RttResult => r.experiment === 'rtt' && 'p50Us' in r);
-    for (const c of ['virtqueue', 'rpmsg', 'ringbuf.js', 'atomics-floor']) expect(rtt.filter((r) => r.contender === c).map((r) => r.policy).sort()).toEqual(['block', 'poll', 'spin-then-block']);
+    for (const c of ['virtqueue', 'rpmsg', 'ringbuf.js']) expect(rtt.filter((r) => r.contender === c).map((r) => r.policy).sort()).toEqual(['block', 'peer-aware', 'poll', 'spin-then-block']);
+    expect(rtt.filter((r) => r.contender === 'atomics-floor').map((r) => r.policy).sort()).toEqual(['block', 'poll', 'spin-then-block']);
     for (const c of ['postMessage-clone', 'postMessage-transfer']) expect(rtt.find((r) => r.contender === c)?.policy).toBe('event-loop');
     for (const r of rtt) {
       expect(r.samples).toBe(60);

@@ -86,12 +86,12 @@ export const contender: Contender = {
       const c = new Client(ctl, ep);
       return {
         run: () => {
-          const r = driveRttClient(c, ep.myBell, spec.policy, spec.warmup, spec.count);
+          const r = driveRttClient(c, ep.myBell, spec.policy, spec.warmup, spec.count, ep.peerBell);
           return report(role, r, r.messages + spec.warmup, undefined, r.samples);
         },
       };
     }
     const s = new Server(ctl, ep);
-    return { run: () => report(role, driveSide(s, { mode: 'multi-core', policy: spec.policy, bell: ep.myBell, total: spec.warmup + spec.count, warmup: spec.warmup }), s.verified) };
+    return { run: () => report(role, driveSide(s, { mode: 'multi-core', policy: spec.policy, bell: ep.myBell, peer: ep.peerBell, total: spec.warmup + spec.count, warmup: spec.warmup }), s.verified) };
   },
 };

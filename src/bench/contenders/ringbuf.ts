@@ -226,7 +226,7 @@ export const contender: Contender = {
   name: NAME,
   description: 'ringbuf.js 0.4 SPSC byte ring, u32 length prefix, same doorbell and wait policy',
   throughputModes: ['multi-core'],
-  rttPolicies: ['block', 'spin-then-block', 'poll'],
+  rttPolicies: ['block', 'spin-then-block', 'poll', 'peer-aware'],
   maxSize: () => Number.POSITIVE_INFINITY,
   setup(spec) {
     const cap = spec.experiment === 'rtt' ? 4 * (spec.size + 4) : spec.window * (spec.size + 4);
@@ -246,19 +246,19 @@ export const contender: Contender = {
         const c = new Client(ring, ring2, ctl, ep, spec.size);
         return {
           run: () => {
-            const r = driveRttClient(c, ep.myBell, spec.policy, spec.warmup, spec.count);
+            const r = driveRttClient(c, ep.myBell, spec.policy, spec.warmup, spec.count, ep.peerBell);
             return report(role, r, r.messages + spec.warmup, undefined, r.samples);
           },
         };
       }
       const s = new Server(ring, ring2, ctl, ep, spec.size);
-      return { run: () => report(role, driveSide(s, { mode, policy: spec.policy, bell: ep.myBell, total, warmup: spec.warmup }), s.verified) };
+      return { run: () => report(role, driveSide(s, { mode, policy: spec.policy, bell: ep.myBell, peer: ep.peerBell, total, warmup: spec.warmup }), s.verified) };
     }
     const ep = endpoints(ctl, role === 'sender' ? 'sender' : 'receiver', mode);
     const side = role === 'sender' ? new Sender(ring, ctl, ep, spec, total) : new Receiver(ring, ctl, ep, spec.size, spec.window);
     return {
       run: () => {
-        const r = driveSide(side, { mode, policy: spec.policy, bell: ep.myBell, token: ep.token, total, warmup: spec.warmup });
+        const r = driveSide(side, { mode, policy: spec.policy, bell: ep.myBell, peer: ep.peerBell, token: ep.token, total, warmup: spec.warmup });
         return report(role, r, side.verified, { ...side.counters(), sleeps: r.sleeps ?? 0 });
       },
     };

@@ -276,7 +276,7 @@ function make(name: string, variant: Variant): Contender {
           ? 'tz-virtio RPMsg host -> remote, copy send, the receiver compares every byte in place'
           : 'tz-virtio RPMsg host -> remote, copy send (trySend)',
     throughputModes: variant === 'inplace' ? ['multi-core'] : ['multi-core', 'single-core'],
-    rttPolicies: variant === 'copy' ? ['block', 'spin-then-block', 'poll'] : [],
+    rttPolicies: variant === 'copy' ? ['block', 'spin-then-block', 'poll', 'peer-aware'] : [],
     maxSize: () => RPMSG_MAX_PAYLOAD,
     setup(spec) {
       // Linux's 256 buffers per direction (at least the window); the window itself is enforced by acknowledgements
@@ -304,7 +304,7 @@ function make(name: string, variant: Variant): Contender {
           const c = new Client(host, spec.size);
           return {
             run: () => {
-              const r = driveRttClient(c, link.myBell, spec.policy, spec.warmup, spec.count);
+              const r = driveRttClient(c, link.myBell, spec.policy, spec.warmup, spec.count, link.peerBell);
               return report(role, r, r.messages + spec.warmup, undefined, r.samples);
             },
           };
@@ -312,7 +312,7 @@ function make(name: string, variant: Variant): Contender {
         const s = new Sender(host, link, spec, total, zeroCopy);
         return {
           run: () => {
-            const r = driveSide(s, { mode, policy: spec.policy, bell: link.myBell, token: link.token, total, warmup: spec.warmup });
+            const r = driveSide(s, { mode, policy: spec.policy, bell: link.myBell, peer: link.peerBell, token: link.token, total, warmup: spec.warmup });
             return report(role, r, s.verified, { ...s.counters(), sleeps: r.sleeps ?? 0, ...(mode === 'single-core' ? { worldSwitches: link.token.switches } : {}) });
           },
         };
@@ -321,12 +321,12 @@ function make(name: string, variant: Variant): Contender {
       attach(remote);
       if (role === 'server') {
         const s = new Server(remote);
-        return { run: () => report(role, driveSide(s, { mode: 'multi-core', policy: spec.policy, bell: link.myBell, total, warmup: spec.warmup }), s.verified) };
+        return { run: () => report(role, driveSide(s, { mode: 'multi-core', policy: spec.policy, bell: link.myBell, peer: link.peerBell, total, warmup: spec.warmup }), s.verified) };
       }
       const s = new Receiver(remote, link, spec, total, variant === 'inplace');
       return {
         run: () => {
-          const r = driveSide(s, { mode, policy: spec.policy, bell: link.myBell, token: link.token, total, warmup: spec.warmup });
+          const r = driveSide(s, { mode, policy: spec.policy, bell: link.myBell, peer: link.peerBell, token: link.token, total, warmup: spec.warmup });
           return report(role, r, s.verified, { ...s.counters(), sleeps: r.sleeps ?? 0 });
         },
       };

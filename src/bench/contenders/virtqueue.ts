@@ -262,7 +262,7 @@ function makeContender(name: string, layout: Layout, description: string, read: 
     description,
     // the in-place row is a throughput variant of the receive rule only (multi-core)
     throughputModes: read === 'copy' ? ['multi-core', 'single-core'] : ['multi-core'],
-    rttPolicies: read === 'copy' ? ['block', 'spin-then-block', 'poll'] : [],
+    rttPolicies: read === 'copy' ? ['block', 'spin-then-block', 'poll', 'peer-aware'] : [],
     maxSize: () => 0x4000_0000,
     setup(spec) {
       return { shared: { ctl: newControl(), ipc: new SharedArrayBuffer(regionBytes(spec)) }, roles: spec.experiment === 'rtt' ? ['client', 'server'] : ['sender', 'receiver'] };
@@ -281,19 +281,19 @@ function makeContender(name: string, layout: Layout, description: string, read: 
           const c = new Client(q.driver(), region, ep, spec.size);
           return {
             run: () => {
-              const r = driveRttClient(c, ep.myBell, spec.policy, spec.warmup, spec.count);
+              const r = driveRttClient(c, ep.myBell, spec.policy, spec.warmup, spec.count, ep.peerBell);
               return report(role, r, r.messages + spec.warmup, undefined, r.samples);
             },
           };
         }
         const s = new Server(q.device(), region, ep, spec.size);
-        return { run: () => report(role, driveSide(s, { mode, policy: spec.policy, bell: ep.myBell, total, warmup: spec.warmup }), s.verified, s.counters()) };
+        return { run: () => report(role, driveSide(s, { mode, policy: spec.policy, bell: ep.myBell, peer: ep.peerBell, total, warmup: spec.warmup }), s.verified, s.counters()) };
       }
       const ep = endpoints(ctl, role === 'sender' ? 'sender' : 'receiver', mode);
       const side = role === 'sender' ? new Sender(q.driver(), region, ep, spec, total) : new Receiver(q.device(), region, ep, spec, read);
       return {
         run: () => {
-          const r = driveSide(side, { mode, policy: spec.policy, bell: ep.myBell, token: ep.token, total, warmup: spec.warmup });
+          const r = driveSide(side, { mode, policy: spec.policy, bell: ep.myBell, peer: ep.peerBell, token: ep.token, total, warmup: spec.warmup });
           return report(role, r, side.verified, { ...side.counters(), sleeps: r.sleeps ?? 0, ...(mode === 'single-core' ? { worldSwitches: ep.token.switches } : {}) });
         },
       };

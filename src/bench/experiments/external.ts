@@ -33,7 +33,13 @@ export async function runProcessRows(o: ExternalOptions): Promise<(ExternalResul
   }
   try {
     const messages = Math.max(50, Math.round(2000 * o.scale));
-    const rows = await mod.runIsolationBench({ messages, ...(o.log ? { log: o.log } : {}) });
+    const { exampleModule } = await import('../../../examples/scenarios.js');
+    const rows = await mod.runIsolationBench({
+      messages,
+      secureModule: exampleModule('secure-signer.js'),
+      nonsecureModule: exampleModule('nonsecure-client.js'),
+      ...(o.log ? { log: o.log } : {}),
+    });
     return rows.map((r) => ({
       experiment: 'process',
       kind: r.experiment,

@@ -15,6 +15,7 @@ import { cleanupOnExit, unlinkSharedFile } from '../../host/shm.js';
 import { DEFAULT_SPIN_US, OpenAmpSession } from '../../openamp/session.js';
 import { runEchoRemote } from '../../openamp/echo.js';
 import { PING_HEADER, runPingHost } from '../../openamp/ping.js';
+import { WAIT_POLICIES, type WaitPolicy } from '../../sync/policy.js';
 import { OPENAMP_ECHO_SERVICE, OPENAMP_SHM_PATH, OPENAMP_SHM_SIZE, OPENAMP_SOCKET_PATH } from '../../openamp/layout.js';
 import { DEFAULT_BUFFER_SIZE, RPMSG_HEADER_SIZE } from '../../rpmsg/constants.js';
 
@@ -34,6 +35,10 @@ interface Opts {
   timeout?: number;
   kicks?: 'native' | 'event-loop';
   spinUs: number;
+  waitPolicy?: WaitPolicy;
+  futex?: boolean;
+  warmup?: number;
+  stats?: boolean;
   quiet?: boolean;
 }
 
@@ -51,6 +56,10 @@ function common(cmd: Command): Command {
     .addOption(new Option('--timeout <ms>').hideHelp().argParser(intOption('--timeout', TIMEOUT_RULE)))
     .option('--kicks <path>', 'kick path: native (blocking loop in the addon, default when built) or event-loop (node:net)', choiceOption('--kicks', ['native', 'event-loop'] as const))
     .option('--spin-us <us>', 'native kicks: poll the rings this long before sleeping', intOption('--spin-us', { min: 0, max: 1_000_000 }), DEFAULT_SPIN_US)
+    .option('--wait-policy <p>', 'native kicks: peer-aware (default), spin-then-block, block or poll', choiceOption('--wait-policy', WAIT_POLICIES))
+    .option('--no-futex', 'native kicks: never sleep on the futex doorbell shared with a tz-virtio peer (socket kicks only)')
+    .option('--warmup <n>', 'remote: messages of the JIT warm-up before the service is announced (0 = none)', intOption('--warmup', { min: 0, max: 1_000_000 }))
+    .option('--stats', 'add where the session loop slept (wait) to the JSON result')
     .option('-q, --quiet', 'no progress lines on stderr');
 }
 
@@ -82,14 +91,16 @@ async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
       timeoutMs,
       ...(o.kicks !== undefined ? { kicks: o.kicks } : {}),
       spinUs: o.spinUs,
+      ...(o.waitPolicy !== undefined ? { waitPolicy: o.waitPolicy } : {}),
+      ...(o.futex === false ? { futexLink: false } : {}),
     });
     setActivity(role === 'remote' ? 'echoing for the OpenAMP host' : 'pinging the OpenAMP remote');
     if (role === 'remote') {
-      const r = await runEchoRemote(session, { service: o.service, ...(log ? { log } : {}) });
-      process.stdout.write(JSON.stringify(r) + '\n');
+      const r = await runEchoRemote(session, { service: o.service, ...(log ? { log } : {}), ...(o.warmup !== undefined ? { warmup: o.warmup } : {}) });
+      process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
     } else {
       const r = await runPingHost(session, { service: o.service, timeoutMs, ...(o.count !== undefined ? { count: o.count } : {}), ...(log ? { log } : {}) });
-      process.stdout.write(JSON.stringify(r) + '\n');
+      process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
       if (r.errors > 0 || r.received !== r.sent) process.exitCode = 1;
       else completed = true;
     }

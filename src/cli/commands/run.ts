@@ -6,10 +6,11 @@
  *   tz-virtio run --crash-at K [--crash-mode terminate|exit|throw] [--max-reboots N]
  *   tz-virtio run --scenario default|hostile|echo
  *   tz-virtio run --isolation worker|process
+ *   tz-virtio run --transport rsc-table|mmio     (how the channel's devices other than RPMsg are carried)
  *
- * Without --secure/--nonsecure it runs a scenario of the registry (src/hypervisor/scenarios.ts), by default
+ * Without --secure/--nonsecure it runs a scenario of the registry (examples/scenarios.ts), by default
  * "default" (examples/secure-signer + examples/nonsecure-client).
- * --config takes a JSON file: { cores, isolation, platform, rpmsg, preemptTimeoutUs, afterNsExitMs, timeoutMs,
+ * --config takes a JSON file: { cores, isolation, platform, rpmsg, devices, transport, preemptTimeoutUs, afterNsExitMs, timeoutMs,
  * secure: { module, args }, nonsecure: { module, args } } (module paths relative to the file); command-line flags win.
  * Exit code 0 when the run is clean (every request answered and checked, nothing lost, faults blocked), 1 otherwise.
  */
@@ -25,7 +26,7 @@ import { MAX_TRACE_CAPACITY } from '../../trace/buffer.js';
 import { parseTraceWindow, writeTrace } from '../trace-output.js';
 import { RPMSG_TRACE_QUEUE_NAMES } from '../../rpmsg/constants.js';
 import { formatSummary, summarize, toJson } from '../../hypervisor/report.js';
-import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../hypervisor/scenarios.js';
+import { SCENARIO_NAMES, isScenarioName, scenario as lookupScenario, type Scenario } from '../../../examples/scenarios.js';
 import { isHypervisorError } from '../../hypervisor/errors.js';
 import { PhysicalMemory, hex } from '../../virtio/memory.js';
 import { dumpRegion } from '../../rpmsg/index.js';
@@ -75,6 +76,8 @@ interface RunOptions {
   rtIdle?: 'sleep' | 'spin';
   wakeLeadUs?: number;
   maxWakeLeadUs?: number;
+  waitPolicy?: string;
+  transport?: 'rsc-table' | 'mmio';
   trace?: string;
   traceLimit?: number;
   traceWindow?: string;
@@ -91,6 +94,20 @@ interface RunOptions {
 const DEFAULT_MESSAGES = 2000;
 const TIMEOUT_RULE: IntRule = { min: 100, max: 86_400_000 };
 const LEAD_RULE: IntRule = { min: 0, max: 1_000_000 };
+
+/** --wait-policy: one policy for both cores, or per core `secure=P,nonsecure=P` (the policies are checked by the machine). */
+function waitPolicyArg(v: string): NonNullable<MachineConfig['waitPolicy']> {
+  if (!v.includes('=')) return v as NonNullable<MachineConfig['waitPolicy']>;
+  const out: Record<string, string> = {};
+  for (const part of v.split(',')) {
+    const [k, p, ...rest] = part.split('=');
+    if (k === undefined || p === undefined || rest.length > 0 || (k !== 'secure' && k !== 'nonsecure')) {
+      throw new CliError(`run: --wait-policy ${v}: expected a policy or secure=POLICY,nonsecure=POLICY`);
+    }
+    out[k] = p;
+  }
+  return out as NonNullable<MachineConfig['waitPolicy']>;
+}
 
 function moduleArg(flag: string, path: string, base: string): string {
   const p = resolve(base, path);
@@ -141,6 +158,13 @@ function rtConfig(o: RunOptions, fromCfg: MachineConfig['rt']): MachineConfig['r
     throw new CliError(`run: the wake lead ${rt.wakeLeadUs} µs must not exceed the maximum wake lead ${rt.maxWakeLeadUs} µs`);
   }
   return rt;
+}
+
+/** Trace track names of every vring: a vring's track is its notify id (RPMsg's two vrings keep their usual names). */
+function traceQueueNames(devices: readonly { readonly type: string; readonly notifyIds: readonly number[] }[] | undefined): Record<number, string> {
+  const names: Record<number, string> = { ...RPMSG_TRACE_QUEUE_NAMES };
+  for (const d of devices ?? []) if (d.type !== 'rpmsg') d.notifyIds.forEach((id, q) => (names[id] = `${d.type} vq${q}`));
+  return names;
 }
 
 /** RT task names of the secure partition's report, in task order (trace track names). */
@@ -221,6 +245,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
 
   const rt = rtConfig(o, cfg.rt);
   const machine: MachineConfig = {
+    ...(o.waitPolicy !== undefined ? { waitPolicy: waitPolicyArg(o.waitPolicy) } : {}),
     ...cfg,
     ...(rt !== undefined ? { rt } : {}),
     maxReboots,
@@ -231,14 +256,28 @@ export async function runCommand(o: RunOptions): Promise<number> {
     nonsecure: { module: nonsecureModule, args: nsArgs },
     ...(o.verbose ? { onLog: (world, text) => process.stderr.write(`[${world}] ${text}\n`) } : {}),
   };
+  const transport = o.transport ?? cfg.transport;
+  const devices = cfg.devices ?? sc?.devices;
   const isolation = o.isolation ?? cfg.isolation ?? 'worker';
   setActivity(`running the machine (${cores} core${cores === 1 ? '' : 's'}, ${isolation} isolation${sc ? `, ${sc.name} scenario` : ''})`);
-  const result = await runMachine({ ...machine, isolation, ...(o.trace !== undefined ? { trace: o.traceLimit !== undefined ? { limit: o.traceLimit } : {} } : {}) });
+  let result;
+  try {
+    result = await runMachine({
+      ...machine,
+      isolation,
+      ...(transport !== undefined ? { transport } : {}),
+      ...(devices !== undefined ? { devices } : {}),
+      ...(o.trace !== undefined ? { trace: o.traceLimit !== undefined ? { limit: o.traceLimit } : {} } : {}),
+    });
+  } catch (e) {
+    if (isHypervisorError(e)) throw new CliError(`run: ${e.message}`);
+    throw e;
+  }
   const traced =
     o.trace !== undefined && result.trace !== undefined
       ? writeTrace(o.trace, result.trace, {
           taskNames: rtTaskNames(result.secure.report),
-          queueNames: RPMSG_TRACE_QUEUE_NAMES,
+          queueNames: traceQueueNames(result.devices),
           ...(traceWindow ? { window: traceWindow } : {}),
           metadata: { cores, isolation, scenario: sc?.name ?? 'custom' },
           title: `tz-virtio run, ${cores} core${cores === 1 ? '' : 's'}${sc ? `, scenario ${sc.name}` : ''}`,
@@ -290,6 +329,8 @@ export function register(program: Command): void {
     .addOption(new Option('--wake-lead <us>').hideHelp().argParser(intOption('--wake-lead', LEAD_RULE)))
     .option('--max-wake-lead-us <us>', 'upper bound of the adaptive wake lead (default 500 with two cores, 350 with one)', intOption('--max-wake-lead-us', LEAD_RULE))
     .addOption(new Option('--max-wake-lead <us>').hideHelp().argParser(intOption('--max-wake-lead', LEAD_RULE)))
+    .option('--wait-policy <p>', 'two cores: how the cores wait for events: block (default), spin-then-block, poll, peer-aware; or per core secure=P,nonsecure=P')
+    .option('--transport <name>', 'how the devices other than RPMsg are carried: rsc-table (one resource table, default) or mmio (a virtio-mmio window each)', choiceOption('--transport', ['rsc-table', 'mmio'] as const))
     .option('--trace <file>', 'write a timeline trace (Chrome/Perfetto trace-event JSON) to FILE, and a picture of it to FILE.png/.svg')
     .option('--trace-limit <n>', `most events recorded (default ${DEFAULT_TRACE_LIMIT}; half for the secure partition, half per non-secure boot)`, intOption('--trace-limit', { min: 2, max: 2 * MAX_TRACE_CAPACITY }))
     .option('--trace-window <start:end>', 'the part of the trace the picture shows, in ms from its start (default: 10 ms from the first RT release or world switch)')

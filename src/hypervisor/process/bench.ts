@@ -6,7 +6,6 @@
  *
  * Row shape follows the bench JSON: { experiment: 'rtt' | 'throughput', contender, cores, messages, window, ... }.
  */
-import { fileURLToPath } from 'node:url';
 import { runMachine, type MachineConfig, type MachineResult } from '../machine.js';
 import { HypervisorError, HypervisorErrorCode } from '../errors.js';
 
@@ -31,13 +30,11 @@ export interface IsolationBenchOptions {
   readonly messages?: number;
   /** Window for the throughput rows (rtt rows use window 1). Default 16. */
   readonly window?: number;
-  /** Guest modules; default the compiled examples (dist/examples/secure-signer.js, nonsecure-client.js). */
-  readonly secureModule?: string;
-  readonly nonsecureModule?: string;
+  /** Guest modules (the default scenario's: examples/secure-signer, nonsecure-client, compiled). */
+  readonly secureModule: string;
+  readonly nonsecureModule: string;
   readonly log?: (line: string) => void;
 }
-
-const EXAMPLES = new URL('../../../examples/', import.meta.url);
 
 function clientFigures(r: MachineResult): Record<string, number> {
   const u = (r.nonsecure.report?.['user'] ?? {}) as Record<string, unknown>;
@@ -47,11 +44,11 @@ function clientFigures(r: MachineResult): Record<string, number> {
 }
 
 /** Runs the default scenario per (cores, mode, window) in-process and cross-process; returns one row per run. */
-export async function runIsolationBench(o: IsolationBenchOptions = {}): Promise<IsolationBenchRow[]> {
+export async function runIsolationBench(o: IsolationBenchOptions): Promise<IsolationBenchRow[]> {
   const log = o.log ?? ((): void => undefined);
   const messages = o.messages ?? 2000;
-  const secure = o.secureModule ?? fileURLToPath(new URL('secure-signer.js', EXAMPLES));
-  const nonsecure = o.nonsecureModule ?? fileURLToPath(new URL('nonsecure-client.js', EXAMPLES));
+  const secure = o.secureModule;
+  const nonsecure = o.nonsecureModule;
   const rows: IsolationBenchRow[] = [];
   for (const cores of o.cores ?? [1, 2]) {
     for (const [experiment, window] of [['rtt', 1], ['throughput', o.window ?? 16]] as const) {

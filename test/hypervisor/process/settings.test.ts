@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runMachine } from '../../../dist/src/hypervisor/machine.js';
-import { scenario } from '../../../dist/src/hypervisor/scenarios.js';
+import { scenario } from '../../../dist/examples/scenarios.js';
 import { summarize } from '../../../dist/src/hypervisor/report.js';
 
 describe('process isolation: scenarios and settings', () => {

@@ -6,15 +6,21 @@
  *            attacks memory, SMC, interrupts and rings; each attack is listed with how it was stopped
  *   echo     the small user-partition example of docs/partitions.md (examples/echo)
  *
- * Module paths are resolved against the installed package: compiled examples under dist/examples, the echo example
- * (plain .mjs) under examples/echo.
+ *   devices  a channel with RPMsg and virtio-entropy: the echo client also asks the secure world for random bytes
+ *   vsock    the Ed25519 signer on vsock port 5000; the non-secure client streams requests and verifies every answer
+ *   console  the secure partition logs through a virtio-console port named "log"; the non-secure side reads and checks it
+ *
+ * Scenarios are application content: they live with the examples, not in the hypervisor. Module paths are resolved
+ * against the installed package: compiled examples through compiledUrl (dist/examples), plain .mjs examples under
+ * examples/.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { PartitionConfig } from './machine.js';
-import { HypervisorError, HypervisorErrorCode } from './errors.js';
+import type { MachineConfig, PartitionConfig } from '../src/hypervisor/machine.js';
+import { HypervisorError, HypervisorErrorCode } from '../src/hypervisor/errors.js';
+import { compiledUrl } from '../src/host/compiled.js';
 
-export type ScenarioName = 'default' | 'hostile' | 'echo';
+export type ScenarioName = 'default' | 'hostile' | 'echo' | 'devices' | 'console' | 'vsock';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -25,12 +31,20 @@ export interface Scenario {
   readonly messagesArg: string | undefined;
   /** Whether the run is judged on its attacks (every one must be stopped) rather than on a message stream. */
   readonly adversarial: boolean;
+  /** The channel's devices, when not RPMsg alone. */
+  readonly devices?: MachineConfig['devices'];
 }
 
-const COMPILED = new URL('../../examples/', import.meta.url); // dist/examples/
-const SOURCE = new URL('../../../examples/', import.meta.url); // examples/
+const COMPILED = compiledUrl(import.meta.url, './'); // dist/examples/
+const SOURCE = new URL(import.meta.url.endsWith('.ts') ? './' : '../../examples/', import.meta.url); // examples/
 
-const SPECS: Record<ScenarioName, { description: string; secure: [URL, string]; nonsecure: [URL, string]; messagesArg: string | undefined; adversarial: boolean }> = {
+/** A compiled example module (e.g. 'secure-signer.js'), as a path. */
+export function exampleModule(file: string): string {
+  return fileURLToPath(new URL(file, COMPILED));
+}
+
+type Spec = { description: string; secure: [URL, string]; nonsecure: [URL, string]; messagesArg: string | undefined; adversarial: boolean; devices?: MachineConfig['devices'] };
+const SPECS: Record<ScenarioName, Spec> = {
   default: {
     description: 'secure Ed25519 signer + 1 kHz sensor task; non-secure client streaming sign/verify requests',
     secure: [COMPILED, 'secure-signer.js'],
@@ -51,6 +65,30 @@ const SPECS: Record<ScenarioName, { description: string; secure: [URL, string]; 
     nonsecure: [SOURCE, 'echo/nonsecure.mjs'],
     messagesArg: 'count',
     adversarial: false,
+  },
+  devices: {
+    description: 'RPMsg and virtio-entropy on one channel: an echo service; a client checking each echo and drawing random bytes',
+    secure: [SOURCE, 'devices/secure.mjs'],
+    nonsecure: [SOURCE, 'devices/nonsecure.mjs'],
+    messagesArg: 'count',
+    adversarial: false,
+    devices: [{ type: 'rpmsg' }, { type: 'rng' }],
+  },
+  console: {
+    description: 'the secure partition logs through a virtio-console port "log" (a background step of its executive); the non-secure driver reads and checks every line',
+    secure: [SOURCE, 'console/secure.mjs'],
+    nonsecure: [SOURCE, 'console/nonsecure.mjs'],
+    messagesArg: 'count',
+    adversarial: false,
+    devices: [{ type: 'rpmsg' }, { type: 'console', ports: ['log'] }],
+  },
+  vsock: {
+    description: 'the secure Ed25519 signer on vsock port 5000 and a 1 kHz sensor task; the non-secure client streams sign requests over a vsock stream and verifies every signature',
+    secure: [SOURCE, 'vsock/secure.mjs'],
+    nonsecure: [SOURCE, 'vsock/nonsecure.mjs'],
+    messagesArg: 'messages',
+    adversarial: false,
+    devices: [{ type: 'rpmsg' }, { type: 'vsock', guestCid: 3 }],
   },
 };
 
@@ -78,5 +116,6 @@ export function scenario(name: string): Scenario {
     nonsecure: { module: path(s.nonsecure) },
     messagesArg: s.messagesArg,
     adversarial: s.adversarial,
+    ...(s.devices ? { devices: s.devices } : {}),
   };
 }

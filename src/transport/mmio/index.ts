@@ -1,0 +1,3 @@
+export * from './window.js';
+export * from './device.js';
+export * from './driver.js';
