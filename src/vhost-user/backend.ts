@@ -199,6 +199,14 @@ export class VhostUserBackend {
     for (const l of this.disconnectListeners) l(reason);
   }
 
+  /**
+   * Reads and handles what the connection holds now, without waiting for the event loop (a synchronous driver such
+   * as the fuzzer calls it after each write; the watcher does the same when the fd becomes readable).
+   */
+  pump(): void {
+    this.onReadable();
+  }
+
   // ---- reading and dispatch ---------------------------------------------------------------------------------------
 
   private onReadable(): void {
