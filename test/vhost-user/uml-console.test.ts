@@ -6,11 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProtocolFeature, protocolBit, VhostUserServer } from '../../src/vhost-user/index.js';
 import { bit, hasFeature, VirtioFeature } from '../../src/virtio/features.js';
 import { consoleLineEchoService } from '../../src/cli/vhost-user-services.js';
+import { ConsoleDevice } from '../../src/console/index.js';
 import { ErrorWindow, guestLines, runUml, umlSkipReason } from './uml.js';
 
 const skip = umlSkipReason();
 if (skip !== undefined) console.log(`skipping UML console tests: ${skip}`);
 const init = fileURLToPath(new URL('./fixtures/uml-console.sh', import.meta.url));
+const initPorts = fileURLToPath(new URL('./fixtures/uml-console-ports.sh', import.meta.url));
 
 describe.skipIf(skip !== undefined)('Linux 6.1 (UML) virtio_console over our console device and vhost-user back-end', () => {
   let dir: string | undefined;
@@ -59,4 +61,26 @@ describe.skipIf(skip !== undefined)('Linux 6.1 (UML) virtio_console over our con
       });
     }
   }
+
+  it('MULTIPORT: Linux finds a named port (vportNpM) and a line goes through it and back', { timeout: 150_000 }, async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tz-vu-'));
+    const sock = join(dir, 'console.sock');
+    const device = new ConsoleDevice({ ports: ['tz.echo', 'tz.other'] });
+    const port = device.port('tz.echo');
+    const got: Buffer[] = [];
+    port.on('data', (d: Buffer) => {
+      got.push(Buffer.from(d));
+      port.write(d); // echo
+    });
+    server = new VhostUserServer(sock, device).listen();
+    const errs = new ErrorWindow(server.backend);
+    const line = `named-port-${Math.floor(Math.random() * 1e9)}`;
+    const run = await runUml({ init: initPorts, umlDir: dir, params: [`virtio_uml.device=${sock}:3`, 'TZ_PORT=tz.echo', `TZ_LINE=${line}`], onOutput: (_c, all) => errs.see(all) });
+    const why = run.output.split('\n').filter((l) => !l.startsWith(' [<')).slice(-40).join('\n');
+    expect(run.timedOut, why).toBe(false);
+    expect(guestLines(run.output, 'RESULT '), why).toEqual([`tz.echo ${line}`]);
+    expect(Buffer.concat(got).toString()).toBe(`${line}\n`);
+    expect(hasFeature(server.backend.lastSession.features ?? 0n, 1)).toBe(true); // VIRTIO_CONSOLE_F_MULTIPORT
+    expect(errs.unexpected).toEqual([]);
+  });
 });
