@@ -150,6 +150,10 @@ export class RpmsgHost extends RpmsgReceiver {
   get maxPayload(): number {
     return this.bufSize - RPMSG_HEADER_SIZE;
   }
+  /** The buffer pool in use: `count` buffers of `size` bytes from `base` (RX half first); count 0 before the pool is placed. */
+  get bufferPool(): { readonly base: number; readonly size: number; readonly count: number } {
+    return { base: this.poolBase, size: this.stride, count: this.nRx + this.nTx };
+  }
   /** TX buffers free right now without reclaiming. */
   get txFreeNow(): number {
     return this.txFreeCount;
