@@ -108,11 +108,16 @@ const vsock: DeviceKind<VsockDevice, VsockDriver> = {
   driverCounters: (r) => vsockCounters(r.endpoint.stats, r.stats.badBuffers + r.stats.ringErrors),
 };
 
-/** RPMsg (§5.9 / Linux virtio_rpmsg_bus): options `queueSize`, `bufferSize`; counts messages (no byte counter). */
+/** RPMsg (Linux virtio_rpmsg_bus): options `queueSize`, `bufferSize`, `features` (u32); counts messages, not bytes. */
 const rpmsg: DeviceKind<RpmsgDevice, RpmsgDriver> = {
   id: 7,
-  device: (o) => new RpmsgDevice({ ...(int(o['queueSize']) ? { queueMaxSize: int(o['queueSize'])! } : {}) }),
-  driver: (o) => new RpmsgDriver({ ...(int(o['queueSize']) ? { queueSize: int(o['queueSize'])! } : {}), ...(int(o['bufferSize']) ? { bufferSize: int(o['bufferSize'])! } : {}) }),
+  device: (o) => new RpmsgDevice({ ...(int(o['queueSize']) ? { queueMaxSize: int(o['queueSize'])! } : {}), ...(int(o['features']) !== undefined ? { features: int(o['features'])! } : {}) }),
+  driver: (o) =>
+    new RpmsgDriver({
+      ...(int(o['queueSize']) ? { queueSize: int(o['queueSize'])! } : {}),
+      ...(int(o['bufferSize']) ? { bufferSize: int(o['bufferSize'])! } : {}),
+      ...(int(o['features']) !== undefined ? { features: int(o['features'])! } : {}),
+    }),
   deviceApi: (d) => d.role,
   driverApi: (r) => r.role,
   deviceCounters: (d) => rpmsgCounters(d.role.stats),
