@@ -60,7 +60,7 @@ export class RpmsgDevice implements VirtioDevice {
     if (offset !== 0 || data.length !== 0) throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `RPMsg has no config space (write of ${data.length} bytes at ${offset})`);
   }
 
-  /** The driver's RPMsg bits (the low 32) must be ones the remote supports (§2.2: it accepted only what was offered). */
+  /** FEATURES_OK: the driver may accept only what was offered (§2.2); the RPMsg bits are checked again at attach. */
   checkFeatures(features: bigint): string | undefined {
     const extra = features & ~this.deviceFeatures;
     return extra === 0n ? undefined : `features 0x${extra.toString(16)} were not offered`;
