@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -316,11 +317,38 @@ static std::mutex gWatchLock;
 static std::map<int, Watch*> gWatches;
 static int gNextWatch = 1;
 
+// The JS handles are released while the isolate is alive (unwatchFd, or the environment's clean-up hook); the close
+// callback may run later, during a worker's teardown after its isolate is gone, so it only frees the memory.
 static void OnClose(uv_handle_t* h) {
-  Watch* w = static_cast<Watch*>(h->data);
+  delete static_cast<Watch*>(h->data);
+}
+
+static void CloseWatch(Watch* w) {
   w->callback.Reset();
   w->context.Reset();
-  delete w;
+  uv_poll_stop(&w->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClose);
+}
+
+// A worker (or the main thread) exiting with watchers still open: close its own, before its isolate goes.
+static std::set<Isolate*> gHooked;  // isolates whose clean-up hook is registered (once each: Node refuses duplicates)
+
+static void CleanupIsolate(void* arg) {
+  Isolate* isolate = static_cast<Isolate*>(arg);
+  std::vector<Watch*> mine;
+  {
+    std::lock_guard<std::mutex> g(gWatchLock);
+    gHooked.erase(isolate);
+    for (auto it = gWatches.begin(); it != gWatches.end();) {
+      if (it->second->isolate == isolate) {
+        mine.push_back(it->second);
+        it = gWatches.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (Watch* w : mine) CloseWatch(w);
 }
 
 static void OnPoll(uv_poll_t* h, int status, int events) {
@@ -355,7 +383,7 @@ static void WatchFd(const FunctionCallbackInfo<Value>& args) {
   w->poll.data = w;
   r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnPoll);
   if (r != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClose);
+    CloseWatch(w);
     return ThrowErrno(isolate, -r, "watchFd: uv_poll_start");
   }
   std::lock_guard<std::mutex> g(gWatchLock);
@@ -375,13 +403,32 @@ static void UnwatchFd(const FunctionCallbackInfo<Value>& args) {
     w = it->second;
     gWatches.erase(it);
   }
-  uv_poll_stop(&w->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClose);
+  CloseWatch(w);
   args.GetReturnValue().Set(true);
 }
 
+// Keeps this library loaded for the life of the process. Node unloads an addon when the worker that loaded it exits,
+// before that worker's heap is torn down; a SharedArrayBuffer made by mapFd would then call a deleter (UnmapOwned)
+// that is no longer mapped. RTLD_NODELETE on the already-loaded library (RTLD_NOLOAD) pins it.
+static void PinLibrary() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&UnmapOwned), &info) != 0 && info.dli_fname != nullptr) {
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    }
+  });
+}
+
 void Register(Local<Object> exports, Local<Context> context) {
+  PinLibrary();
   Isolate* isolate = context->GetIsolate();
+  bool hook;
+  {
+    std::lock_guard<std::mutex> g(gWatchLock);
+    hook = gHooked.insert(isolate).second;
+  }
+  if (hook) node::AddEnvironmentCleanupHook(isolate, CleanupIsolate, isolate);
   auto set = [&](const char* name, v8::FunctionCallback fn) {
     exports->Set(context, String::NewFromUtf8(isolate, name).ToLocalChecked(), v8::Function::New(context, fn).ToLocalChecked()).Check();
   };

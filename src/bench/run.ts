@@ -10,6 +10,7 @@ import { BenchError, BenchErrorCode } from './errors.js';
 import { runHeap } from './experiments/heap.js';
 import { runJitter } from './experiments/jitter.js';
 import { runOpenAmpRows, runProcessRows } from './experiments/external.js';
+import { runLinuxRows } from './experiments/linux.js';
 import { runMicro } from './micro/runner.js';
 import { planTrials, type BenchOptions } from './plan.js';
 import { runTrial } from './trial.js';
@@ -51,7 +52,7 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   }
   const { trials, skipped } = planTrials(contenders, o);
   for (const s of skipped) results.push({ experiment: 'throughput', contender: s.contender, mode: s.mode as SkippedResult['mode'], size: s.size, skipped: s.why });
-  const extra = (o.only.includes('jitter') ? 4 : 0) + (o.only.includes('heap') ? 1 : 0) + (o.only.includes('micro') ? 1 : 0) + (o.only.includes('process') ? 1 : 0) + (o.only.includes('openamp') ? 1 : 0);
+  const extra = (o.only.includes('jitter') ? 4 : 0) + (o.only.includes('heap') ? 1 : 0) + (o.only.includes('micro') ? 1 : 0) + (o.only.includes('process') ? 1 : 0) + (o.only.includes('openamp') ? 1 : 0) + (o.only.includes('linux') ? 1 : 0);
   const total = trials.length + extra;
   let done = 0;
   const done_: TrialResult[] = [];
@@ -92,6 +93,10 @@ export async function runBench(o: BenchOptions, hooks: RunHooks = {}): Promise<B
   if (o.only.includes('openamp')) {
     hooks.progress?.(done++, total, 'OpenAMP pairing across processes');
     results.push(...(await runOpenAmpRows(o)));
+  }
+  if (o.only.includes('linux')) {
+    hooks.progress?.(done++, total, 'Linux (UML) AF_VSOCK: our vsock device vs vsock_loopback');
+    results.push(...(await runLinuxRows(o)));
   }
   hooks.progress?.(total, total, 'done');
   (env.loadAvg as number[]).push(Math.round(os.loadavg()[0]! * 100) / 100);

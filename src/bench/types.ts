@@ -11,10 +11,10 @@ export { WAIT_POLICIES, type WaitPolicy } from '../sync/policy.js';
 export type CoreMode = 'multi-core' | 'single-core';
 export type ResultMode = CoreMode | 'n/a';
 
-export type ExperimentName = 'throughput' | 'rtt' | 'jitter' | 'heap' | 'micro' | 'process' | 'openamp';
-export const EXPERIMENTS: readonly ExperimentName[] = ['throughput', 'rtt', 'jitter', 'heap', 'micro', 'process', 'openamp'];
+export type ExperimentName = 'throughput' | 'rtt' | 'jitter' | 'heap' | 'micro' | 'process' | 'openamp' | 'linux';
+export const EXPERIMENTS: readonly ExperimentName[] = ['throughput', 'rtt', 'jitter', 'heap', 'micro', 'process', 'openamp', 'linux'];
 /** Experiments run only when asked for (--only / --micro): not part of the default run or --quick. */
-export const OPT_IN_EXPERIMENTS: readonly ExperimentName[] = ['micro', 'process', 'openamp'];
+export const OPT_IN_EXPERIMENTS: readonly ExperimentName[] = ['micro', 'process', 'openamp', 'linux'];
 
 /** One trial: fresh workers, one contender, one configuration. */
 export interface TrialSpec {
@@ -173,7 +173,7 @@ export interface SkippedResult {
 
 /** A row from another layer's benchmark driver (process isolation, the OpenAMP pairing), see experiments/external.ts. */
 export interface ExternalResult {
-  readonly experiment: 'process' | 'openamp';
+  readonly experiment: 'process' | 'openamp' | 'linux';
   readonly kind: 'rtt' | 'throughput';
   readonly contender: string;
   /** Cores and window (process) or payload (openamp). */
@@ -187,6 +187,8 @@ export interface ExternalResult {
   readonly minUs?: number;
   readonly maxUs?: number;
   readonly msgPerSec: number;
+  /** Bandwidth of a throughput row, when the driver measures bytes (linux). */
+  readonly bytesPerSec?: number;
 }
 
 export type BenchResult = ThroughputResult | RttResult | JitterResult | HeapResult | MicroResult | ExternalResult | SkippedResult;

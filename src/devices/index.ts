@@ -4,8 +4,9 @@
  * partition sees under `ctx.<type>`. Transports (src/transport/) carry any of them; nothing else changes when a type
  * is added: a new device type is its own folder plus one line here.
  *
- * RPMsg is listed for its name only: its roles (src/rpmsg/host.ts, remote.ts) still attach to the resource table
- * through the RPMsg layout (planned first in the table, on the wire as before) and have their own binding.
+ * RPMsg is a line like the others (RpmsgDevice / RpmsgDriver, src/rpmsg/device.ts, driver.ts), so any transport can
+ * carry it; on the resource table of the default machine its roles still attach through the RPMsg layout (planned
+ * first in the table, on the wire as before), and the guest sees it as ctx.rpmsg through its own binding.
  */
 import type { BindingEnv, VirtioDevice, VirtioDriver } from '../virtio/device.js';
 import { EntropyDevice } from '../entropy/device.js';
@@ -15,6 +16,9 @@ import { ConsoleDevice, ConsoleDriver, type ConsoleStats } from '../console/inde
 import { consoleDeviceApi, consoleDriverApi } from '../console/api.js';
 import { VsockDevice, VsockDriver, type VsockStats } from '../vsock/index.js';
 import { vsockApi } from '../vsock/api.js';
+import { RpmsgDevice } from '../rpmsg/device.js';
+import { RpmsgDriver } from '../rpmsg/driver.js';
+import type { RpmsgStats } from '../rpmsg/core.js';
 
 /** Per-device options from the machine config (the object minus `type`). Plain data: it is posted to workers. */
 export type DeviceOptions = Readonly<Record<string, unknown>>;
@@ -104,15 +108,35 @@ const vsock: DeviceKind<VsockDevice, VsockDriver> = {
   driverCounters: (r) => vsockCounters(r.endpoint.stats, r.stats.badBuffers + r.stats.ringErrors),
 };
 
-/** type name → device line. RPMsg is handled by its own binding (see above). */
+/** RPMsg (Linux virtio_rpmsg_bus): options `queueSize`, `bufferSize`, `features` (u32); counts messages, not bytes. */
+const rpmsg: DeviceKind<RpmsgDevice, RpmsgDriver> = {
+  id: 7,
+  device: (o) => new RpmsgDevice({ ...(int(o['queueSize']) ? { queueMaxSize: int(o['queueSize'])! } : {}), ...(int(o['features']) !== undefined ? { features: int(o['features'])! } : {}) }),
+  driver: (o) =>
+    new RpmsgDriver({
+      ...(int(o['queueSize']) ? { queueSize: int(o['queueSize'])! } : {}),
+      ...(int(o['bufferSize']) ? { bufferSize: int(o['bufferSize'])! } : {}),
+      ...(int(o['features']) !== undefined ? { features: int(o['features'])! } : {}),
+    }),
+  deviceApi: (d) => d.role,
+  driverApi: (r) => r.role,
+  deviceCounters: (d) => rpmsgCounters(d.role.stats),
+  driverCounters: (r) => rpmsgCounters(r.role.stats),
+};
+function rpmsgCounters(s: RpmsgStats): DeviceCounters {
+  return { sent: s.txMessages, received: s.rxMessages, lost: 0, corrupted: s.droppedMalformed, bytes: 0, notifications: s.notifications };
+}
+
+/** type name → device line. */
 export const DEVICE_KINDS: Readonly<Record<string, DeviceKind>> = {
+  rpmsg: rpmsg as unknown as DeviceKind,
   rng: entropy as unknown as DeviceKind,
   console: console_ as unknown as DeviceKind,
   vsock: vsock as unknown as DeviceKind,
 };
 
 /** Every type a machine config may name. */
-export const DEVICE_TYPES: readonly string[] = ['rpmsg', ...Object.keys(DEVICE_KINDS)];
+export const DEVICE_TYPES: readonly string[] = Object.keys(DEVICE_KINDS);
 
 export function deviceKind(type: string): DeviceKind | undefined {
   return Object.prototype.hasOwnProperty.call(DEVICE_KINDS, type) ? DEVICE_KINDS[type] : undefined;

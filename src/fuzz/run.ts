@@ -11,6 +11,7 @@ import { packedTarget } from './packed-target.js';
 import { rpmsgTarget } from './rpmsg-target.js';
 import { splitTarget } from './split-target.js';
 import { vsockTarget } from './vsock-target.js';
+import { vhostUserTarget } from './vhost-user-target.js';
 import type { FuzzContext, FuzzTarget } from './target.js';
 
 /** A target that hangs at its iteration 2: only for checking the watchdog (`--target selftest-hang`). */
@@ -30,6 +31,7 @@ export const FUZZ_TARGETS: Readonly<Record<string, FuzzTarget>> = {
   'hostile-process': hostileProcessTarget,
   console: consoleTarget,
   vsock: vsockTarget,
+  'vhost-user': vhostUserTarget,
   'selftest-hang': selftestHang,
 };
 

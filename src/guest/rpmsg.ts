@@ -21,9 +21,16 @@ import { TraceKind } from '../trace/events.js';
 
 export interface RpmsgBindingOptions {
   readonly role: 'host' | 'remote';
-  /** Memory holding the IPC region only. */
-  readonly memory: PhysicalMemory;
-  readonly layout: RpmsgLayout;
+  /** Memory holding the IPC region only (resource table). */
+  readonly memory?: PhysicalMemory;
+  /** The RPMsg region of the resource table; omitted when `carried` is given. */
+  readonly layout?: RpmsgLayout;
+  /**
+   * RPMsg carried by a transport of the device seam (e.g. virtio-mmio): the role of the registry's RpmsgDevice /
+   * RpmsgDriver, whose transport end the runtime polls as a device binding. This binding then only wraps the API:
+   * the transport brings the link up and resets it. `bufferSize`: the driver's buffer size (maxPayload before attach).
+   */
+  readonly carried?: { readonly role: RpmsgHost | RpmsgRemote; readonly bufferSize: number };
   readonly notify: (vq: number) => void;
   /** Clock in ms for the role's timeouts. */
   readonly nowMs: () => number;
@@ -55,7 +62,8 @@ export class GuestRpmsg implements RpmsgBinding {
   private waiter: ((timeoutUs: number) => Promise<boolean>) | undefined;
   private readonly kind: 'host' | 'remote';
   private readonly bufSize: number;
-  private readonly layout: RpmsgLayout;
+  private readonly layout: RpmsgLayout | undefined;
+  private readonly carried: boolean;
   private readonly resetListeners: Array<() => void> = [];
   private wasReady = false;
   /** Link incarnations: +1 at each (re)attach. */
@@ -72,7 +80,8 @@ export class GuestRpmsg implements RpmsgBinding {
 
   constructor(o: RpmsgBindingOptions) {
     this.kind = o.role;
-    this.bufSize = o.layout.buffers.size;
+    this.carried = o.carried !== undefined;
+    this.bufSize = o.carried?.bufferSize ?? o.layout?.buffers.size ?? 0;
     this.layout = o.layout;
     this.crash = o.crash;
     this.resetPeer = o.resetPeer;
@@ -83,7 +92,11 @@ export class GuestRpmsg implements RpmsgBinding {
       onCallbackError: (e: unknown, ep: Endpoint) => this.errorReporter?.(`rpmsg endpoint ${ep.addr}${ep.name !== undefined ? ` "${ep.name}"` : ''} callback`, e),
       ...(o.features !== undefined ? { features: o.features } : {}),
     };
-    if (o.role === 'host') {
+    if (o.carried !== undefined) {
+      this.role = o.carried.role;
+    } else if (o.memory === undefined || o.layout === undefined) {
+      throw new GuestError(GuestErrorCode.NO_RPMSG, 'rpmsg: a binding needs the resource-table region (memory, layout) or a carried role');
+    } else if (o.role === 'host') {
       // started by start(), once the partition's core runs (the start-up kick is an SMC)
       this.role = new RpmsgHost(o.memory, o.layout, common);
     } else {
@@ -102,7 +115,7 @@ export class GuestRpmsg implements RpmsgBinding {
    */
   start(): void {
     const r = this.role;
-    if (r instanceof RpmsgHost && r.state === 'idle') {
+    if (!this.carried && r instanceof RpmsgHost && r.state === 'idle') {
       r.start({ kick: true });
       this.track();
     }
@@ -151,6 +164,7 @@ export class GuestRpmsg implements RpmsgBinding {
   /** ctx.rpmsg.reset(): this side resets the link (see RpmsgApi.reset). */
   resetLink(): void {
     const r = this.role;
+    if (this.carried) throw new GuestError(GuestErrorCode.NO_RPMSG, 'rpmsg.reset: this link is reset by its transport (virtio-mmio), not through ctx.rpmsg');
     if (r instanceof RpmsgHost) {
       if (this.resetPeer === undefined) throw new GuestError(GuestErrorCode.NO_RPMSG, 'rpmsg.reset: no device-reset handshake on this platform');
       // status 0, then the handshake: the device has forgotten the rings before they are laid out again
@@ -184,7 +198,10 @@ export class GuestRpmsg implements RpmsgBinding {
   peerReset(): void {
     this.peerResets++;
     const r = this.role;
-    if (r instanceof RpmsgRemote) r.reset();
+    // carried: the transport end (a device binding) resets the device; the link-down edge is still reported here
+    if (this.carried) {
+      /* nothing to do on the role */
+    } else if (r instanceof RpmsgRemote) r.reset();
     else if (r instanceof RpmsgHost) {
       r.reset();
       r.start({ kick: true });

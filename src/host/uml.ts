@@ -64,10 +64,48 @@ export function umlUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Environment for spawning linux.uml: the xstate shim preloaded. */
+/**
+ * Environment for spawning linux.uml: the xstate shim preloaded, and TMPDIR on /dev/shm when it exists (UML keeps
+ * its RAM in a deleted file there; on a disk-backed TMPDIR it warns and runs slower).
+ */
 export function umlEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  if (existsSync('/dev/shm')) env['TMPDIR'] = '/dev/shm';
   const s = umlXstateShim();
-  if ('reason' in s) return { ...base };
+  if ('reason' in s) return env;
   const pre = base['LD_PRELOAD'];
-  return { ...base, LD_PRELOAD: pre ? `${s.path}:${pre}` : s.path };
+  env['LD_PRELOAD'] = pre ? `${s.path}:${pre}` : s.path;
+  return env;
+}
+
+/**
+ * glibc tunable for programs inside the guest: with the shim UML saves only x87/SSE state, so AVX/AVX-512 register
+ * halves are not preserved across the guest's context switches, and glibc's AVX string functions then return
+ * garbage (seen: printf printing "%s" verbatim, insmod failing with "Invalid parameters"). Masking the AVX
+ * families makes glibc pick its SSE2 variants. Passed on the kernel command line, it reaches init's environment.
+ */
+export const UML_GUEST_GLIBC_TUNABLES = 'glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,-AVX2,-AVX,-AVX_Fast_Unaligned_Load';
+
+export interface UmlBootOptions {
+  /** Guest init program (a script on the host filesystem, which is the guest's root). */
+  readonly init: string;
+  /** Guest RAM in MiB. Default 64. */
+  readonly memMiB?: number;
+  /** Directory for UML's per-instance files (mconsole socket, pid); default UML's ~/.uml. */
+  readonly umlDir?: string;
+  /** Further kernel parameters; `NAME=value` ones that the kernel does not know reach init as environment. */
+  readonly params?: readonly string[];
+}
+
+/**
+ * Kernel command line for a UML guest whose root is the host filesystem (read-write), with `init` as PID 1, its
+ * console on our stdout, GLIBC_TUNABLES and TZ_MODDIR (the module directory) in init's environment.
+ */
+export function umlArgs(o: UmlBootOptions): string[] {
+  const args = [`mem=${o.memMiB ?? 64}M`, 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${o.init}`, 'con=null', 'con0=null,fd:1'];
+  if (o.umlDir !== undefined) args.push(`uml_dir=${o.umlDir}`);
+  args.push(`GLIBC_TUNABLES=${UML_GUEST_GLIBC_TUNABLES}`);
+  const mod = umlModuleDir();
+  if (mod !== undefined) args.push(`TZ_MODDIR=${mod}`);
+  return [...args, ...(o.params ?? [])];
 }

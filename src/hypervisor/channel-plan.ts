@@ -4,6 +4,9 @@
  * - Only RPMsg (the default): the RPMsg region exactly as before (src/rpmsg/layout.ts), byte for byte.
  * - Several devices: one resource table with a vdev per device (src/transport/rsc-table/plan.ts), RPMsg first when
  *   present so that its vdev, rings and "vdev0buffer" pool sit where an RPMsg-only table puts them.
+ * - `{"type": "rpmsg", "transport": "mmio"}` on an mmio channel: RPMsg is carried like any other device, in its own
+ *   virtio-mmio window (the registry's RpmsgDevice / RpmsgDriver), first, with notify ids 0 and 1; no resource table.
+ *   The non-secure side is then the RPMsg host (the driver), as the seam puts every driver.
  *
  * The hypervisor writes the table at boot, as firmware does; the partitions get plain-data placements.
  */
@@ -35,7 +38,7 @@ export interface PlannedDevice {
   readonly statusAddr: number;
 }
 
-/** How the devices other than RPMsg are carried (RPMsg always uses its resource table). */
+/** How the devices other than RPMsg are carried (RPMsg uses its resource table unless it asks for mmio). */
 export type ChannelTransport = 'rsc-table' | 'mmio';
 
 export interface ChannelPlan {
@@ -64,6 +67,12 @@ export function checkDevices(cfg: MachineConfig): readonly DeviceConfig[] {
     seen.add(d.type);
   }
   if (seen.has('rpmsg') && cfg.rpmsg === false) bad("devices lists 'rpmsg' but rpmsg is false");
+  const rt = list.find((d) => d.type === 'rpmsg')?.['transport'];
+  if (rt !== undefined) {
+    if (rt !== 'mmio' && rt !== 'rsc-table') bad(`the rpmsg device's transport must be rsc-table or mmio, not ${String(rt)}`);
+    if (rt === 'mmio' && cfg.transport !== 'mmio') bad("rpmsg over mmio needs the channel's transport to be mmio");
+    if (rt === 'mmio' && cfg.rpmsg !== undefined && cfg.rpmsg !== false && cfg.rpmsg.host === 'secure') bad('rpmsg over mmio: the secure side is the device (rpmsg.host must be nonsecure)');
+  }
   if (cfg.transport !== undefined && cfg.transport !== 'rsc-table' && cfg.transport !== 'mmio') bad(`transport must be rsc-table or mmio, not ${String(cfg.transport)}`);
   return list;
 }
@@ -71,8 +80,21 @@ export function checkDevices(cfg: MachineConfig): readonly DeviceConfig[] {
 export function planChannel(cfg: MachineConfig, platform: Platform, ipcMem: PhysicalMemory): ChannelPlan {
   const list = checkDevices(cfg);
   const r = cfg.rpmsg === false ? {} : (cfg.rpmsg ?? {});
-  const hasRpmsg = list.some((d) => d.type === 'rpmsg');
-  const others = list.filter((d) => d.type !== 'rpmsg');
+  const rpmsgOnMmio = list.some((d) => d.type === 'rpmsg' && d['transport'] === 'mmio');
+  const hasRpmsg = !rpmsgOnMmio && list.some((d) => d.type === 'rpmsg');
+  // RPMsg over mmio is one of the mmio devices; its buffers follow the `rpmsg` options unless the entry sets its own
+  const others = rpmsgOnMmio
+    ? list.map((d) =>
+        d.type !== 'rpmsg'
+          ? d
+          : {
+              ...(r.numBuffers !== undefined ? { queueSize: r.numBuffers / 2 } : {}),
+              ...(r.bufferSize !== undefined ? { bufferSize: r.bufferSize } : {}),
+              ...(r.features !== undefined ? { features: r.features } : {}),
+              ...d,
+            },
+      )
+    : list.filter((d) => d.type !== 'rpmsg');
   const rpmsgPlan = hasRpmsg
     ? planRpmsgRegion({
         base: platform.ipc.base,

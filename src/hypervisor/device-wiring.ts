@@ -7,6 +7,7 @@
  * must find no memory there (no confused deputy).
  */
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
+import type { VirtioDevice, VirtioDriver } from '../virtio/device.js';
 import { deviceKind, type DeviceOptions } from '../devices/index.js';
 import { RscTableDeviceTransport, RscTableDriverTransport, type VdevPlacement } from '../transport/rsc-table/index.js';
 import { MmioDeviceTransport, MmioDriverTransport, type MmioPlacement } from '../transport/mmio/index.js';
@@ -32,12 +33,15 @@ export interface WiringContext {
 
 export interface WiredDevices {
   readonly bindings: readonly DeviceBinding[];
+  /** This side's half of the device of type `type` (the VirtioDevice or VirtioDriver the registry built), if any. */
+  half(type: string): VirtioDevice | VirtioDriver | undefined;
   /** Starts the drivers' handshakes (non-secure side, once its core runs). */
   start(): void;
 }
 
 export function buildDeviceBindings(list: readonly DeviceWiring[], c: WiringContext): WiredDevices {
   const starters: (() => void)[] = [];
+  const halves = new Map<string, VirtioDevice | VirtioDriver>();
   const bindings = list.map((w) => {
     const kind = deviceKind(w.type);
     if (kind === undefined) throw new HypervisorError(HypervisorErrorCode.BAD_CONFIG, `unknown device type '${w.type}'`);
@@ -45,6 +49,7 @@ export function buildDeviceBindings(list: readonly DeviceWiring[], c: WiringCont
     const memory = new PhysicalMemory(regions);
     if (c.world === 'secure') {
       const device = kind.device(w.options);
+      halves.set(w.type, device);
       const end =
         w.transport === 'mmio'
           ? new MmioDeviceTransport({ memory, placement: w.mmio, device, notify: c.notify })
@@ -52,6 +57,7 @@ export function buildDeviceBindings(list: readonly DeviceWiring[], c: WiringCont
       return makeDeviceBinding({ type: w.type, role: 'device', transport: w.transport, end, api: kind.deviceApi(device, c.env), counters: () => kind.deviceCounters(device) });
     }
     const driver = kind.driver(w.options);
+    halves.set(w.type, driver);
     const end =
       w.transport === 'mmio'
         ? new MmioDriverTransport({ memory, placement: w.mmio, driver, kick: c.notify })
@@ -59,5 +65,5 @@ export function buildDeviceBindings(list: readonly DeviceWiring[], c: WiringCont
     starters.push(() => end.start());
     return makeDeviceBinding({ type: w.type, role: 'driver', transport: w.transport, end, api: kind.driverApi(driver, c.env), counters: () => kind.driverCounters(driver) });
   });
-  return { bindings, start: () => starters.forEach((s) => s()) };
+  return { bindings, half: (type) => halves.get(type), start: () => starters.forEach((s) => s()) };
 }

@@ -14,6 +14,9 @@ import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
 import { GuestRpmsg } from '../guest/rpmsg.js';
+import { RpmsgDevice } from '../rpmsg/device.js';
+import { RpmsgDriver } from '../rpmsg/driver.js';
+import { DEFAULT_BUFFER_SIZE } from '../rpmsg/constants.js';
 import { GuestErrorCode, isGuestError } from '../guest/errors.js';
 import type { MemoryMapDesc, WindowDesc, World } from '../guest/memory-map.js';
 import type { FaultRecord } from '../guest/memory-port.js';
@@ -139,11 +142,22 @@ async function boot(): Promise<void> {
   Atomics.add(tickWords, tickIndex, 1);
   const ticker = setInterval(() => Atomics.add(tickWords, tickIndex, 1), TICK_MS);
   ticker.unref();
+  let runtimeRef: GuestRuntime | undefined;
+  const devices =
+    d.devices && d.devices.length > 0
+      ? buildDeviceBindings(d.devices, {
+          world: d.world,
+          regions: d.regions,
+          notify: (id) => void core.smc(2 /* SmcCall.NOTIFY */, [id]),
+          env: { wait: (us) => runtimeRef!.idle(us), now: () => core.now() },
+        })
+      : undefined;
   let rpmsg: GuestRpmsg | undefined;
-  if (d.rpmsg) {
-    const L = d.rpmsg.layout;
-    // the link sees the IPC window only (see guest/rpmsg.ts: no confused deputy)
-    const ipc = new PhysicalMemory(d.regions.filter((r) => r.base <= L.base && L.base + L.size <= r.base + r.size));
+  // RPMsg carried by a transport of the device seam (virtio-mmio): the registry's half is polled as a device binding,
+  // ctx.rpmsg wraps its role
+  const carriedHalf = devices?.half('rpmsg');
+  const carried = carriedHalf instanceof RpmsgDevice || carriedHalf instanceof RpmsgDriver ? carriedHalf : undefined;
+  if (d.rpmsg || carried) {
     const c = core;
     const crash = d.crash;
     const fire = (): void => {
@@ -158,28 +172,27 @@ async function boot(): Promise<void> {
       }
       throw new Error(`injected crash at message ${crash.atMessage}`);
     };
-    rpmsg = new GuestRpmsg({
-      role: d.rpmsg.role,
-      ...(crash !== undefined ? { crash: { atMessage: crash.atMessage, fire } } : {}),
-      ...(c instanceof NonSecureCore ? { resetPeer: () => c.requestDeviceReset() } : {}),
-      memory: ipc,
-      layout: L,
-      nowMs: () => performance.now(),
-      notify: (vq) => {
-        c.smc(2 /* SmcCall.NOTIFY */, [vq]);
-      },
-    });
+    const crashOpt = crash !== undefined ? { crash: { atMessage: crash.atMessage, fire } } : {};
+    const notify = (vq: number): void => void c.smc(2 /* SmcCall.NOTIFY */, [vq]);
+    if (carried !== undefined) {
+      const o = d.devices!.find((x) => x.type === 'rpmsg')!.options;
+      const bufferSize = typeof o['bufferSize'] === 'number' ? o['bufferSize'] : DEFAULT_BUFFER_SIZE;
+      rpmsg = new GuestRpmsg({ role: carried instanceof RpmsgDriver ? 'host' : 'remote', carried: { role: carried.role, bufferSize }, ...crashOpt, nowMs: () => performance.now(), notify });
+    } else {
+      const L = d.rpmsg!.layout;
+      // the link sees the IPC window only (see guest/rpmsg.ts: no confused deputy)
+      const ipc = new PhysicalMemory(d.regions.filter((r) => r.base <= L.base && L.base + L.size <= r.base + r.size));
+      rpmsg = new GuestRpmsg({
+        role: d.rpmsg!.role,
+        ...crashOpt,
+        ...(c instanceof NonSecureCore ? { resetPeer: () => c.requestDeviceReset() } : {}),
+        memory: ipc,
+        layout: L,
+        nowMs: () => performance.now(),
+        notify,
+      });
+    }
   }
-  let runtimeRef: GuestRuntime | undefined;
-  const devices =
-    d.devices && d.devices.length > 0
-      ? buildDeviceBindings(d.devices, {
-          world: d.world,
-          regions: d.regions,
-          notify: (id) => void core.smc(2 /* SmcCall.NOTIFY */, [id]),
-          env: { wait: (us) => runtimeRef!.idle(us), now: () => core.now() },
-        })
-      : undefined;
   const background: BackgroundOptions | undefined = d.rt;
   const runtime = new GuestRuntime({
     port: core,

@@ -38,6 +38,12 @@
  * - `maxServices` (both roles, default 1024): announcements of new names beyond it are dropped and counted
  *   (`stats.droppedNameService`).
  *
+ * ## On any transport of the device seam
+ *   new RpmsgDevice({ queueMaxSize?, features?, packed? })  // VirtioDevice, type 7: `.role` is an RpmsgRemote
+ *   new RpmsgDriver({ queueSize?, bufferSize?, packed? })    // VirtioDriver: `.role` is an RpmsgHost
+ * The transport (LoopbackTransport, virtio-mmio, …) sets up the two queues and the pool; the roles then work exactly as
+ * above, same bytes on the rings. Registered in src/devices/index.ts as "rpmsg".
+ *
  * ## Endpoints
  *   const ep = role.createEndpoint({ name?, addr?, dst?, announce?, onMessage?(msg, ep), onUnbind?, queueLimit? })
  * - Named endpoints are announced (name service, address 53) when VIRTIO_RPMSG_F_NS is negotiated; the peer binds a
@@ -73,5 +79,7 @@ export * from './endpoint.js';
 export * from './core.js';
 export * from './host.js';
 export * from './remote.js';
+export * from './device.js';
+export * from './driver.js';
 export * from './dump.js';
 export * from './inspect.js';

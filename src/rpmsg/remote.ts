@@ -24,10 +24,18 @@
  *                       the written length.
  *   vring1 (remote RX): pop a host-filled readable buffer, dispatch it, return it (used length 0) unless held.
  *
+ * Over a transport of the device seam (src/virtio/device.ts; the adapter is RpmsgDevice in device.ts) there is no
+ * table and no status byte to watch: the transport validates the driver's ring setup, activation hands the two queues
+ * over (attach happens at the next poll(), with the same checks per buffer), the transport's reset() detaches, and a
+ * broken rule becomes the activation's needsReset() instead of the status bit. The buffer window is then the memory
+ * the transport gave the device (the shared window only), unless `bufferWindow` narrows it.
+ *
  * Payload views handed to callbacks are shared memory: the host can still change them while a callback runs. Copy
  * (msg.copy()) before validating data that security decisions depend on.
  */
-import type { MemoryRegion, PhysicalMemory } from '../virtio/memory.js';
+import { PhysicalMemory, type MemoryRegion } from '../virtio/memory.js';
+import type { VirtqueueDevice } from '../virtio/virtqueue.js';
+import type { DeviceActivation } from '../virtio/device.js';
 import { DescriptorChain } from '../virtio/chain.js';
 import { SplitVirtqueueDevice } from '../virtio/split/device.js';
 import { splitLegacyLayout } from '../virtio/split/layout.js';
@@ -93,24 +101,34 @@ const NO_U16 = new Uint16Array(1);
 const NO_U32 = new Uint32Array(2);
 
 export class RpmsgRemote extends RpmsgReceiver {
-  readonly memory: PhysicalMemory;
-  readonly rscTable: number;
+  /** The memory the remote reads and writes (over the seam: the transport's, from the first activation). */
+  memory: PhysicalMemory;
+  /** Address of the resource table it watches; undefined over a transport of the device seam. */
+  readonly rscTable: number | undefined;
   state: RemoteState = 'waiting';
   /** Features in force (u32 bits), valid while ready. */
   negotiatedFeatures = 0;
-  /** The layout read at the last attach. */
-  layout: RpmsgLayout;
+  /** The layout read at the last attach (resource table only; undefined over the seam). */
+  layout: RpmsgLayout | undefined;
   /** Times the remote found the host had reset the device or replaced the rings, and detached. */
   hostResets = 0;
-  private readonly status: StatusByte;
-  private txq: SplitVirtqueueDevice | undefined;
-  private rxq: SplitVirtqueueDevice | undefined;
+  /** The vdev status byte (resource table only). */
+  private readonly status: StatusByte | undefined;
+  /** Over the seam: the activation in force (DRIVER_OK seen, not reset since); undefined on the resource table. */
+  private activation: DeviceActivation | undefined;
+  /** Resource table: the rings are split and their used.idx is watched to see a host reset (ringsReplaced). */
+  private readonly watchRings: boolean;
+  private txq: VirtqueueDevice | undefined;
+  private rxq: VirtqueueDevice | undefined;
+  /** The same queues as split rings, when the remote watches their used.idx (resource table only). */
+  private txSplit: SplitVirtqueueDevice | undefined;
+  private rxSplit: SplitVirtqueueDevice | undefined;
   private tx: TxBuffer[] = [];
   /** Popped TX buffers given back unsent (reused before popping more). */
   private readonly stash: TxBuffer[] = [];
   /** Chains for popping vring1 (RX) and vring0 (TX): separate, since callbacks send while a receive is going on. */
-  private readonly chain = new DescriptorChain(MAX_SEGMENTS);
-  private readonly txChain = new DescriptorChain(MAX_SEGMENTS);
+  private chain = new DescriptorChain(MAX_SEGMENTS);
+  private txChain = new DescriptorChain(MAX_SEGMENTS);
   private winLo = 0;
   private winHi = 0;
   /** The one region holding the whole buffer window, when there is one (then no lookup per message). */
@@ -133,16 +151,43 @@ export class RpmsgRemote extends RpmsgReceiver {
   private nsBacklog = false;
 
   /** Reads and validates the table now (a bad table throws a typed error here); attaches in poll() at DRIVER_OK. */
-  constructor(memory: PhysicalMemory, rscTable: number, options: RpmsgRemoteOptions) {
+  constructor(memory: PhysicalMemory, rscTable: number, options: RpmsgRemoteOptions);
+  /** @internal the seam form (RpmsgRemote.overTransport): no table; queues arrive with activate(). */
+  constructor(memory: undefined, rscTable: undefined, options: RpmsgRemoteOptions);
+  constructor(memory: PhysicalMemory | undefined, rscTable: number | undefined, options: RpmsgRemoteOptions) {
     super(options);
     const c = options.consumedUsedLen ?? 'zero';
     if (c !== 'zero' && c !== 'descriptor') throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `consumedUsedLen must be 'zero' or 'descriptor', not ${String(c)}`);
     this.descLen = c === 'descriptor';
-    this.memory = memory;
+    this.memory = memory ?? new PhysicalMemory([]);
     this.rscTable = rscTable;
+    this.watchRings = rscTable !== undefined;
+    if (memory === undefined || rscTable === undefined) {
+      // 'descriptor' rewrites a used entry in place, which only the resource table's split rings allow
+      if (this.descLen) throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, "consumedUsedLen 'descriptor' needs the resource-table transport");
+      this.layout = undefined;
+      this.status = undefined;
+      return;
+    }
     this.layout = layoutFromResourceTable(memory, rscTable);
     this.status = new StatusByte(memory, this.layout.statusAddr);
     this.setWindow(this.layout);
+  }
+
+  /** A remote whose queues a transport of the device seam sets up (see RpmsgDevice in device.ts). */
+  static overTransport(options: RpmsgRemoteOptions): RpmsgRemote {
+    return new RpmsgRemote(undefined, undefined, options);
+  }
+
+  /**
+   * Over the seam: the driver set DRIVER_OK with these queues (0 = vring0, the remote's TX; 1 = vring1, its RX) and
+   * features. Nothing is touched here; the next poll() attaches (and checks).
+   */
+  activate(a: DeviceActivation): void {
+    if (this.watchRings) throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, 'activate(): this remote watches a resource table');
+    if (this.state !== 'waiting' && this.state !== 'needs-reset') this.reset();
+    this.activation = a;
+    this.memory = a.memory;
   }
 
   /** The buffer window in force (see RpmsgRemoteOptions.bufferWindow); recomputed at every attach. */
@@ -176,7 +221,7 @@ export class RpmsgRemote extends RpmsgReceiver {
    */
   tryAttach(): boolean {
     if (this.state === 'ready') return true;
-    const gate = deviceGate(this.status.load());
+    const gate = this.status !== undefined ? deviceGate(this.status.load()) : this.state === 'needs-reset' ? 'needs-reset' : this.activation !== undefined ? 'go' : 'wait';
     if (this.state === 'needs-reset') {
       if (gate === 'needs-reset') return false;
       this.state = 'waiting';
@@ -206,8 +251,13 @@ export class RpmsgRemote extends RpmsgReceiver {
    * and features passed.
    */
   private attachRings(): void {
-    const L = layoutFromResourceTable(this.memory, this.rscTable);
-    if (L.statusAddr !== this.layout.statusAddr) throw new RpmsgError(RpmsgErrorCode.BAD_LAYOUT, 'the vdev entry moved inside the resource table');
+    if (this.activation !== undefined) {
+      this.attachQueues(this.activation);
+      return;
+    }
+    const L = layoutFromResourceTable(this.memory, this.rscTable!);
+    const prev = this.layout!;
+    if (L.statusAddr !== prev.statusAddr) throw new RpmsgError(RpmsgErrorCode.BAD_LAYOUT, 'the vdev entry moved inside the resource table');
     const gfeatures = deviceAcceptedFeatures(this.memory, L.vdev, (this.opts as RpmsgRemoteOptions).features ?? DEFAULT_FEATURES);
     const qf = (gfeatures & Number(bit(VIRTIO_RING_F_EVENT_IDX))) !== 0 ? bit(VIRTIO_RING_F_EVENT_IDX) : 0n;
     const l0 = splitLegacyLayout(L.vring0.da, L.vring0.num, L.vring0.align);
@@ -218,11 +268,9 @@ export class RpmsgRemote extends RpmsgReceiver {
     const r1 = this.memory.regionFor(l1.used, 4);
     // Validated: from here on nothing throws.
     this.layout = L;
-    this.negotiatedFeatures = gfeatures;
     this.setWindow(L);
-    this.rxBatch = Math.max(1, Math.min(64, L.vring1.num >>> 2));
-    this.txq = txq;
-    this.rxq = rxq;
+    this.txSplit = txq;
+    this.rxSplit = rxq;
     // used.idx (used + 2, §2.7.8) is the device's alone: both queues start at 0, so make memory say so (the host
     // zeroed the rings anyway); from now on a different value there means the host set up new rings.
     this.txIdxU16 = r0.u16;
@@ -235,6 +283,45 @@ export class RpmsgRemote extends RpmsgReceiver {
     this.rxUsedU32 = r1.u32;
     this.rxUsedAt = (l1.used - r1.base + 4) >>> 2;
     this.rxPushed = 0;
+    this.useQueues(txq, rxq, gfeatures);
+  }
+
+  /**
+   * Over the seam: the activation's queues, checked (two of them; the features are the transport's, already accepted
+   * through checkFeatures). The buffer window: `bufferWindow` if given, else the one region of the activation's
+   * memory (the transport gives the device the shared window only).
+   */
+  private attachQueues(a: DeviceActivation): void {
+    const txq = a.queues[VRING_HOST_RX]?.vq;
+    const rxq = a.queues[VRING_HOST_TX]?.vq;
+    if (txq === undefined || rxq === undefined) throw new RpmsgError(RpmsgErrorCode.BAD_LAYOUT, 'the driver did not enable both RPMsg queues');
+    const gfeatures = Number(BigInt.asUintN(32, a.features));
+    const supported = (this.opts as RpmsgRemoteOptions).features ?? DEFAULT_FEATURES;
+    if ((gfeatures & ~supported) !== 0) throw new RpmsgError(RpmsgErrorCode.FEATURES, `host accepted features 0x${(gfeatures & ~supported).toString(16)} the remote does not support`);
+    const w = (this.opts as RpmsgRemoteOptions).bufferWindow;
+    const r = a.memory.regions;
+    const lo = w !== undefined ? w.base : r.length === 1 ? r[0]!.base : 0;
+    const hi = w !== undefined ? w.base + w.size : r.length === 1 ? r[0]!.end : 0;
+    // Validated: from here on nothing throws.
+    this.winLo = lo;
+    this.winHi = hi;
+    this.winRegion = hi > lo ? a.memory.findRegion(lo, hi - lo) : undefined;
+    // The transport's queues walk chains of up to their size (DeviceQueueOptions.maxChainSegments default): the
+    // chains popped into must hold that many segments (anything but one segment is then refused as malformed).
+    const seg = Math.max(txq.size, rxq.size, MAX_SEGMENTS);
+    if (this.chain.capacity < seg) {
+      this.chain = new DescriptorChain(seg);
+      this.txChain = new DescriptorChain(seg);
+    }
+    this.useQueues(txq, rxq, gfeatures);
+  }
+
+  /** 'attaching', either transport: takes the queues, resets per-buffer state, enters 'announcing'. Never throws. */
+  private useQueues(txq: VirtqueueDevice, rxq: VirtqueueDevice, gfeatures: number): void {
+    this.negotiatedFeatures = gfeatures;
+    this.rxBatch = Math.max(1, Math.min(64, rxq.size >>> 2));
+    this.txq = txq;
+    this.rxq = rxq;
     // The largest payload is learnt again from the new host's buffers (an old tiny buffer must not refuse sends).
     this.lastCapacity = 0xffff;
     txq.disableNotifications();
@@ -242,13 +329,13 @@ export class RpmsgRemote extends RpmsgReceiver {
     if (!this.rxArmed) rxq.disableNotifications();
     this.txDirty = false;
     this.generation++;
-    if (this.tx.length !== L.vring0.num) {
+    if (this.tx.length !== txq.size) {
       this.tx = [];
-      for (let i = 0; i < L.vring0.num; i++) this.tx.push(new TxBuffer(i));
+      for (let i = 0; i < txq.size; i++) this.tx.push(new TxBuffer(i));
     }
-    if (this.rx.length !== L.vring1.num) {
+    if (this.rx.length !== rxq.size) {
       this.rx = [];
-      for (let i = 0; i < L.vring1.num; i++) this.rx.push(new RxMessage(this, i));
+      for (let i = 0; i < rxq.size; i++) this.rx.push(new RxMessage(this, i));
     }
     for (const t of this.tx) t.state = TX_FREE;
     for (const m of this.rx) {
@@ -268,8 +355,9 @@ export class RpmsgRemote extends RpmsgReceiver {
     this.nsBacklog = !this.announcePendingNow();
   }
 
-  /** Forgets the rings (after the host reset the device, or to re-attach by hand). */
+  /** Forgets the rings (after the host reset the device, or to re-attach by hand; over the seam: the activation too). */
   reset(): void {
+    this.activation = undefined;
     this.detach('waiting', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, 'the remote was reset'));
   }
 
@@ -278,6 +366,8 @@ export class RpmsgRemote extends RpmsgReceiver {
     this.generation++;
     this.txq = undefined;
     this.rxq = undefined;
+    this.txSplit = undefined;
+    this.rxSplit = undefined;
     this.txIdxU16 = NO_U16;
     this.txIdxAt = 0;
     this.rxIdxU16 = NO_U16;
@@ -303,8 +393,11 @@ export class RpmsgRemote extends RpmsgReceiver {
     this.lastError = e;
     this.stats.peerErrors++;
     this.detach('needs-reset', new RpmsgError(RpmsgErrorCode.NEEDS_RESET, `the RPMsg device needs a reset: ${String(e)}`));
-    deviceNeedsReset(this.status);
-    this.notify(VRING_HOST_RX);
+    const a = this.activation;
+    if (this.status !== undefined) {
+      deviceNeedsReset(this.status);
+      this.notify(VRING_HOST_RX);
+    } else if (a !== undefined) a.needsReset(String(e));
   }
 
   cork(): void {
@@ -372,13 +465,14 @@ export class RpmsgRemote extends RpmsgReceiver {
    * rings (status already back at DRIVER_OK: a used.idx in memory that is not the one we published).
    */
   private hostReset(): boolean {
-    return deviceSeesReset(this.status.load()) || this.ringsReplaced();
+    // over the seam the transport sees resets and calls reset()
+    return this.status !== undefined && (deviceSeesReset(this.status.load()) || this.ringsReplaced());
   }
 
   /** Whether either used.idx in memory differs from the one we published (no rings at all counts as replaced). */
   private ringsReplaced(): boolean {
-    const t = this.txq;
-    const r = this.rxq;
+    const t = this.txSplit;
+    const r = this.rxSplit;
     if (t === undefined || r === undefined) return true;
     return Atomics.load(this.txIdxU16, this.txIdxAt) !== t.usedIdx || Atomics.load(this.rxIdxU16, this.rxIdxAt) !== r.usedIdx;
   }
@@ -429,7 +523,7 @@ export class RpmsgRemote extends RpmsgReceiver {
 
   /** Writes the descriptor length into the used entry just pushed on vring1 (consumedUsedLen 'descriptor'). */
   private consumedLen(len: number): void {
-    const slot = this.rxPushed & (this.layout.vring1.num - 1);
+    const slot = this.rxPushed & (this.rxq!.size - 1);
     this.rxUsedU32[this.rxUsedAt + 2 * slot + 1] = len;
     this.rxPushed = (this.rxPushed + 1) & 0xffff;
   }
@@ -445,11 +539,13 @@ export class RpmsgRemote extends RpmsgReceiver {
     if (s !== undefined) return s;
     let txq = this.txq;
     if (txq === undefined) return undefined;
+    const ts = this.txSplit;
+    // Resource table only (over the seam txSplit is undefined: the transport reports resets).
     // start() zeroes both used.idx at once, so vring0's alone tells unless we published 0 there (then see
     // reattachForTx): one shared load per send in the steady state. A plain load, not Atomics.load (measured ~5 ns
     // per send more): no ordering rides on it, it is compared with the value we stored, and it is not in a loop the
     // JIT could hoist it out of; poll() looks again with Atomics.
-    if (this.txIdxU16[this.txIdxAt] !== txq.usedIdx || txq.usedIdx === 0) {
+    if (ts !== undefined && (this.txIdxU16[this.txIdxAt] !== ts.usedIdx || ts.usedIdx === 0)) {
       txq = this.reattachForTx(txq);
       if (txq === undefined) return undefined;
     }
@@ -489,7 +585,7 @@ export class RpmsgRemote extends RpmsgReceiver {
    * belongs to the new session); while attaching or announcing, only detach (poll() attaches again, never an
    * attach inside an attach). Returns the queue to pop from, undefined when not attached.
    */
-  private reattachForTx(txq: SplitVirtqueueDevice): SplitVirtqueueDevice | undefined {
+  private reattachForTx(txq: VirtqueueDevice): VirtqueueDevice | undefined {
     if (!this.ringsReplaced()) return txq;
     const steady = this.state === 'ready';
     this.hostResetSeen();

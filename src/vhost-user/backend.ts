@@ -59,6 +59,8 @@ export interface VhostUserBackendOptions {
   readonly withheldFeatures?: bigint;
   /** Native calls (tests may pass their own); default: the addon's. */
   readonly native?: VhostNative;
+  /** Called with one line per request received and per notification sent (debugging; `--trace` in the CLI). Default none. */
+  readonly trace?: (line: string) => void;
 }
 
 export interface VhostUserStats {
@@ -105,6 +107,8 @@ const PACKED_FRESH = 0x8000_8000; // avail and used index 0, both wrap counters 
 
 export class VhostUserBackend {
   readonly stats: VhostUserStats = { connections: 0, messages: 0, activations: 0, kicks: 0, calls: 0, errors: 0 };
+  /** What the most recent front-end negotiated (kept after it disconnects, for reports and tests). */
+  readonly lastSession: { features: bigint | undefined; protocolFeatures: bigint } = { features: undefined, protocolFeatures: 0n };
   /** The most recent errors (newest last, at most 16), for reports. */
   readonly recentErrors: VhostUserError[] = [];
   private readonly native: VhostNative;
@@ -125,12 +129,14 @@ export class VhostUserBackend {
   private readonly pendingCall: Uint8Array;
   private callScheduled = false;
   private readonly inbandCall: Uint8Array;
+  private readonly trace: ((line: string) => void) | undefined;
 
   constructor(
     readonly device: VirtioDevice,
     opts: VhostUserBackendOptions = {},
   ) {
     this.native = opts.native ?? loadVhostNative();
+    this.trace = opts.trace;
     this.offeredFeatures = (device.deviceFeatures & ~(opts.withheldFeatures ?? 0n)) | bit(VHOST_USER_F_PROTOCOL_FEATURES);
     let p = protocolBit(ProtocolFeature.MQ) | protocolBit(ProtocolFeature.REPLY_ACK) | protocolBit(ProtocolFeature.BACKEND_REQ) | protocolBit(ProtocolFeature.RESET_DEVICE);
     if (device.configSize > 0) p |= protocolBit(ProtocolFeature.CONFIG);
@@ -189,7 +195,16 @@ export class VhostUserBackend {
     this.reader?.dispose();
     this.reader = undefined;
     this.resetSession();
+    this.trace?.(`-- disconnected: ${reason}`);
     for (const l of this.disconnectListeners) l(reason);
+  }
+
+  /**
+   * Reads and handles what the connection holds now, without waiting for the event loop (a synchronous driver such
+   * as the fuzzer calls it after each write; the watcher does the same when the fd becomes readable).
+   */
+  pump(): void {
+    this.onReadable();
   }
 
   // ---- reading and dispatch ---------------------------------------------------------------------------------------
@@ -211,6 +226,7 @@ export class VhostUserBackend {
   /** Handles one request; returns false when the connection was closed. */
   private handle(m: VhostUserMessage): boolean {
     this.stats.messages++;
+    this.trace?.(`<- ${requestName(m.request)} flags=0x${m.flags.toString(16)} size=${m.size} fds=${m.fds.length} ${hexBytes(m.payload, 48)}`);
     // Evaluated after the request ran: SET_PROTOCOL_FEATURES that negotiates REPLY_ACK is itself acked (Linux UML's
     // virtio_uml waits for that ack, as rust-vmm's back-ends send it).
     const wantAck = (): boolean => (m.flags & FLAG_NEED_REPLY) !== 0 && (this.protocolFeatures & protocolBit(ProtocolFeature.REPLY_ACK)) !== 0n && !OWN_REPLY.has(m.request);
@@ -280,6 +296,7 @@ export class VhostUserBackend {
           throw new VhostUserError(VhostUserErrorCode.PROTOCOL_FEATURE_NOT_OFFERED, `protocol features 0x${(v & ~this.offeredProtocol).toString(16)} were not offered`, { features: v });
         }
         this.protocolFeatures = v;
+        this.lastSession.protocolFeatures = v;
         return undefined;
       }
       case Req.GET_QUEUE_NUM:
@@ -312,6 +329,9 @@ export class VhostUserBackend {
         const r = this.ring(s.index);
         if (s.num > 1) throw new VhostUserError(VhostUserErrorCode.BAD_ENABLE, `SET_VRING_ENABLE ${s.index}: value ${s.num} is not 0 or 1`, { index: s.index, num: s.num });
         r.enabled = s.num === 1;
+        // With in-band notifications Linux's virtio_uml never sends SET_VRING_KICK (there is no kick fd to give):
+        // enabling such a ring starts it too, as the first VRING_KICK would under the older "started by a kick" rule.
+        if (r.enabled && this.inbandNegotiated && r.kickFd < 0) r.started = true;
         if (!r.enabled) this.deactivate();
         else this.maybeActivate();
         return undefined;
@@ -326,7 +346,11 @@ export class VhostUserBackend {
       }
       case Req.VRING_KICK: {
         const s = decodeVringState(p);
-        this.ring(s.index);
+        const r = this.ring(s.index);
+        if (!r.started && r.addrs !== undefined) {
+          r.started = true; // a kick starts a ring that was set up without SET_VRING_KICK
+          this.maybeActivate();
+        }
         this.kick(s.index);
         return undefined;
       }
@@ -343,6 +367,10 @@ export class VhostUserBackend {
     return r;
   }
 
+  private get inbandNegotiated(): boolean {
+    return (this.protocolFeatures & protocolBit(ProtocolFeature.INBAND_NOTIFICATIONS)) !== 0n;
+  }
+
   private get packed(): boolean {
     return this.features !== undefined && hasFeature(this.features, VirtioFeature.RING_PACKED);
   }
@@ -356,6 +384,7 @@ export class VhostUserBackend {
     if (refused !== undefined) throw new VhostUserError(VhostUserErrorCode.FEATURES_REFUSED, `the device refused features 0x${virtio.toString(16)}: ${refused}`, { features: virtio });
     if (this.active && virtio !== this.features) this.deactivate();
     this.features = virtio;
+    this.lastSession.features = virtio;
     // Without VHOST_USER_F_PROTOCOL_FEATURES there is no SET_VRING_ENABLE: rings are enabled from the start.
     if (!hasFeature(v, VHOST_USER_F_PROTOCOL_FEATURES)) for (const r of this.rings) r.enabled = true;
     this.maybeActivate();
@@ -574,7 +603,7 @@ export class VhostUserBackend {
 
   private flushCalls(): void {
     this.callScheduled = false;
-    const inband = (this.protocolFeatures & protocolBit(ProtocolFeature.INBAND_NOTIFICATIONS)) !== 0n;
+    const inband = this.inbandNegotiated;
     for (let i = 0; i < this.pendingCall.length; i++) {
       if (this.pendingCall[i] === 0) continue;
       this.pendingCall[i] = 0;
@@ -605,6 +634,7 @@ export class VhostUserBackend {
 
   private send(bytes: Uint8Array): void {
     if (this.fd < 0) return;
+    this.trace?.(`-> reply ${hexBytes(bytes, 60)}`);
     if (this.native.sendMsg(this.fd, bytes, []) < 0) this.detach('the front-end is gone (send failed)');
   }
 
@@ -616,6 +646,7 @@ export class VhostUserBackend {
         });
     if (request !== undefined && err.details['request'] === undefined) (err.details as Record<string, unknown>)['request'] = requestName(request);
     this.stats.errors++;
+    this.trace?.(`!! ${err.message}`);
     this.recentErrors.push(err);
     if (this.recentErrors.length > 16) this.recentErrors.shift();
     for (const l of this.errorListeners) l(err);
@@ -641,4 +672,8 @@ export class VhostUserBackend {
       this.protocolFeatures = 0n;
     }
   }
+}
+
+function hexBytes(b: Uint8Array, max: number): string {
+  return Buffer.from(b.buffer, b.byteOffset, Math.min(b.length, max)).toString('hex') + (b.length > max ? '…' : '');
 }

@@ -19,7 +19,8 @@ describe('SecureCore', () => {
       c.waitForEvent(until);
       expect(nowUs()).toBeGreaterThanOrEqual(until);
     }
-    expect(Number(stats(c)['spinUs'])).toBeGreaterThan(0);
+    // the last stretch is spun, unless the host woke the thread only after the release (then the wait was late)
+    expect(Number(stats(c)['spinUs']) + Number(stats(c)['lateWaits'])).toBeGreaterThan(0);
   });
 
   it("two cores, idle 'spin': reaches the release without sleeping; a request still ends it at once", () => {

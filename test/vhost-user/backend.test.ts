@@ -17,6 +17,8 @@ import {
   VhostUserErrorCode,
   type VhostUserError,
   VRING_NOFD_MASK,
+  BackendReq,
+  MessageReader,
 } from '../../src/vhost-user/index.js';
 import { SplitVirtqueueDriver } from '../../src/virtio/split/driver.js';
 import { splitLegacyLayout } from '../../src/virtio/split/layout.js';
@@ -204,6 +206,63 @@ describe.skipIf(skip !== undefined)('vhost-user back-end against a scripted fron
       }
     });
   }
+
+  it('acks the SET_PROTOCOL_FEATURES that turns REPLY_ACK on (Linux virtio_uml asks for and waits for that ack)', async () => {
+    const r = await ask(Req.SET_PROTOCOL_FEATURES, encodeU64(protocolBit(ProtocolFeature.REPLY_ACK) | protocolBit(ProtocolFeature.BACKEND_REQ)), [], ACK);
+    expect(decodeU64(r.payload)).toBe(0n);
+    expect(backend.lastSession.protocolFeatures).toBe(protocolBit(ProtocolFeature.REPLY_ACK) | protocolBit(ProtocolFeature.BACKEND_REQ));
+    expect(errors).toEqual([]);
+  });
+
+  it('in-band notifications: rings start on SET_VRING_ENABLE without SET_VRING_KICK (as virtio_uml sets them up), VRING_KICK in, BACKEND VRING_CALL out', async () => {
+    backend.detach();
+    fe.close();
+    backend = new VhostUserBackend(device, { withheldFeatures: bit(VirtioFeature.RING_PACKED), inband: true });
+    backend.onError((e) => errors.push(e));
+    fe = new FakeFrontEnd();
+    backend.attach(fe.backendEnd);
+    const p = decodeU64((await ask(Req.GET_PROTOCOL_FEATURES)).payload);
+    expect(p & protocolBit(ProtocolFeature.INBAND_NOTIFICATIONS)).not.toBe(0n);
+    const [ours, theirs] = fe.native.socketPair();
+    extraFds.push(ours);
+    fe.send(Req.SET_PROTOCOL_FEATURES, encodeU64(protocolBit(ProtocolFeature.REPLY_ACK) | protocolBit(ProtocolFeature.BACKEND_REQ) | protocolBit(ProtocolFeature.INBAND_NOTIFICATIONS)));
+    fe.send(Req.SET_BACKEND_REQ_FD, undefined, [theirs]);
+    fe.native.closeFd(theirs);
+    guest = new GuestMemoryFile(fe.native, GPA, MEM);
+    fe.send(Req.SET_FEATURES, encodeU64(bit(VirtioFeature.VERSION_1) | (1n << 30n)));
+    fe.send(Req.SET_MEM_TABLE, encodeMemTable([{ guestAddr: BigInt(GPA), size: BigInt(MEM), userAddr: BigInt(UADDR), mmapOffset: 0n }], 8), [guest.fd]);
+    const drv = [0, 1].map((i) => {
+      const l = splitLegacyLayout(GPA + i * 0x4000, N, 4096);
+      fe.send(Req.SET_VRING_NUM, encodeVringState(i, N));
+      fe.send(Req.SET_VRING_BASE, encodeVringState(i, 0));
+      const u = (g: number) => BigInt(g - GPA + UADDR);
+      fe.send(Req.SET_VRING_ADDR, encodeVringAddr({ index: i, desc: u(l.desc), used: u(l.used), avail: u(l.avail) }));
+      return new SplitVirtqueueDriver<number>(guest!.memory, N, l);
+    });
+    for (const i of [0, 1]) expect(decodeU64((await ask(Req.SET_VRING_ENABLE, encodeVringState(i, 1), [], ACK)).payload)).toBe(0n);
+    expect(backend.deviceActive).toBe(true);
+    const mem = guest.memory;
+    drv[0]!.addBuffer(GPA + 0x10000, 64, true, 1);
+    drv[0]!.kick();
+    mem.write(GPA + 0x11000, new TextEncoder().encode('in-band'));
+    drv[1]!.addBuffer(GPA + 0x11000, 7, false, 2);
+    drv[1]!.kick();
+    fe.send(Req.VRING_KICK, encodeVringState(0, 0));
+    expect(decodeU64((await ask(Req.VRING_KICK, encodeVringState(1, 0), [], ACK)).payload)).toBe(0n);
+    await waitFor(() => drv[0]!.hasUsed(), 'rx buffer used');
+    expect(drv[0]!.popUsed()).toBe(1);
+    expect(new TextDecoder().decode(mem.bytes(GPA + 0x10000, drv[0]!.lastUsedLen))).toBe('in-band');
+    // the used-buffer notifications arrived as BACKEND VRING_CALL messages (request 4) on the back-end channel
+    const calls: number[] = [];
+    const reader = new MessageReader(fe.native, ours);
+    await waitFor(() => {
+      reader.read((m) => (calls.push(m.request * 256 + decodeVringState(m.payload).index), true));
+      return calls.length >= 1;
+    }, 'a call message');
+    expect(calls.every((c) => c >> 8 === BackendReq.VRING_CALL)).toBe(true);
+    expect(calls.map((c) => c & 0xff)).toContain(0);
+    expect(errors).toEqual([]);
+  });
 
   it('a front-end that disconnects leaves a clean device for the next one', async () => {
     await setUp();

@@ -23,7 +23,7 @@ export function buildTables(report: BenchReport): Table[] {
   const jit = res.filter((r): r is JitterResult => r.experiment === 'jitter');
   const heap = res.filter((r): r is HeapResult => r.experiment === 'heap');
   const micro = res.filter((r): r is MicroResult => r.experiment === 'micro');
-  const external = res.filter((r): r is ExternalResult => (r.experiment === 'process' || r.experiment === 'openamp') && 'meanUs' in r);
+  const external = res.filter((r): r is ExternalResult => (r.experiment === 'process' || r.experiment === 'openamp' || r.experiment === 'linux') && 'meanUs' in r);
   const skipped = res.filter((r): r is SkippedResult => 'skipped' in r);
   const tables: Table[] = [];
   const nat = nativeRatios(report);
@@ -75,6 +75,7 @@ export function buildTables(report: BenchReport): Table[] {
   for (const [exp, title] of [
     ['process', 'Process isolation: the default scenario (signer), partitions as workers vs OS processes'],
     ['openamp', 'OpenAMP pairing across two OS processes (shared file + AF_UNIX kicks), µs per message: median of rounds (min..max)'],
+    ['linux', 'Linux 6.1 (UML) user space over AF_VSOCK: our vsock device via vhost-user vs the same guest\'s vsock_loopback (UML runs the guest on one host thread)'],
   ] as const) {
     const rows = external.filter((r) => r.experiment === exp);
     if (rows.length === 0) continue;
