@@ -6,7 +6,8 @@
  * concurrent AF_VSOCK clients of random sizes (1 B .. 256 KiB) that check every echoed byte and the half-close, and
  * listens on a port the host connects to. Split and packed rings. Skipped with one line where QEMU is missing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { bit, hasFeature, VirtioFeature } from '../../src/virtio/features.js';
 import type { DeviceActivation } from '../../src/virtio/device.js';
 import { VsockDevice, type VsockSocket } from '../../src/vsock/index.js';
 import { pattern } from '../vsock/helpers.js';
+import { BIN } from '../cli/helpers.js';
 import { buildInitramfs, qemuUnavailable, startQemu } from './qemu.js';
 
 const skip = qemuUnavailable();
@@ -126,4 +128,38 @@ describe.skipIf(skip !== undefined)('QEMU (vhost-user-vsock-pci) against our vso
       }
     });
   }
+
+  it('the back-end as a command: `tz-virtio vhost-user --device vsock` serves QEMU one session, then prints its JSON summary', { timeout: 240_000 }, async () => {
+    const sock = join(dir, 'cli.sock');
+    const cli = spawn(process.execPath, [BIN, 'vhost-user', '--device', 'vsock', '--socket', sock, '--max-sessions', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const cliExit = new Promise<number | null>((res) => cli.on('close', (code) => res(code)));
+    for (let i = 0; i < 600 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(sock), err).toBe(true);
+    const plan = [[1, 4096, 65536], [200_000]];
+    const guest = startQemu({ socket: sock, initrd, packed: true, env: { TZ_PORT: '1234', TZ_SIZES: plan.map((g) => g.join(':')).join(',') } });
+    const timer = setTimeout(() => {
+      guest.kill();
+      cli.kill('SIGKILL');
+    }, 200_000);
+    try {
+      const code = await guest.exited;
+      const ctx = guest.lines.slice(-30).join('\n');
+      expect(code, ctx).toBe(0);
+      plan.forEach((sizes, i) => expect(guest.lines, ctx).toContain(`TZ echo ok seed=${i + 1} bytes=${sizes.reduce((a, b) => a + b, 0)}`));
+      expect(await cliExit, err).toBe(0);
+      const summary = JSON.parse(out.trim().split("\n").pop()!) as Record<string, unknown>;
+      const total = plan.flat().reduce((a, b) => a + b, 0);
+      // one front-end session, every byte of both guest connections echoed, nothing refused
+      expect(summary, out).toMatchObject({ device: 'vsock', ring: 'packed', connections: 1, bytesFromGuest: total, bytesToGuest: total, errors: 0, serviceErrors: 0 });
+    } finally {
+      clearTimeout(timer);
+      guest.kill();
+      if (cli.exitCode === null) cli.kill('SIGKILL');
+      await guest.exited;
+    }
+  });
 });
