@@ -6,9 +6,10 @@ import { tzv, usageError } from '../cli/helpers.js';
 const skip = linuxUnavailable();
 
 describe('run --nonsecure-linux: flags', () => {
-  it('--ring, --channel and --vsock-port need --nonsecure-linux', async () => {
+  it('--ring, --channel, --vsock-port, --frontend and --inband need --nonsecure-linux', async () => {
     usageError(await tzv(['run', '--ring', 'split', '--channel', 'vsock']), 'run', /--channel, --ring need --nonsecure-linux/);
     usageError(await tzv(['run', '--vsock-port', '7']), 'run', /--vsock-port needs --nonsecure-linux/);
+    usageError(await tzv(['run', '--inband', '--frontend', 'qemu']), 'run', /--frontend, --inband need --nonsecure-linux/);
   });
   it('refuses an unknown channel or ring and a port out of range, naming the flag', async () => {
     usageError(await tzv(['run', '--nonsecure-linux', '--channel', 'pipe']), 'run', /--channel/);

@@ -59,6 +59,7 @@ describe.skipIf(skip !== undefined)('run --nonsecure-linux: Linux asks the secur
     expect(r.problems, r.consoleTail.join('\n')).toEqual([]);
     expect(r.guest?.verified).toBe(20);
     expect(r.vsock?.port).toBe(5005);
+    expect(r.inbandNegotiated).toEqual({ console: false, vsock: false });
     expect(r.ringNegotiated).toEqual({ console: 'split', vsock: 'split' });
     expect(r.vsock?.service.connections).toBe(1);
     expect(r.monitor.worldSwitches).toBe(0);
@@ -78,6 +79,15 @@ describe.skipIf(skip !== undefined)('run --nonsecure-linux: Linux asks the secur
       expect(r.monitor.worldSwitches > 0).toBe(cores === 1);
     });
   }
+
+  it('in-band notifications: kicks and calls as vhost-user messages on both sockets, every signature verified', { timeout: 180_000 }, async () => {
+    const r = await runLinuxMachine({ cores: 1, messages: 10, inband: true, timeoutMs: 150_000 });
+    expect(r.problems, r.consoleTail.join('\n')).toEqual([]);
+    expect(r.guest?.verified).toBe(10);
+    expect(r.inbandNegotiated).toEqual({ console: true, vsock: true });
+    expect(r.vhostUser.kicks).toBeGreaterThan(0);
+    expect(r.vhostUser.calls).toBeGreaterThan(0);
+  });
 
   it('console channel, one core, split rings: the signer as lines on /dev/hvc0, no vsock device', { timeout: 180_000 }, async () => {
     const r = await runLinuxMachine({ cores: 1, messages: 15, ring: 'split', channel: 'console', timeoutMs: 150_000 });

@@ -48,6 +48,7 @@ async function runLinuxCommand(o: RunOptions): Promise<number> {
       ...(o.messages !== undefined ? { messages: o.messages } : {}),
       ...(o.channel !== undefined ? { channel: o.channel } : {}),
       ...(o.frontend !== undefined ? { frontend: o.frontend } : {}),
+      ...(o.inband === true ? { inband: true } : {}),
       ...(o.ring !== undefined ? { ring: o.ring } : {}),
       ...(o.vsockPort !== undefined ? { vsockPort: o.vsockPort } : {}),
       timeoutMs: o.timeout ?? o.timeoutMs ?? 120_000,
@@ -90,6 +91,7 @@ interface RunOptions {
   init?: string;
   channel?: 'vsock' | 'console';
   frontend?: 'uml' | 'qemu';
+  inband?: boolean;
   ring?: 'split' | 'packed';
   vsockPort?: number;
   // old spellings, kept as hidden aliases
@@ -199,7 +201,7 @@ function checkOutputPath(flag: string, file: string, suffixes: readonly string[]
 
 export async function runCommand(o: RunOptions): Promise<number> {
   if (o.nonsecureLinux === true) return runLinuxCommand(o);
-  const linuxOnly = (['kernel', 'init', 'frontend', 'channel', 'ring', 'vsockPort'] as const).filter((k) => o[k] !== undefined);
+  const linuxOnly = (['kernel', 'init', 'frontend', 'channel', 'ring', 'vsockPort', 'inband'] as const).filter((k) => o[k] !== undefined);
   if (linuxOnly.length > 0) throw new CliError(`run: --${linuxOnly.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} need${linuxOnly.length === 1 ? 's' : ''} --nonsecure-linux`);
   const { cfg, dir } = o.config ? readConfig(o.config) : { cfg: {} as ConfigFile, dir: process.cwd() };
   const cores = (o.cores ?? cfg.cores ?? 1) as 1 | 2;
@@ -349,6 +351,7 @@ export function register(program: Command): void {
     .option('--frontend <vmm>', 'with --nonsecure-linux: who runs Linux: uml (user-mode Linux, default) or qemu (Debian\'s own kernel under qemu-system-x86_64, vhost-user-vsock-pci; vsock channel only)', choiceOption('--frontend', ['uml', 'qemu'] as const))
     .option('--channel <name>', 'with --nonsecure-linux: vsock (AF_VSOCK to CID 2, default) or console (lines on /dev/hvc0)', choiceOption('--channel', ['vsock', 'console'] as const))
     .option('--ring <layout>', 'with --nonsecure-linux: split or packed virtqueues (default packed: Linux picks it when offered)', choiceOption('--ring', ['split', 'packed'] as const))
+    .option('--inband', 'with --nonsecure-linux: offer in-band notifications (kicks and calls as vhost-user messages instead of eventfds)')
     .option('--vsock-port <port>', 'with --nonsecure-linux: the signer\'s AF_VSOCK port on CID 2 (default 1234)', intOption('--vsock-port', { min: 1, max: 0xfffffffe }))
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)', intOption('--max-reboots', { min: 0, max: 1000 }))
     .addHelpText(

@@ -21,6 +21,8 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
     ring: r.ring,
     ringNegotiated: r.ringNegotiated,
     channel: r.channel,
+    inband: r.inband,
+    inbandNegotiated: r.inbandNegotiated,
     ok: r.ok,
     problems: r.problems,
     story: [
@@ -78,7 +80,7 @@ export function formatLinuxReport(r: LinuxRunResult): string {
     `time per world      secure ${t.secure} ms, non-secure ${t.nonsecure} ms`,
     `Linux counter       ${r.guestCounter.whileSecureHeldCore} while the secure world held the core, ${r.guestCounter.whileLinuxRan} while Linux ran (${r.guestCounter.probes} probes)`,
     `security faults     0: by construction (Linux holds no mapping of secure memory); key seed in Linux's RAM: ${r.keyLeaked === undefined ? 'not checked' : r.keyLeaked ? 'FOUND' : 'no'}`,
-    `vhost-user          ${Object.keys(r.vhostUser.byDevice).join(' + ')}: ${r.vhostUser.messages} messages, ${r.vhostUser.kicks} kicks, ${r.vhostUser.calls} calls, ${r.vhostUser.errors} errors`,
+    `vhost-user          ${Object.keys(r.vhostUser.byDevice).join(' + ')} (${r.inband ? 'in-band notifications' : 'eventfd notifications'}): ${r.vhostUser.messages} messages, ${r.vhostUser.kicks} kicks, ${r.vhostUser.calls} calls, ${r.vhostUser.errors} errors`,
     `duration            ${r.durationMs} ms`,
   ];
   return lines.join('\n');

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findUml, umlEnv, umlModuleDir, umlUnavailable } from '../../host/uml.js';
-import { VhostUserServer, type VhostUserStats } from '../../vhost-user/index.js';
+import { ProtocolFeature, protocolBit, VhostUserServer, type VhostUserStats } from '../../vhost-user/index.js';
 import { bit, VirtioFeature } from '../../virtio/features.js';
 import { VsockDevice, type VsockStats } from '../../vsock/index.js';
 import { LinuxError, LinuxErrorCode } from './errors.js';
@@ -55,6 +55,8 @@ export interface LinuxRunConfig {
   readonly vsockPort?: number;
   /** The guest's CID (vsock config space). Default 3. */
   readonly guestCid?: number;
+  /** Offer in-band notifications (kicks as VRING_KICK messages, calls as BACKEND_VRING_CALL) instead of eventfds. Default false. */
+  readonly inband?: boolean;
   /** Ring layout offered: packed (Linux picks it when offered) or split. Default packed. */
   readonly ring?: 'split' | 'packed';
   /** Linux's RAM (MiB). Default 128 (uml) or 512 (qemu). */
@@ -87,6 +89,10 @@ export interface LinuxRunResult {
   /** The layout Linux's drivers chose, per device (undefined: the device never went live). */
   readonly ringNegotiated: { console?: 'split' | 'packed' | undefined; vsock?: 'split' | 'packed' | undefined };
   readonly channel: 'vsock' | 'console';
+  /** Notifications offered in-band (messages on the vhost-user sockets) rather than through eventfds. */
+  readonly inband: boolean;
+  /** Whether each front-end session negotiated in-band notifications (VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS). */
+  readonly inbandNegotiated: Record<string, boolean>;
   readonly guest: GuestResult | undefined;
   /** Where the guest's result line came from: its kernel console (UML's stdout, QEMU's serial) or /dev/hvc0 (our console device). */
   readonly resultVia: 'kernel' | 'hvc0' | undefined;
@@ -181,15 +187,16 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
   const tail: string[] = [];
 
   const withheldFeatures = ring === 'split' ? bit(VirtioFeature.RING_PACKED) : 0n;
+  const inband = cfg.inband === true;
   // The console: the signer's lines (channel console), or the guest's log, printed by the host (channel vsock).
   const device = new LineConsoleDevice((line) => (channel === 'console' ? signer.handle(line) : void onLine(line, 'hvc0')), monitor);
   const consoleSlice = new SecureSliceDevice(device, monitor);
-  const server = frontend === 'uml' ? new VhostUserServer(sock, consoleSlice, { withheldFeatures }) : undefined;
+  const server = frontend === 'uml' ? new VhostUserServer(sock, consoleSlice, { withheldFeatures, inband }) : undefined;
   // vsock: the signer on (CID 2, vsockPort). A flush asked for outside a kick (an answer written later) is a slice too.
   const vsock = channel === 'vsock' ? new VsockDevice({ guestCid, schedule: (fn) => queueMicrotask(() => monitor.run('send', fn)) }) : undefined;
   const service = vsock !== undefined ? new VsockLineService(vsock, vsockPort, (line) => signer.handle(line)) : undefined;
   const vsockSlice = vsock !== undefined ? new SecureSliceDevice(vsock, monitor) : undefined;
-  const vsockServer = vsockSlice !== undefined ? new VhostUserServer(vsockSock, vsockSlice, { withheldFeatures }) : undefined;
+  const vsockServer = vsockSlice !== undefined ? new VhostUserServer(vsockSock, vsockSlice, { withheldFeatures, inband }) : undefined;
 
   // A long secure slice every fifth tick: Linux is stopped (one core); after one UML tick of grace (a guest program
   // on the host CPU runs until its next trap), the counter is read twice 20 ms apart: it must not move.
@@ -335,6 +342,10 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
     ring,
     ringNegotiated: { ...(server !== undefined ? { console: consoleSlice.ringNegotiated } : {}), ...(vsockSlice !== undefined ? { vsock: vsockSlice.ringNegotiated } : {}) },
     channel,
+    inband,
+    inbandNegotiated: Object.fromEntries(
+      ([['console', b], ['vsock', vb]] as const).filter(([, x]) => x !== undefined).map(([n, x]) => [n, (x!.lastSession.protocolFeatures & protocolBit(ProtocolFeature.INBAND_NOTIFICATIONS)) !== 0n]),
+    ),
     guest,
     resultVia,
     monitor: monitor.counters,
