@@ -18,54 +18,25 @@
  * One core: every secure slice (a kick, a periodic secure tick) stops Linux (one-core-monitor.ts); the guest's
  * progress counter (guest-counter.ts), read from Linux's RAM inside long secure slices, shows it made no progress.
  */
-import { existsSync, accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { findUml, umlEnv, umlModuleDir, umlUnavailable } from '../../host/uml.js';
+import { join } from 'node:path';
+import { umlEnv, umlModuleDir } from '../../host/uml.js';
 import { ProtocolFeature, protocolBit, VhostUserServer, type VhostUserStats } from '../../vhost-user/index.js';
 import { bit, VirtioFeature } from '../../virtio/features.js';
 import { VsockDevice, type VsockStats } from '../../vsock/index.js';
-import { LinuxError, LinuxErrorCode } from './errors.js';
 import { GuestCounter } from './guest-counter.js';
 import { LineConsoleDevice } from './line-console.js';
 import { LinuxMonitor, type MonitorCounters } from './one-core-monitor.js';
 import { SecureSliceDevice } from './secure-slice-device.js';
 import { Signer } from './signer.js';
 import type { NonsecureOs } from './nonsecure-os.js';
-import { buildQemuInitramfs, QemuProcess, qemuGuestKernel, qemuUnavailable } from './qemu-process.js';
+import { buildQemuInitramfs, QemuProcess } from './qemu-process.js';
+import { examplesDir, resolveLinuxConfig, type LinuxRunConfig } from './run-config.js';
 import { UmlProcess } from './uml-process.js';
 import { VsockLineService, type VsockLineStats } from './vsock-line-service.js';
 
-export interface LinuxRunConfig {
-  readonly cores?: 1 | 2;
-  /** Who runs Linux: user-mode Linux (default) or QEMU (Debian's own kernel, vsock only: QEMU 7.2 has no vhost-user console). */
-  readonly frontend?: 'uml' | 'qemu';
-  /** linux.uml to boot (frontend uml); default /usr/bin/linux.uml. */
-  readonly kernel?: string;
-  /** Guest init script; default examples/linux/signer-client.sh (uml) or examples/linux/qemu-init.sh (qemu). */
-  readonly init?: string;
-  /** Signatures the default client asks for. Default 200. */
-  readonly messages?: number;
-  /** Whole-run limit (ms). Default 120000. */
-  readonly timeoutMs?: number;
-  /** Where the signer is served: an AF_VSOCK port (the console then carries the guest's log) or /dev/hvc0. Default vsock. */
-  readonly channel?: 'vsock' | 'console';
-  /** The signer's AF_VSOCK port (on CID 2). Default 1234. */
-  readonly vsockPort?: number;
-  /** The guest's CID (vsock config space). Default 3. */
-  readonly guestCid?: number;
-  /** Offer in-band notifications (kicks as VRING_KICK messages, calls as BACKEND_VRING_CALL) instead of eventfds. Default false. */
-  readonly inband?: boolean;
-  /** Ring layout offered: packed (Linux picks it when offered) or split. Default packed. */
-  readonly ring?: 'split' | 'packed';
-  /** Linux's RAM (MiB). Default 128 (uml) or 512 (qemu). */
-  readonly memMiB?: number;
-  /** Period of the secure world's own tick (ms): a secure slice that stops Linux on one core. Default 20. */
-  readonly secureTickMs?: number;
-  /** Every line of the guest console (kernel messages and init's output). */
-  readonly onConsole?: (line: string) => void;
-}
+export { linuxUnavailable, type LinuxRunConfig } from './run-config.js';
 
 export interface GuestResult {
   sent: number;
@@ -117,58 +88,13 @@ export interface LinuxRunResult {
   readonly consoleTail: string[];
 }
 
-/** examples/linux of this package (src/hypervisor/linux in tests, dist/src/hypervisor/linux built). */
-function examplesDir(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
-  return join(d, 'examples', 'linux');
-}
-
-/** Why the Linux machine cannot run here (one line), or undefined. */
-export function linuxUnavailable(kernel?: string, frontend: 'uml' | 'qemu' = 'uml'): string | undefined {
-  if (frontend === 'qemu') return qemuUnavailable();
-  if (kernel !== undefined) {
-    try {
-      accessSync(kernel, fsConstants.X_OK);
-    } catch {
-      return `${kernel} is not an executable file`;
-    }
-    return umlModuleDir() === undefined ? '/usr/lib/uml/modules is missing (apt-get install user-mode-linux)' : undefined;
-  }
-  return umlUnavailable();
-}
-
 const sleepSync = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
 
 export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRunResult> {
-  const cores = cfg.cores ?? 1;
-  if (cores !== 1 && cores !== 2) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `cores must be 1 or 2, not ${String(cores)}`);
-  const messages = cfg.messages ?? 200;
-  if (!Number.isInteger(messages) || messages < 1 || messages > 1e7) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `messages must be 1..10^7, not ${messages}`);
-  const frontend = cfg.frontend ?? 'uml';
-  if (frontend !== 'uml' && frontend !== 'qemu') throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `frontend must be uml or qemu, not ${String(frontend)}`);
-  if (frontend === 'qemu' && cfg.kernel !== undefined) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, 'kernel applies to the uml front-end (QEMU boots /boot/vmlinuz-*)');
-  if (frontend === 'qemu' && cfg.channel === 'console') throw new LinuxError(LinuxErrorCode.BAD_CONFIG, "channel console needs the uml front-end (QEMU 7.2 has no vhost-user console device)");
-  const why = linuxUnavailable(cfg.kernel, frontend);
-  if (why !== undefined) throw new LinuxError(LinuxErrorCode.UNAVAILABLE, why);
-  const kernel = frontend === 'qemu' ? qemuGuestKernel()!.vmlinuz : (cfg.kernel ?? findUml()!);
-  const init = resolve(cfg.init ?? join(examplesDir(), frontend === 'qemu' ? 'qemu-init.sh' : 'signer-client.sh'));
-  try {
-    accessSync(init, fsConstants.X_OK);
-  } catch {
-    throw new LinuxError(LinuxErrorCode.BAD_INIT, `${init} is missing or not executable`, { init });
-  }
-  const ring = cfg.ring ?? 'packed';
-  if (ring !== 'split' && ring !== 'packed') throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `ring must be split or packed, not ${String(ring)}`);
-  const channel = cfg.channel ?? 'vsock';
-  if (channel !== 'vsock' && channel !== 'console') throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `channel must be vsock or console, not ${String(channel)}`);
-  const vsockPort = cfg.vsockPort ?? 1234;
-  if (!Number.isInteger(vsockPort) || vsockPort < 1 || vsockPort >= 0xffffffff) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `vsockPort must be 1..2^32-2, not ${vsockPort}`);
-  const guestCid = cfg.guestCid ?? 3;
-  if (!Number.isInteger(guestCid) || guestCid < 3 || guestCid >= 0xffffffff) throw new LinuxError(LinuxErrorCode.BAD_CONFIG, `guestCid must be 3..2^32-2, not ${guestCid}`);
-  const timeoutMs = cfg.timeoutMs ?? 120_000;
+  const { cores, messages, frontend, kernel, init, ring, channel, vsockPort, guestCid, timeoutMs } = resolveLinuxConfig(cfg);
+  const examples = examplesDir();
 
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'tz-linux-'));
@@ -265,7 +191,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
         vsockSocket: vsockSock,
         packed: ring === 'packed',
         memMiB: cfg.memMiB ?? 512,
-        env: { TZ_DIR: examplesDir(), TZ_PORT: String(vsockPort), TZ_MESSAGES: String(messages), TZ_MARKER: counter.markerHex },
+        env: { TZ_DIR: examples, TZ_PORT: String(vsockPort), TZ_MESSAGES: String(messages), TZ_MARKER: counter.markerHex },
         onLine: (l) => onLine(l),
       });
     } else {
@@ -283,7 +209,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
         `TZ_CHANNEL=${channel}`,
         `TZ_PORT=${vsockPort}`,
         `TZ_MODDIR=${umlModuleDir()}`,
-        `TZ_DIR=${examplesDir()}`,
+        `TZ_DIR=${examples}`,
         `TZ_MESSAGES=${messages}`,
         `TZ_MARKER=${counter.markerHex}`,
       ];
