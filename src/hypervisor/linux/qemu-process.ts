@@ -15,6 +15,7 @@ import { accessSync, closeSync, constants as fsConstants, copyFileSync, existsSy
 import { join } from 'node:path';
 import { LinuxError, LinuxErrorCode } from './errors.js';
 import type { NonsecureOs } from './nonsecure-os.js';
+import { stopAndWait } from './process-stop.js';
 
 const QEMU = 'qemu-system-x86_64';
 const BUSYBOX = '/bin/busybox';
@@ -188,51 +189,20 @@ export class QemuProcess implements NonsecureOs {
   }
 
   /**
-   * SIGSTOP, then waits until every thread of QEMU is in the stopped state: kill() returns before the group stop has
-   * reached each thread, and a vCPU thread that had the other core runs on until it takes the signal. The secure world
-   * owns the core only once Linux is actually halted. Bounded: after 200 ms it goes on and counts the late stop.
+   * SIGSTOP, then waits until every thread of QEMU is in the stopped state (process-stop.ts): the secure world owns the
+   * core only once Linux is actually halted. Bounded: after 200 ms it goes on and counts the late stop.
    */
   stop(): number {
     if (this.gone || this.isStopped) return 0;
-    try {
-      process.kill(this.pid, 'SIGSTOP');
-    } catch {
-      return 0;
-    }
+    const r = stopAndWait(this.pid, 200, (p) => readdirSync(p), (p) => readFileSync(p, 'latin1'));
+    if (r === 'gone') return 0;
+    if (r === 'late') this.lateStops++;
     this.isStopped = true;
-    const until = performance.now() + 200;
-    while (!this.allThreadsStopped()) {
-      if (performance.now() > until) {
-        this.lateStops++;
-        break;
-      }
-      Atomics.wait(this.nap, 0, 0, 0.2);
-    }
     return 1;
   }
 
   /** Stops that did not reach every thread within the bound (reported; 0 expected). */
   lateStops = 0;
-  private readonly nap = new Int32Array(new SharedArrayBuffer(4));
-
-  private allThreadsStopped(): boolean {
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${this.pid}/task`);
-    } catch {
-      return true; // gone
-    }
-    for (const t of tasks) {
-      try {
-        const stat = readFileSync(`/proc/${this.pid}/task/${t}/stat`, 'latin1');
-        const state = stat.charAt(stat.lastIndexOf(')') + 2);
-        if (state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X') return false;
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-    return true;
-  }
 
   cont(): void {
     if (!this.isStopped) return;
