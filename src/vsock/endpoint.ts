@@ -628,17 +628,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         t.off += len;
         if (last) {
           if (t.flags !== 0) this.stats.messagesOut++;
-          const cb = t.cb;
-          t.cb = undefined;
-          s.txHead++;
-          if (s.txHead === s.txq.length) {
-            s.txq.length = 0;
-            s.txHead = 0;
-          } else if (s.txHead > 64 && s.txHead * 2 > s.txq.length) {
-            s.txq.splice(0, s.txHead);
-            s.txHead = 0;
-          }
-          cb?.();
+          this.takeTxHead(s)?.();
         }
         return 1;
       }
@@ -765,6 +755,15 @@ export class VsockEndpoint implements SocketHost, ServerHost {
 
   /** Takes the head chunk off the queue and fails its write. */
   private failHead(s: VsockSocket, err: Error): void {
+    this.takeTxHead(s)?.(err);
+  }
+
+  /**
+   * Takes the head chunk off the send queue (sent in full, or failed) and returns its write callback, to be called
+   * by the caller once the queue is consistent. An emptied queue starts over at 0; a head that moved past more than
+   * half of a long queue drops the sent chunks, so the array does not grow with a socket's lifetime.
+   */
+  private takeTxHead(s: VsockSocket): ((err?: Error | null) => void) | undefined {
     const t = s.txq[s.txHead]!;
     const cb = t.cb;
     t.cb = undefined;
@@ -772,8 +771,11 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     if (s.txHead === s.txq.length) {
       s.txq.length = 0;
       s.txHead = 0;
+    } else if (s.txHead > 64 && s.txHead * 2 > s.txq.length) {
+      s.txq.splice(0, s.txHead);
+      s.txHead = 0;
     }
-    cb?.(err);
+    return cb;
   }
 
   private dropTx(s: VsockSocket, err: Error): void {
