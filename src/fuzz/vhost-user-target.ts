@@ -13,7 +13,8 @@
  * (/proc/self/fd counts before and after); and the same back-end then serves a well-behaved front-end to an active
  * device with no error (it keeps serving the next front-end).
  */
-import { closeSync, ftruncateSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { closeSync, readdirSync } from 'node:fs';
+import { createUnlinkedShmFile } from '../host/shm.js';
 import { loadVhostNative, type VhostNative } from '../host/native-vhost.js';
 import {
   encodeConfig,
@@ -76,13 +77,7 @@ interface Msg {
 }
 
 /** A deleted file in /dev/shm: the guest memory a front-end passes by fd. */
-function memFile(): number {
-  const path = `/dev/shm/tz-fuzz-vu-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fd = openSync(path, 'w+', 0o600);
-  unlinkSync(path);
-  ftruncateSync(fd, MEM);
-  return fd;
-}
+const memFile = (): number => createUnlinkedShmFile(MEM, 'tz-fuzz-vu');
 
 function openFds(): number {
   try {
