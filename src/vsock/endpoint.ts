@@ -36,6 +36,7 @@ import {
 } from './constants.js';
 import { emptyHeader, type VsockHeader } from './header.js';
 import { Pending, SocketState, VsockSocket, type SocketHost } from './socket.js';
+import { dropConsumed } from './drop-consumed.js';
 import { VsockServer, type ServerHost, type VsockSocketOptions } from './server.js';
 
 /** Where packets go: the role's buffers (device: the driver's rx chains; driver: its tx slots). */
@@ -760,21 +761,13 @@ export class VsockEndpoint implements SocketHost, ServerHost {
 
   /**
    * Takes the head chunk off the send queue (sent in full, or failed) and returns its write callback, to be called
-   * by the caller once the queue is consistent. An emptied queue starts over at 0; a head that moved past more than
-   * half of a long queue drops the sent chunks, so the array does not grow with a socket's lifetime.
+   * by the caller once the queue is consistent (kept bounded by dropConsumed).
    */
   private takeTxHead(s: VsockSocket): ((err?: Error | null) => void) | undefined {
     const t = s.txq[s.txHead]!;
     const cb = t.cb;
     t.cb = undefined;
-    s.txHead++;
-    if (s.txHead === s.txq.length) {
-      s.txq.length = 0;
-      s.txHead = 0;
-    } else if (s.txHead > 64 && s.txHead * 2 > s.txq.length) {
-      s.txq.splice(0, s.txHead);
-      s.txHead = 0;
-    }
+    s.txHead = dropConsumed(s.txq, s.txHead + 1);
     return cb;
   }
 
