@@ -25,6 +25,7 @@
 #include <v8.h>
 
 #include "vhost.h"
+#include "js-errors.h"
 
 #include <atomic>
 #include <cerrno>
@@ -66,8 +67,6 @@ constexpr int kTruncate = 2;  // grow (never shrink) the file to `size` with ftr
 constexpr int kExclusive = 4; // fail when the file exists (O_EXCL)
 
 static void ThrowErrno(Isolate* isolate, int err, const std::string& what) {
-  std::string msg = what + ": " + std::strerror(err);
-  Local<Value> e = Exception::Error(String::NewFromUtf8(isolate, msg.c_str()).ToLocalChecked());
   const char* name = nullptr;
   switch (err) {
     case ENOENT: name = "ENOENT"; break;
@@ -90,16 +89,10 @@ static void ThrowErrno(Isolate* isolate, int err, const std::string& what) {
     case EMFILE: name = "EMFILE"; break;
     default: name = "EUNKNOWN"; break;
   }
-  Local<Context> ctx = isolate->GetCurrentContext();
-  e.As<Object>()->Set(ctx, String::NewFromUtf8(isolate, "code").ToLocalChecked(),
-                      String::NewFromUtf8(isolate, name).ToLocalChecked()).Check();
-  e.As<Object>()->Set(ctx, String::NewFromUtf8(isolate, "errno").ToLocalChecked(), Integer::New(isolate, err)).Check();
-  isolate->ThrowException(e);
+  isolate->ThrowException(tz_native::ErrnoError(isolate, err, what, name));
 }
 
-static void ThrowType(Isolate* isolate, const char* msg) {
-  isolate->ThrowException(Exception::TypeError(String::NewFromUtf8(isolate, msg).ToLocalChecked()));
-}
+using tz_native::ThrowType;
 
 static void Unmap(void* data, size_t length, void* /*deleter_data*/) {
   if (data != nullptr && length > 0) munmap(data, length);

@@ -19,6 +19,7 @@
 //   watchFd(fd, callback) -> id                  libuv poll on the Node event loop: callback(1) when readable,
 //                                                callback(2) on an error or hang-up. unwatchFd(id) stops and frees it.
 #include "vhost.h"
+#include "js-errors.h"
 
 #include <uv.h>
 
@@ -59,16 +60,11 @@ using v8::Value;
 
 constexpr int kMaxFds = 32;
 
-static void ThrowErrno(Isolate* isolate, int err, const std::string& what) {
-  std::string msg = what + ": " + std::strerror(err);
-  Local<Value> e = Exception::Error(String::NewFromUtf8(isolate, msg.c_str()).ToLocalChecked());
-  Local<Context> ctx = isolate->GetCurrentContext();
-  e.As<Object>()->Set(ctx, String::NewFromUtf8(isolate, "errno").ToLocalChecked(), Integer::New(isolate, err)).Check();
-  isolate->ThrowException(e);
-}
+using tz_native::ThrowType;
 
-static void ThrowType(Isolate* isolate, const char* msg) {
-  isolate->ThrowException(Exception::TypeError(String::NewFromUtf8(isolate, msg).ToLocalChecked()));
+// errno only (no `code`): the vhost-user calls' errors are wrapped by src/vhost-user as they are
+static void ThrowErrno(Isolate* isolate, int err, const std::string& what) {
+  isolate->ThrowException(tz_native::ErrnoError(isolate, err, what));
 }
 
 static bool IntArg(const FunctionCallbackInfo<Value>& args, int i, int* out) {

@@ -41,7 +41,8 @@ import {
 import { controlSize, encodeControl, nameBytes, type ControlMessage } from './control.js';
 import { ConsoleError, ConsoleErrorCode } from './errors.js';
 import { ConsolePort } from './port.js';
-import { countError, emptyStats, type ConsoleStats } from './stats.js';
+import { ConsoleRoleCore, type PortReceiver } from './role.js';
+import type { ConsoleStats } from './stats.js';
 
 export interface ConsoleDeviceOptions {
   /** Names of the ports after the console: port 1, 2, … Default: none. */
@@ -66,8 +67,8 @@ export interface ConsoleDeviceOptions {
 
 export const DEFAULT_RING_FEATURES = featureMask(VirtioFeature.VERSION_1, VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.RING_PACKED);
 
-/** What the device knows of one port. */
-interface DevicePort {
+/** What the device knows of one port (besides its receiver and pause flag: PortReceiver). */
+interface DevicePort extends PortReceiver {
   readonly id: number;
   readonly name: string | undefined;
   readonly console: boolean;
@@ -81,9 +82,6 @@ interface DevicePort {
   hostOpen: boolean;
   /** Hot-unplugged with removePort(): never added again. */
   removed: boolean;
-  /** The reader is full: stop consuming the port's transmitq. */
-  paused: boolean;
-  sink: (data: Uint8Array) => boolean;
   readonly stream: ConsolePort;
 }
 
@@ -92,8 +90,7 @@ export class ConsoleDevice implements VirtioDevice {
   readonly deviceFeatures: bigint;
   readonly queueMaxSizes: readonly number[];
   readonly configSize = CONFIG_SIZE;
-  readonly stats: ConsoleStats = emptyStats();
-  lastError: ConsoleError | undefined;
+  readonly stats: ConsoleStats;
 
   private readonly ports: DevicePort[] = [];
   private readonly byName = new Map<string, DevicePort>();
@@ -118,10 +115,7 @@ export class ConsoleDevice implements VirtioDevice {
   private rxChain = new DescriptorChain(1);
   private txChain = new DescriptorChain(1);
   private ctlChain = new DescriptorChain(1);
-  private inService = false;
-  private again = false;
-  private handled = 0;
-  private readonly onError: ((e: ConsoleError) => void) | undefined;
+  private readonly core: ConsoleRoleCore;
 
   constructor(opts: ConsoleDeviceOptions = {}) {
     const names = opts.ports ?? [];
@@ -142,7 +136,8 @@ export class ConsoleDevice implements VirtioDevice {
     if (opts.emergWrite ?? true) f |= 1n << BigInt(ConsoleFeature.EMERG_WRITE);
     this.deviceFeatures = f;
     this.ctlOutLimit = 8 * this.maxNrPorts + 16;
-    this.onError = opts.onError;
+    this.core = new ConsoleRoleCore(opts.onError, () => this.round(), () => this.activation !== undefined);
+    this.stats = this.core.stats;
     const hwm = opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark };
     this.multiportOffered = multiport;
     ['', ...names].forEach((raw, id) => {
@@ -216,15 +211,17 @@ export class ConsoleDevice implements VirtioDevice {
    * shared memory, valid only during the call; returning false pauses the port until resume(id).
    */
   onData(id: number, fn: (data: Uint8Array) => boolean): void {
-    this.declared(id).sink = fn;
+    this.core.setReceiver(this.declared(id), fn);
   }
 
   /** Resumes a port paused by its receiver. */
   resume(id: number): void {
-    const p = this.declared(id);
-    if (!p.paused) return;
-    p.paused = false;
-    this.service();
+    this.core.resume(this.declared(id));
+  }
+
+  /** The last error the driver caused (also counted in stats.errors and passed to onError). */
+  get lastError(): ConsoleError | undefined {
+    return this.core.lastError;
   }
 
   /**
@@ -272,7 +269,7 @@ export class ConsoleDevice implements VirtioDevice {
       if (!this.pop(q, c)) break;
       used = true;
       if (c.readable > 0 || c.writableBytes === 0) {
-        this.fail(ConsoleErrorCode.BAD_BUFFER, `port ${id}: receive buffer ${c.head} has ${c.readable} device-readable segments and ${c.writableBytes} writable bytes`, { port: id, head: c.head });
+        this.core.fail(ConsoleErrorCode.BAD_BUFFER, `port ${id}: receive buffer ${c.head} has ${c.readable} device-readable segments and ${c.writableBytes} writable bytes`, { port: id, head: c.head });
         q.vq.pushUsed(c.head, 0);
         continue;
       }
@@ -280,7 +277,7 @@ export class ConsoleDevice implements VirtioDevice {
       q.vq.pushUsed(c.head, n);
       taken += n;
       this.stats.buffersSent++;
-      this.handled++;
+      this.core.handled++;
     }
     this.stats.bytesSent += taken;
     if (used) this.publish(q);
@@ -313,15 +310,15 @@ export class ConsoleDevice implements VirtioDevice {
     try {
       checkConfigRange(offset, data.length);
     } catch (e) {
-      this.record(e as ConsoleError);
+      this.core.record(e as ConsoleError);
       return;
     }
     if (offset < ConfigOffset.EMERG_WR) {
-      this.fail(ConsoleErrorCode.CONFIG_READ_ONLY, `config write of ${data.length} bytes at ${offset}: only emerg_wr is writable`, { offset });
+      this.core.fail(ConsoleErrorCode.CONFIG_READ_ONLY, `config write of ${data.length} bytes at ${offset}: only emerg_wr is writable`, { offset });
       return;
     }
     if (!hasFeature(this.negotiated, ConsoleFeature.EMERG_WRITE)) {
-      this.fail(ConsoleErrorCode.FEATURE_NOT_NEGOTIATED, 'emerg_wr written without EMERG_WRITE', { offset });
+      this.core.fail(ConsoleErrorCode.FEATURE_NOT_NEGOTIATED, 'emerg_wr written without EMERG_WRITE', { offset });
       return;
     }
     // emerg_wr is a le32 holding one character: its low byte (the write may cover only part of the field)
@@ -385,28 +382,17 @@ export class ConsoleDevice implements VirtioDevice {
    * calls (a data handler that writes) only mark another round.
    */
   private service(): number {
-    if (this.activation === undefined) return 0;
-    if (this.inService) {
-      this.again = true;
-      return 0;
-    }
-    this.inService = true;
-    const before = this.handled;
-    try {
-      let rounds = 0;
-      do {
-        this.again = false;
-        this.controlIn();
-        this.controlOut();
-        const portsWithQueues = Math.min(this.maxNrPorts, this.multiport ? (this.queues.length >>> 1) - 1 : 1);
-        for (let id = 0; id < portsWithQueues; id++) this.drainTransmit(id);
-        for (const p of this.ports) if (p.stream.writePending && this.isOpen(p.id)) p.stream.flush();
-        this.controlOut();
-      } while (this.again && ++rounds < 64 && this.activation !== undefined);
-    } finally {
-      this.inService = false;
-    }
-    return this.handled - before;
+    return this.core.run();
+  }
+
+  /** One round of service(). */
+  private round(): void {
+    this.controlIn();
+    this.controlOut();
+    const portsWithQueues = Math.min(this.maxNrPorts, this.multiport ? (this.queues.length >>> 1) - 1 : 1);
+    for (let id = 0; id < portsWithQueues; id++) this.drainTransmit(id);
+    for (const p of this.ports) if (p.stream.writePending && this.isOpen(p.id)) p.stream.flush();
+    this.controlOut();
   }
 
   /** Data the driver transmitted on port `id` (its transmitq): delivered while both ends are open, else dropped. */
@@ -421,10 +407,10 @@ export class ConsoleDevice implements VirtioDevice {
     while (budget-- > 0 && !(p !== undefined && p.paused)) {
       if (!this.pop(q, c)) break;
       used = true;
-      this.handled++;
+      this.core.handled++;
       const head = c.head;
       if (c.readable === 0) {
-        this.fail(ConsoleErrorCode.BAD_BUFFER, `port ${id}: transmit buffer ${head} has no device-readable segment`, { port: id, head });
+        this.core.fail(ConsoleErrorCode.BAD_BUFFER, `port ${id}: transmit buffer ${head} has no device-readable segment`, { port: id, head });
         q.vq.pushUsed(head, 0);
         continue;
       }
@@ -432,8 +418,8 @@ export class ConsoleDevice implements VirtioDevice {
       if (p !== undefined && !this.isOpen(id)) this.controlIn();
       if (p === undefined || !this.isOpen(id)) {
         this.stats.droppedBytes += c.readableBytes;
-        if (p === undefined) this.fail(ConsoleErrorCode.UNKNOWN_PORT, `data for port ${id}, which the device did not declare`, { port: id });
-        else this.fail(ConsoleErrorCode.PORT_CLOSED, `data for port ${id} while it is not open on both ends`, { port: id, ready: p.ready, guestOpen: p.guestOpen, hostOpen: p.hostOpen });
+        if (p === undefined) this.core.fail(ConsoleErrorCode.UNKNOWN_PORT, `data for port ${id}, which the device did not declare`, { port: id });
+        else this.core.fail(ConsoleErrorCode.PORT_CLOSED, `data for port ${id} while it is not open on both ends`, { port: id, ready: p.ready, guestOpen: p.guestOpen, hostOpen: p.hostOpen });
         q.vq.pushUsed(head, 0);
         continue;
       }
@@ -461,11 +447,11 @@ export class ConsoleDevice implements VirtioDevice {
     while (budget-- > 0) {
       if (!this.pop(q, c)) break;
       used = true;
-      this.handled++;
+      this.core.handled++;
       const got = gatherChain(this.activation!.memory, c, this.ctlIn);
       q.vq.pushUsed(c.head, 0);
       if (got < CONTROL_HEADER_SIZE) {
-        this.fail(ConsoleErrorCode.TRUNCATED, `control message of ${c.readableBytes} readable bytes (header: ${CONTROL_HEADER_SIZE})`, { head: c.head });
+        this.core.fail(ConsoleErrorCode.TRUNCATED, `control message of ${c.readableBytes} readable bytes (header: ${CONTROL_HEADER_SIZE})`, { head: c.head });
         continue;
       }
       const v = this.ctlInView;
@@ -477,13 +463,13 @@ export class ConsoleDevice implements VirtioDevice {
   private handleControl(id: number, event: number, value: number): void {
     this.stats.controlReceived++;
     if (value > 1) {
-      this.fail(ConsoleErrorCode.BAD_VALUE, `control event ${event} for port ${id}: value ${value} is not 0 or 1`, { id, event, value });
+      this.core.fail(ConsoleErrorCode.BAD_VALUE, `control event ${event} for port ${id}: value ${value} is not 0 or 1`, { id, event, value });
       return;
     }
     switch (event) {
       case ControlEvent.DEVICE_READY:
         if (value === 0) {
-          this.fail(ConsoleErrorCode.PEER_FAILED, 'the driver reported DEVICE_READY 0 (it failed to set up)', { id });
+          this.core.fail(ConsoleErrorCode.PEER_FAILED, 'the driver reported DEVICE_READY 0 (it failed to set up)', { id });
           return;
         }
         // (QEMU answers a repeated DEVICE_READY the same way; the bounded control queue keeps that harmless)
@@ -498,12 +484,12 @@ export class ConsoleDevice implements VirtioDevice {
       case ControlEvent.PORT_READY: {
         const p = this.ports[id];
         if (p === undefined || !p.added) {
-          this.fail(ConsoleErrorCode.UNKNOWN_PORT, `PORT_READY for port ${id}, which was not added`, { id });
+          this.core.fail(ConsoleErrorCode.UNKNOWN_PORT, `PORT_READY for port ${id}, which was not added`, { id });
           return;
         }
         if (value === 0) {
           p.ready = false;
-          this.fail(ConsoleErrorCode.PEER_FAILED, `the driver could not add port ${id} (PORT_READY 0)`, { id });
+          this.core.fail(ConsoleErrorCode.PEER_FAILED, `the driver could not add port ${id} (PORT_READY 0)`, { id });
           return;
         }
         p.ready = true;
@@ -515,11 +501,11 @@ export class ConsoleDevice implements VirtioDevice {
       case ControlEvent.PORT_OPEN: {
         const p = this.ports[id];
         if (p === undefined || !p.added) {
-          this.fail(ConsoleErrorCode.UNKNOWN_PORT, `PORT_OPEN for port ${id}, which was not added`, { id });
+          this.core.fail(ConsoleErrorCode.UNKNOWN_PORT, `PORT_OPEN for port ${id}, which was not added`, { id });
           return;
         }
         if (!p.ready) {
-          this.fail(ConsoleErrorCode.PORT_CLOSED, `PORT_OPEN for port ${id} before PORT_READY`, { id });
+          this.core.fail(ConsoleErrorCode.PORT_CLOSED, `PORT_OPEN for port ${id} before PORT_READY`, { id });
           return;
         }
         const open = value === 1;
@@ -529,13 +515,13 @@ export class ConsoleDevice implements VirtioDevice {
         return;
       }
       default:
-        this.fail(ConsoleErrorCode.BAD_EVENT, `control event ${event} for port ${id} is not one a driver sends`, { id, event });
+        this.core.fail(ConsoleErrorCode.BAD_EVENT, `control event ${event} for port ${id} is not one a driver sends`, { id, event });
     }
   }
 
   private queueControl(m: ControlMessage): void {
     if (this.ctlOut.length >= this.ctlOutLimit) {
-      this.fail(ConsoleErrorCode.CONTROL_OVERFLOW, `${this.ctlOut.length} control messages wait for buffers; dropping event ${m.event} for port ${m.id}`, { id: m.id, event: m.event });
+      this.core.fail(ConsoleErrorCode.CONTROL_OVERFLOW, `${this.ctlOut.length} control messages wait for buffers; dropping event ${m.event} for port ${m.id}`, { id: m.id, event: m.event });
       return;
     }
     this.ctlOut.push(m);
@@ -552,12 +538,12 @@ export class ConsoleDevice implements VirtioDevice {
     while (this.ctlOut.length > 0 && budget-- > 0) {
       if (!this.pop(q, c)) break;
       used = true;
-      this.handled++;
+      this.core.handled++;
       const m = this.ctlOut[0]!;
       const size = controlSize(m);
       if (c.readable > 0 || c.writableBytes < size) {
         // the message stays queued for the next buffer
-        this.fail(ConsoleErrorCode.BUFFER_TOO_SMALL, `control receive buffer ${c.head}: ${c.writableBytes} writable bytes (${c.readable} readable segments), ${size} needed`, { head: c.head });
+        this.core.fail(ConsoleErrorCode.BUFFER_TOO_SMALL, `control receive buffer ${c.head}: ${c.writableBytes} writable bytes (${c.readable} readable segments), ${size} needed`, { head: c.head });
         q.vq.pushUsed(c.head, 0);
         continue;
       }
@@ -605,7 +591,7 @@ export class ConsoleDevice implements VirtioDevice {
       return q.vq.pop(c);
     } catch (e) {
       if (!isVirtioError(e)) throw e;
-      this.fail(ConsoleErrorCode.QUEUE_BROKEN, `queue ${q.index}: ${e.message}`, { queue: q.index, virtio: e.code });
+      this.core.queueBroken(q.index, e);
       if (!this.resetRequested && this.activation !== undefined) {
         this.resetRequested = true;
         this.activation.needsReset(`console queue ${q.index}: ${e.code}`);
@@ -621,13 +607,4 @@ export class ConsoleDevice implements VirtioDevice {
     }
   }
 
-  private fail(code: ConsoleErrorCode, message: string, details: Record<string, unknown> = {}): void {
-    this.record(new ConsoleError(code, message, details));
-  }
-
-  private record(e: ConsoleError): void {
-    countError(this.stats, e.code);
-    this.lastError = e;
-    this.onError?.(e);
-  }
 }

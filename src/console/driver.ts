@@ -36,7 +36,8 @@ import {
 import { controlSize, decodeControl, encodeControl, type ControlMessage } from './control.js';
 import { ConsoleError, ConsoleErrorCode, isConsoleError } from './errors.js';
 import { ConsolePort } from './port.js';
-import { countError, emptyStats, type ConsoleStats } from './stats.js';
+import { ConsoleRoleCore, type PortReceiver } from './role.js';
+import type { ConsoleStats } from './stats.js';
 
 export interface ConsoleDriverOptions {
   /** Ports the driver prepares queues and buffers for (it drives min(this, max_nr_ports)). Default 8. */
@@ -65,26 +66,23 @@ export interface PortInfo {
   readonly console: boolean;
 }
 
-interface DriverPort {
+/** What the driver knows of one port (besides its receiver and pause flag: PortReceiver). */
+interface DriverPort extends PortReceiver {
   readonly id: number;
   name: string | undefined;
   console: boolean;
   hostOpen: boolean;
   guestOpen: boolean;
-  paused: boolean;
   removed: boolean;
   /** The host closed: EOF once the receiveq is drained. */
   eofPending: boolean;
   stream: ConsolePort;
-  /** Receiver set with onData(), else the stream. */
-  custom: ((data: Uint8Array) => boolean) | undefined;
 }
 
 export class ConsoleDriver extends EventEmitter implements VirtioDriver {
   readonly deviceType = VIRTIO_ID_CONSOLE;
   readonly poolBytes: number;
-  readonly stats: ConsoleStats = emptyStats();
-  lastError: ConsoleError | undefined;
+  readonly stats: ConsoleStats;
   /** Config space as read at activation. */
   config = { cols: 0, rows: 0, maxNrPorts: 0 };
 
@@ -94,7 +92,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
   private readonly perQueue: number;
   private readonly accept: bigint;
   private readonly hwm: { highWaterMark?: number };
-  private readonly onError: ((e: ConsoleError) => void) | undefined;
+  private readonly core: ConsoleRoleCore;
   private accepted = 0n;
   private a: DriverActivation | undefined;
   private multiport = false;
@@ -104,9 +102,6 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
   /** Free transmit slots per queue (control transmitq and every port's transmitq). */
   private free: number[][] = [];
   private readonly ctlPending: ControlMessage[] = [];
-  private inService = false;
-  private again = false;
-  private handled = 0;
 
   constructor(opts: ConsoleDriverOptions = {}) {
     super();
@@ -120,7 +115,8 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     if (!Number.isInteger(this.perQueue) || this.perQueue < 1 || this.perQueue > this.queueSize) throw new ConsoleError(ConsoleErrorCode.BAD_ARGUMENT, `buffersPerQueue ${this.perQueue} outside 1..${this.queueSize}`);
     this.accept = DRIVER_FEATURES & (opts.features ?? DRIVER_FEATURES);
     this.hwm = opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark };
-    this.onError = opts.onError;
+    this.core = new ConsoleRoleCore(opts.onError, () => this.round(), () => this.a !== undefined);
+    this.stats = this.core.stats;
     this.poolBytes = queueCount(this.maxPorts, true) * this.perQueue * this.bufferSize;
   }
 
@@ -170,14 +166,16 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
 
   /** Replaces the stream as the receiver of a port's data (view valid during the call; false pauses until resume()). */
   onData(id: number, fn: (data: Uint8Array) => boolean): void {
-    this.known(id).custom = fn;
+    this.core.setReceiver(this.known(id), fn);
   }
 
   resume(id: number): void {
-    const p = this.known(id);
-    if (!p.paused) return;
-    p.paused = false;
-    this.interrupt();
+    this.core.resume(this.known(id));
+  }
+
+  /** The last error the device caused (also counted in stats.errors and passed to onError). */
+  get lastError(): ConsoleError | undefined {
+    return this.core.lastError;
   }
 
   /**
@@ -281,28 +279,17 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
   }
 
   interrupt(): number {
-    if (this.a === undefined) return 0;
-    if (this.inService) {
-      this.again = true;
-      return 0;
+    return this.core.run();
+  }
+
+  /** One round of interrupt(). */
+  private round(): void {
+    this.reapControl();
+    for (const p of this.ports.values()) {
+      this.reapTransmit(transmitQueue(p.id));
+      if (p.stream.writePending && this.isOpen(p.id)) p.stream.flush();
+      if (!p.paused) this.reapReceive(p);
     }
-    this.inService = true;
-    const before = this.handled;
-    try {
-      let rounds = 0;
-      do {
-        this.again = false;
-        this.reapControl();
-        for (const p of this.ports.values()) {
-          this.reapTransmit(transmitQueue(p.id));
-          if (p.stream.writePending && this.isOpen(p.id)) p.stream.flush();
-          if (!p.paused) this.reapReceive(p);
-        }
-      } while (this.again && ++rounds < 64 && this.a !== undefined);
-    } finally {
-      this.inService = false;
-    }
-    return this.handled - before;
   }
 
   reset(): void {
@@ -357,7 +344,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     const tx = a.queues[CONTROL_TX_QUEUE];
     if (tx !== undefined) {
       for (let slot = this.popUsed(tx); slot !== undefined; slot = this.popUsed(tx)) {
-        this.handled++;
+        this.core.handled++;
         if (this.ownSlot(CONTROL_TX_QUEUE, slot)) this.free[CONTROL_TX_QUEUE]!.push(slot);
       }
       this.flushControl();
@@ -366,7 +353,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     if (rx === undefined || !this.multiport) return;
     let reposted = false;
     for (let slot = this.popUsed(rx); slot !== undefined; slot = this.popUsed(rx)) {
-      this.handled++;
+      this.core.handled++;
       if (!this.ownSlot(CONTROL_RX_QUEUE, slot)) continue;
       const addr = this.slotAddr(slot);
       const len = Math.min(rx.vq.lastUsedLen, this.bufferSize);
@@ -375,7 +362,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
         m = decodeControl(a.memory.bytes(addr, len));
       } catch (e) {
         if (!isConsoleError(e)) throw e;
-        this.record(e);
+        this.core.record(e);
       }
       rx.vq.addBuffer(addr, this.bufferSize, true, slot);
       reposted = true;
@@ -389,7 +376,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     const id = m.id;
     if (m.event === ControlEvent.PORT_ADD) {
       if (id >= this.nrPorts) {
-        this.fail(ConsoleErrorCode.UNKNOWN_PORT, `PORT_ADD for port ${id}: out of bounds (${this.nrPorts} ports driven)`, { id });
+        this.core.fail(ConsoleErrorCode.UNKNOWN_PORT, `PORT_ADD for port ${id}: out of bounds (${this.nrPorts} ports driven)`, { id });
         return;
       }
       const existing = this.ports.get(id);
@@ -399,7 +386,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     }
     const p = this.ports.get(id);
     if (p === undefined || p.removed) {
-      this.fail(ConsoleErrorCode.UNKNOWN_PORT, `control event ${m.event} for port ${id}, which was not added`, { id, event: m.event });
+      this.core.fail(ConsoleErrorCode.UNKNOWN_PORT, `control event ${m.event} for port ${id}, which was not added`, { id, event: m.event });
       return;
     }
     switch (m.event) {
@@ -439,7 +426,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
       case ControlEvent.PORT_NAME:
         if (p.name !== undefined || m.name === undefined) return;
         if (this.byName.has(m.name)) {
-          this.fail(ConsoleErrorCode.BAD_NAME, `port ${id} announced name '${m.name}', already used by port ${this.byName.get(m.name)!.id}`, { id });
+          this.core.fail(ConsoleErrorCode.BAD_NAME, `port ${id} announced name '${m.name}', already used by port ${this.byName.get(m.name)!.id}`, { id });
           return;
         }
         p.name = m.name;
@@ -448,14 +435,14 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
         this.emit('port', { id, name: p.name, console: p.console } satisfies PortInfo);
         return;
       default:
-        this.fail(ConsoleErrorCode.BAD_EVENT, `control event ${m.event} for port ${id} is not one a device sends`, { id, event: m.event });
+        this.core.fail(ConsoleErrorCode.BAD_EVENT, `control event ${m.event} for port ${id} is not one a device sends`, { id, event: m.event });
     }
   }
 
   // ---- data -------------------------------------------------------------------------------------------------------
 
   private addPort(id: number): DriverPort {
-    const p: DriverPort = { id, name: undefined, console: false, hostOpen: false, guestOpen: false, paused: false, removed: false, eofPending: false, stream: undefined!, custom: undefined };
+    const p: DriverPort = { id, name: undefined, console: false, hostOpen: false, guestOpen: false, paused: false, removed: false, eofPending: false, stream: undefined!, sink: (d) => p.stream.deliver(d) };
     this.newStream(p);
     this.ports.set(id, p);
     this.postReceive(receiveQueue(id));
@@ -486,7 +473,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     const q = this.a!.queues[qi];
     if (q === undefined) return;
     for (let slot = this.popUsed(q); slot !== undefined; slot = this.popUsed(q)) {
-      this.handled++;
+      this.core.handled++;
       if (this.ownSlot(qi, slot)) this.free[qi]!.push(slot);
     }
   }
@@ -503,7 +490,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
     while (q !== undefined && !p.paused) {
       const slot = this.popUsed(q);
       if (slot === undefined) break;
-      this.handled++;
+      this.core.handled++;
       if (!this.ownSlot(receiveQueue(p.id), slot)) continue;
       const addr = this.slotAddr(slot);
       const len = Math.min(q.vq.lastUsedLen, this.bufferSize);
@@ -513,7 +500,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
         if (p.removed || !p.guestOpen) this.stats.droppedBytes += len;
         else {
           const view = a.memory.bytes(addr, len);
-          if (!(p.custom !== undefined ? p.custom(view) : p.stream.deliver(view))) p.paused = true;
+          if (!p.sink(view)) p.paused = true;
         }
       }
       q.vq.addBuffer(addr, this.bufferSize, true, slot);
@@ -562,22 +549,12 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
       return q.vq.popUsed();
     } catch (e) {
       if (!isVirtioError(e)) throw e;
-      this.fail(ConsoleErrorCode.QUEUE_BROKEN, `queue ${q.index}: ${e.message}`, { queue: q.index, virtio: e.code });
+      this.core.queueBroken(q.index, e);
       return undefined;
     }
   }
 
   private kick(q: DriverQueue): void {
     if (q.kick()) this.stats.notifications++;
-  }
-
-  private fail(code: ConsoleErrorCode, message: string, details: Record<string, unknown> = {}): void {
-    this.record(new ConsoleError(code, message, details));
-  }
-
-  private record(e: ConsoleError): void {
-    countError(this.stats, e.code);
-    this.lastError = e;
-    this.onError?.(e);
   }
 }

@@ -13,7 +13,8 @@
  * (/proc/self/fd counts before and after); and the same back-end then serves a well-behaved front-end to an active
  * device with no error (it keeps serving the next front-end).
  */
-import { closeSync, ftruncateSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { closeSync, readdirSync } from 'node:fs';
+import { createUnlinkedShmFile } from '../host/shm.js';
 import { loadVhostNative, type VhostNative } from '../host/native-vhost.js';
 import {
   encodeConfig,
@@ -22,6 +23,7 @@ import {
   encodeU64,
   encodeVringAddr,
   encodeVringState,
+  FATAL_ERROR_CODES,
   isVhostUserError,
   MAX_PAYLOAD,
   ProtocolFeature,
@@ -62,16 +64,6 @@ export const VHOST_USER_MUTATIONS = [
 ] as const;
 type Mutation = (typeof VHOST_USER_MUTATIONS)[number];
 
-/** Errors after which the back-end must have closed the connection. */
-const FATAL = new Set<string>([
-  VhostUserErrorCode.BAD_HEADER,
-  VhostUserErrorCode.PAYLOAD_TOO_LARGE,
-  VhostUserErrorCode.BAD_PAYLOAD_SIZE,
-  VhostUserErrorCode.UNSUPPORTED_REQUEST,
-  VhostUserErrorCode.MISSING_FD,
-  VhostUserErrorCode.UNEXPECTED_FD,
-  VhostUserErrorCode.FDS_TRUNCATED,
-]);
 const KNOWN_CODES = new Set<string>(Object.values(VhostUserErrorCode));
 
 const MEM = 256 * 1024;
@@ -85,13 +77,7 @@ interface Msg {
 }
 
 /** A deleted file in /dev/shm: the guest memory a front-end passes by fd. */
-function memFile(): number {
-  const path = `/dev/shm/tz-fuzz-vu-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fd = openSync(path, 'w+', 0o600);
-  unlinkSync(path);
-  ftruncateSync(fd, MEM);
-  return fd;
-}
+const memFile = (): number => createUnlinkedShmFile(MEM, 'tz-fuzz-vu');
 
 function openFds(): number {
   try {
@@ -255,7 +241,7 @@ function runCase(rng: Prng, ctx: FuzzContext, steps: number, native: VhostNative
           bump(ctx.report.errorsByCode, e.code);
           if (!KNOWN_CODES.has(e.code)) finding(ctx, 'crash', `${label}: an error without a stable code escaped: ${e.message}`);
           else if (e.code === VhostUserErrorCode.IO_FAILED && e.cause === undefined) finding(ctx, 'crash', `${label}: an untyped exception surfaced as IO_FAILED: ${e.message}`);
-          if (FATAL.has(e.code) && backend.connected) finding(ctx, 'violation', `${label}: ${e.code} left the connection open`);
+          if (FATAL_ERROR_CODES.has(e.code) && backend.connected) finding(ctx, 'violation', `${label}: ${e.code} left the connection open`);
         }
         active = backend.deviceActive;
       }

@@ -6,6 +6,7 @@
  * On Linux, a path under /dev/shm is a POSIX shared-memory object: `shm_open("openamp.shm")` in C is the file
  * /dev/shm/openamp.shm here.
  */
+import { ftruncateSync, openSync, unlinkSync } from 'node:fs';
 import { HostError, HostErrorCode } from './errors.js';
 import { loadNative } from './native.js';
 
@@ -44,6 +45,21 @@ export function mapSharedFile(path: string, options: MapOptions = {}): SharedArr
     const err = e as Error & { code?: string };
     throw new HostError(HostErrorCode.MAP_FAILED, `cannot map ${path}: ${err.message}`, { path, size, cause: err.code });
   }
+}
+
+/**
+ * A shared file with no name: created under /dev/shm (mode 0600), unlinked at once, so nothing is left behind however
+ * the process ends, then sized to `size` bytes (reading as zeros). Returns its fd, which the caller owns and closes.
+ * It is what a vhost-user front-end passes by fd in SET_MEM_TABLE as guest memory (QEMU: a memfd, UML: a temp file).
+ * `tag` starts the short-lived name, so a leak would say whose it was.
+ */
+export function createUnlinkedShmFile(size: number, tag: string): number {
+  if (!Number.isSafeInteger(size) || size < 1) throw new HostError(HostErrorCode.BAD_ARGUMENT, `bad shared file size ${size}`, { size });
+  const path = `/dev/shm/${tag}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fd = openSync(path, 'w+', 0o600);
+  unlinkSync(path);
+  ftruncateSync(fd, size);
+  return fd;
 }
 
 /** Removes a shared file; a missing file is not an error. Existing mappings stay valid. */

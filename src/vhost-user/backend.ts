@@ -34,7 +34,7 @@ import { PACKED_DESC_SIZE, PACKED_EVENT_SIZE } from '../virtio/packed/layout.js'
 import { SplitVirtqueueDevice } from '../virtio/split/device.js';
 import type { VirtqueueDevice } from '../virtio/virtqueue.js';
 import { MessageReader } from './channel.js';
-import { VhostUserError, VhostUserErrorCode, isVhostUserError } from './errors.js';
+import { FATAL_ERROR_CODES, VhostUserError, VhostUserErrorCode, isVhostUserError } from './errors.js';
 import { MemTable } from './mem-table.js';
 import {
   checkPayloadSize,
@@ -91,16 +91,6 @@ const newVring = (): Vring => ({ num: 0, base: 0, addrs: undefined, kickFd: -1, 
 
 /** Requests whose reply is their own (NEED_REPLY adds no ack, per REPLY_ACK's rule). */
 const OWN_REPLY = new Set<number>([Req.GET_FEATURES, Req.GET_PROTOCOL_FEATURES, Req.GET_VRING_BASE, Req.GET_QUEUE_NUM, Req.GET_CONFIG]);
-/** Errors after which the byte stream or the descriptor accounting cannot be trusted: the connection closes. */
-const FATAL = new Set<string>([
-  VhostUserErrorCode.BAD_HEADER,
-  VhostUserErrorCode.PAYLOAD_TOO_LARGE,
-  VhostUserErrorCode.BAD_PAYLOAD_SIZE,
-  VhostUserErrorCode.UNSUPPORTED_REQUEST,
-  VhostUserErrorCode.MISSING_FD,
-  VhostUserErrorCode.UNEXPECTED_FD,
-  VhostUserErrorCode.FDS_TRUNCATED,
-]);
 
 const MAX_QUEUE_SIZE = 32768;
 const PACKED_FRESH = 0x8000_8000; // avail and used index 0, both wrap counters 1
@@ -240,7 +230,7 @@ export class VhostUserBackend {
     } catch (e) {
       for (const f of m.fds.splice(0)) this.native.closeFd(f);
       const err = this.fail(e, m.request);
-      if (FATAL.has(err.code)) {
+      if (FATAL_ERROR_CODES.has(err.code)) {
         this.detach(`protocol error: ${err.message}`);
         return false;
       }

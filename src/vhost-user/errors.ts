@@ -59,3 +59,17 @@ export class VhostUserError extends CodedError<VhostUserErrorCode> {
 export function isVhostUserError(e: unknown, code?: VhostUserErrorCode): e is VhostUserError {
   return hasCode(e, VhostUserError, code);
 }
+
+/**
+ * Errors after which the byte stream or the descriptor accounting cannot be trusted (framing, an unsupported request,
+ * missing, unexpected or truncated fds): the back-end closes the connection instead of answering.
+ */
+export const FATAL_ERROR_CODES: ReadonlySet<string> = new Set<string>([
+  VhostUserErrorCode.BAD_HEADER,
+  VhostUserErrorCode.PAYLOAD_TOO_LARGE,
+  VhostUserErrorCode.BAD_PAYLOAD_SIZE,
+  VhostUserErrorCode.UNSUPPORTED_REQUEST,
+  VhostUserErrorCode.MISSING_FD,
+  VhostUserErrorCode.UNEXPECTED_FD,
+  VhostUserErrorCode.FDS_TRUNCATED,
+]);

@@ -34,6 +34,7 @@ import {
 } from './constants.js';
 import { VsockError, VsockErrorCode } from './errors.js';
 import { emptyHeader, encodeVsockConfig, readHeader, writeHeader, type VsockHeader } from './header.js';
+import { FlushScheduler } from './flush-scheduler.js';
 import { VsockEndpoint, type PacketOut, type VsockEndpointOptions } from './endpoint.js';
 import { gatherReadable, readableView, scatterWritable } from './chain-io.js';
 import type { VsockServer, VsockSocketOptions } from './server.js';
@@ -97,8 +98,7 @@ export class VsockDevice implements VirtioDevice {
   private broken = false;
   private polling = false;
   private pollAgain = false;
-  private flushScheduled = false;
-  private readonly schedule: (fn: () => void) => void;
+  private readonly flush: FlushScheduler;
   private readonly h: VsockHeader = emptyHeader();
   private readonly scratch = new Uint8Array(VSOCK_HEADER_SIZE);
   private readonly scratchView = new DataView(this.scratch.buffer);
@@ -114,11 +114,11 @@ export class VsockDevice implements VirtioDevice {
     this.deviceFeatures = DEVICE_FEATURES | (opts.seqpacket === false ? 0n : SEQPACKET);
     const max = opts.queueMaxSize ?? 256;
     this.queueMaxSizes = [max, max, max];
-    this.schedule = opts.schedule ?? queueMicrotask;
+    this.flush = new FlushScheduler(() => this.poll(), opts.schedule);
     this.endpoint = new VsockEndpoint(
       () => VMADDR_CID_HOST,
       () => this.guestCidValue,
-      { ...opts, onWork: () => this.requestFlush() },
+      { ...opts, onWork: () => this.flush.request() },
     );
     this.out = { room: () => this.room(), send: (h, src, off) => this.sendPacket(h, src, off) };
   }
@@ -210,7 +210,7 @@ export class VsockDevice implements VirtioDevice {
       if (!idle && tx !== undefined && !this.broken) {
         // rounds used up with work left: kicks on, and another poll soon
         tx.vq.enableNotifications();
-        this.requestFlush();
+        this.flush.request();
       }
       this.raiseInterrupts();
     } finally {
@@ -387,15 +387,6 @@ export class VsockDevice implements VirtioDevice {
   }
 
   // ---------------------------------------------------------------------------------------------------- plumbing
-
-  private requestFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    this.schedule(() => {
-      this.flushScheduled = false;
-      this.poll();
-    });
-  }
 
   /** Sends what the endpoint has for the rx buffers we have, the pending event, and publishes. */
   private flushAll(): number {

@@ -34,6 +34,7 @@ import {
 } from './constants.js';
 import { VsockError, VsockErrorCode } from './errors.js';
 import { decodeVsockConfig, emptyHeader, readHeader, writeHeader, type VsockHeader } from './header.js';
+import { FlushScheduler } from './flush-scheduler.js';
 import { VsockEndpoint, type PacketOut, type VsockEndpointOptions } from './endpoint.js';
 import type { VsockServer, VsockSocketOptions } from './server.js';
 import type { VsockSocket } from './socket.js';
@@ -109,10 +110,9 @@ export class VsockDriver implements VirtioDriver {
   private txDirty = false;
   private rxDirty = false;
   private evDirty = false;
-  private flushScheduled = false;
   private interrupting = false;
   private interruptAgain = false;
-  private readonly schedule: (fn: () => void) => void;
+  private readonly flush: FlushScheduler;
   private readonly h: VsockHeader = emptyHeader();
   private readonly out: PacketOut;
 
@@ -146,11 +146,11 @@ export class VsockDriver implements VirtioDriver {
     this.txStride = alignUp(VSOCK_HEADER_SIZE + txBufferSize, PAYLOAD_ALIGN);
     // PAYLOAD_ALIGN bytes of slack for the first header's placement, wherever the transport puts the pool
     this.poolBytes = PAYLOAD_ALIGN + this.o.rxBuffers * this.rxStride + this.o.txSlots * this.txStride + this.o.eventBuffers * VSOCK_EVENT_SIZE + 64;
-    this.schedule = opts.schedule ?? queueMicrotask;
+    this.flush = new FlushScheduler(() => this.interrupt(), opts.schedule);
     this.endpoint = new VsockEndpoint(
       () => this.guestCidValue,
       () => VMADDR_CID_HOST,
-      { maxPacketPayload: txBufferSize, ...opts, onWork: () => this.requestFlush() },
+      { maxPacketPayload: txBufferSize, ...opts, onWork: () => this.flush.request() },
     );
     this.out = { room: () => this.room(), send: (h, src, off) => this.sendPacket(h, src, off) };
   }
@@ -380,15 +380,6 @@ export class VsockDriver implements VirtioDriver {
   }
 
   // ---------------------------------------------------------------------------------------------------- plumbing
-
-  private requestFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    this.schedule(() => {
-      this.flushScheduled = false;
-      this.interrupt();
-    });
-  }
 
   private flushAll(): number {
     if (this.act === undefined) return 0;

@@ -36,6 +36,7 @@ import {
 } from './constants.js';
 import { emptyHeader, type VsockHeader } from './header.js';
 import { Pending, SocketState, VsockSocket, type SocketHost } from './socket.js';
+import { dropConsumed } from './drop-consumed.js';
 import { VsockServer, type ServerHost, type VsockSocketOptions } from './server.js';
 
 /** Where packets go: the role's buffers (device: the driver's rx chains; driver: its tx slots). */
@@ -628,17 +629,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
         t.off += len;
         if (last) {
           if (t.flags !== 0) this.stats.messagesOut++;
-          const cb = t.cb;
-          t.cb = undefined;
-          s.txHead++;
-          if (s.txHead === s.txq.length) {
-            s.txq.length = 0;
-            s.txHead = 0;
-          } else if (s.txHead > 64 && s.txHead * 2 > s.txq.length) {
-            s.txq.splice(0, s.txHead);
-            s.txHead = 0;
-          }
-          cb?.();
+          this.takeTxHead(s)?.();
         }
         return 1;
       }
@@ -765,15 +756,19 @@ export class VsockEndpoint implements SocketHost, ServerHost {
 
   /** Takes the head chunk off the queue and fails its write. */
   private failHead(s: VsockSocket, err: Error): void {
+    this.takeTxHead(s)?.(err);
+  }
+
+  /**
+   * Takes the head chunk off the send queue (sent in full, or failed) and returns its write callback, to be called
+   * by the caller once the queue is consistent (kept bounded by dropConsumed).
+   */
+  private takeTxHead(s: VsockSocket): ((err?: Error | null) => void) | undefined {
     const t = s.txq[s.txHead]!;
     const cb = t.cb;
     t.cb = undefined;
-    s.txHead++;
-    if (s.txHead === s.txq.length) {
-      s.txq.length = 0;
-      s.txHead = 0;
-    }
-    cb?.(err);
+    s.txHead = dropConsumed(s.txq, s.txHead + 1);
+    return cb;
   }
 
   private dropTx(s: VsockSocket, err: Error): void {

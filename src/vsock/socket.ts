@@ -21,6 +21,7 @@ import { Duplex } from 'node:stream';
 import { Credit } from './credit.js';
 import { VsockType, VSOCK_SEQ_EOM, VSOCK_SEQ_EOR } from './constants.js';
 import { VsockError, VsockErrorCode } from './errors.js';
+import { dropConsumed } from './drop-consumed.js';
 
 /** Connection life cycle (as Linux's TCP_SYN_SENT / ESTABLISHED / CLOSING / CLOSE for vsock). */
 export const SocketState = {
@@ -210,13 +211,7 @@ export class VsockSocket extends Duplex {
       this.takenBytes += this.msgLens[this.msgHead++]!;
       this.takenMsgs++;
     }
-    if (this.msgHead === this.msgLens.length) {
-      this.msgLens.length = 0;
-      this.msgHead = 0;
-    } else if (this.msgHead > 64 && this.msgHead * 2 > this.msgLens.length) {
-      this.msgLens.splice(0, this.msgHead);
-      this.msgHead = 0;
-    }
+    this.msgHead = dropConsumed(this.msgLens, this.msgHead);
     return this.assemblyBytes + (this.pushedBytes - this.takenBytes);
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mapSharedFile, unlinkSharedFile, HostError, HostErrorCode, isHostError } from '../../src/host/index.js';
+import { createUnlinkedShmFile, mapSharedFile, unlinkSharedFile, HostError, HostErrorCode, isHostError } from '../../src/host/index.js';
 import { DIST_HOST, runNodeModule, tempDir } from './helpers.js';
 
 describe('mapSharedFile', () => {
@@ -74,5 +74,28 @@ describe('mapSharedFile', () => {
     expect(() => mapSharedFile(join(dir, 'small'), { size: 4096, grow: false })).toThrow(/smaller than the requested size/);
     expect(() => mapSharedFile(join(dir, 'small'), { size: 16, exclusive: true })).toThrow(/File exists/);
     expect(() => mapSharedFile(dir, { size: 16 })).toThrow(HostError); // a directory
+  });
+});
+
+describe('createUnlinkedShmFile', () => {
+  it('returns an fd of a zero-filled file of the size asked for, with no name left in /dev/shm', () => {
+    const tag = `tz-unlinked-test-${process.pid}`;
+    const fd = createUnlinkedShmFile(8192, tag);
+    try {
+      expect(fstatSync(fd).size).toBe(8192);
+      expect(fstatSync(fd).nlink).toBe(0);
+      expect(readdirSync('/dev/shm').filter((n) => n.startsWith(tag))).toEqual([]);
+      const b = Buffer.alloc(16, 0xff);
+      expect(readSync(fd, b, 0, 16, 4000)).toBe(16);
+      expect([...b]).toEqual(new Array(16).fill(0));
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('refuses a size that is not a positive integer with BAD_ARGUMENT', () => {
+    for (const size of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createUnlinkedShmFile(size, 'tz-unlinked-bad')).toThrow(expect.objectContaining({ code: HostErrorCode.BAD_ARGUMENT }));
+    }
   });
 });

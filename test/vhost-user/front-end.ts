@@ -2,7 +2,8 @@
  * A scripted vhost-user front-end for the unit tests: speaks the protocol over one end of a socketpair (the back-end
  * holds the other), with its own guest memory in a deleted /dev/shm file passed by fd, as Linux UML and QEMU do.
  */
-import { closeSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { createUnlinkedShmFile } from '../../src/host/shm.js';
 import { loadVhostNative, type VhostNative } from '../../src/host/native-vhost.js';
 import { MessageReader } from '../../src/vhost-user/channel.js';
 import { encodeMessage, type MessageHeader, type VhostUserMessage } from '../../src/vhost-user/message.js';
@@ -77,10 +78,7 @@ export class GuestMemoryFile {
     readonly base: number,
     readonly size: number,
   ) {
-    const path = `/dev/shm/tz-vu-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    this.fd = openSync(path, 'w+', 0o600);
-    unlinkSync(path);
-    ftruncateSync(this.fd, size);
+    this.fd = createUnlinkedShmFile(size, 'tz-vu-test');
     this.sab = native.mapFd(this.fd, 0, size);
     this.memory = new PhysicalMemory([{ name: 'guest', base, size, buffer: this.sab }]);
   }

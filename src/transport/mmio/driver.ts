@@ -18,6 +18,7 @@ import { SplitVirtqueueDriver } from '../../virtio/split/driver.js';
 import { splitLegacyLayout } from '../../virtio/split/layout.js';
 import type { DriverQueue, VirtioDriver } from '../../virtio/device.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
+import { badQueueSize, checkConfigAccess, driverQueue, unofferedFeatures } from '../driver-setup.js';
 import { MmioOp, MmioWin } from './window.js';
 import type { MmioPlacement } from './device.js';
 
@@ -183,7 +184,8 @@ export class MmioDriverTransport {
     const version1 = bit(VirtioFeature.VERSION_1);
     // this end lays out split rings only: RING_PACKED is not passed on to the driver
     const wanted = this.driver.negotiate(offered & ~version1 & ~bit(VirtioFeature.RING_PACKED));
-    if ((wanted & ~offered) !== 0n) this.fail(TransportErrorCode.FEATURES_REFUSED, `driver accepted features not offered: 0x${(wanted & ~offered).toString(16)}`);
+    const unoffered = unofferedFeatures(wanted, offered);
+    if (unoffered !== undefined) this.fail(TransportErrorCode.FEATURES_REFUSED, unoffered);
     const accepted = wanted | (offered & version1);
     for (const sel of [0, 1]) {
       await this.write(R.DRIVER_FEATURES_SEL, sel);
@@ -209,7 +211,8 @@ export class MmioDriverTransport {
     const queues: DriverQueue[] = [];
     for (let i = 0; i < n; i++) {
       const num = sizes[i]!;
-      if (num < 1 || num > max[i]! || (num & (num - 1)) !== 0) this.fail(TransportErrorCode.BAD_ARGUMENT, `queue ${i}: size ${num} is not a power of two in 1..${max[i]}`);
+      const badSize = badQueueSize(i, num, max[i]!);
+      if (badSize !== undefined) this.fail(TransportErrorCode.BAD_ARGUMENT, badSize);
       const da = alignUp(at, 4096);
       const l = splitLegacyLayout(da, num, 4096);
       at = da + l.totalBytes;
@@ -225,16 +228,12 @@ export class MmioDriverTransport {
       if ((await this.read(R.QUEUE_READY)) !== 1) this.fail(TransportErrorCode.BAD_LAYOUT, `the device refused queue ${i}`);
       const vq = new SplitVirtqueueDriver<number>(this.memory, num, { desc: l.desc, avail: l.avail, used: l.used }, { features: accepted });
       const notifyid = this.p.notifyIds[i]!;
-      queues.push({
-        index: i,
-        vq,
-        kick: () => {
-          if (!vq.kick()) return false;
+      queues.push(
+        driverQueue(i, vq, () => {
           this.stats.kicks++;
           this.kickFn(notifyid);
-          return true;
-        },
-      });
+        }),
+      );
     }
     this.config = await this.readConfigSpace();
     this.driver.activate({
@@ -244,15 +243,11 @@ export class MmioDriverTransport {
       pool: this.p.pool,
       // reads come from the snapshot (a mailbox round trip cannot be synchronous); writes go out in order, byte-wide
       readConfig: (offset, dest) => {
-        if (!Number.isInteger(offset) || offset < 0 || offset + dest.length > this.config.length) {
-          throw new TransportError(TransportErrorCode.BAD_ARGUMENT, `config access [${offset}, ${offset + dest.length}) outside the ${this.config.length}-byte config space`);
-        }
+        checkConfigAccess(offset, dest.length, this.config.length);
         dest.set(this.config.subarray(offset, offset + dest.length));
       },
       writeConfig: (offset, data) => {
-        if (!Number.isInteger(offset) || offset < 0 || offset + data.length > this.config.length) {
-          throw new TransportError(TransportErrorCode.BAD_ARGUMENT, `config access [${offset}, ${offset + data.length}) outside the ${this.config.length}-byte config space`);
-        }
+        checkConfigAccess(offset, data.length, this.config.length);
         for (let k = 0; k < data.length; k++) void this.access(MmioOp.WRITE, R.CONFIG + offset + k, data[k]!, 1);
         void this.readConfigSpace().then((b) => (this.config = b));
       },

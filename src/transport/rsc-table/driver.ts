@@ -18,6 +18,7 @@ import { SplitVirtqueueDriver } from '../../virtio/split/driver.js';
 import { splitLegacyLayout } from '../../virtio/split/layout.js';
 import type { DriverQueue, VirtioDriver } from '../../virtio/device.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
+import { badQueueSize, checkConfigAccess, driverQueue, unofferedFeatures } from '../driver-setup.js';
 import { RSC_VRING_SIZE, RSC_VDEV_SIZE } from './codec.js';
 import { RSC_VDEV_ACK_OFFSET, SharedByte } from './status-byte.js';
 import { RSC_VDEV_GFEATURES_OFFSET, readDeviceFeatures } from './handshake.js';
@@ -149,8 +150,9 @@ export class RscTableDriverTransport {
     // VERSION_1 is the transport's (see plan.ts): offered, and in force whatever the driver picks
     const offered = BigInt(readDeviceFeatures(this.memory, this.vdev.entry)) | VERSION_1;
     const accepted = this.driver.negotiate(offered) | VERSION_1;
-    if ((accepted & ~offered) !== 0n) {
-      this.failWith(TransportErrorCode.FEATURES_REFUSED, `driver accepted features not offered: 0x${(accepted & ~offered).toString(16)}`);
+    const unoffered = unofferedFeatures(accepted, offered);
+    if (unoffered !== undefined) {
+      this.failWith(TransportErrorCode.FEATURES_REFUSED, unoffered);
       return;
     }
     this.features = accepted;
@@ -187,7 +189,8 @@ export class RscTableDriverTransport {
     const opts = { features: this.features };
     this.queues = v.vrings.map((r, index) => {
       const n = sizes[index]!;
-      if (n < 1 || n > r.num || (n & (n - 1)) !== 0) throw new TransportError(TransportErrorCode.BAD_ARGUMENT, `queue ${index}: size ${n} is not a power of two in 1..${r.num}`);
+      const badSize = badQueueSize(index, n, r.num);
+      if (badSize !== undefined) throw new TransportError(TransportErrorCode.BAD_ARGUMENT, badSize);
       // the vring's num in the table is the driver's to lower (the device checks it at DRIVER_OK)
       this.memory.write32(v.entry + RSC_VDEV_SIZE + RSC_VRING_SIZE * index + 8, n);
       const l = splitLegacyLayout(r.da, n, r.align);
@@ -195,35 +198,24 @@ export class RscTableDriverTransport {
       const notifyid = r.notifyid;
       // trace track = the vring's notify id (unique in the table)
       const vq = traceDriverQueue(new SplitVirtqueueDriver<number>(this.memory, n, { desc: l.desc, avail: l.avail, used: l.used }, opts), notifyid);
-      return {
-        index,
-        vq,
-        kick: () => {
-          if (!vq.kick()) return false;
-          this.stats.kicks++;
-          this.kickFn(notifyid);
-          return true;
-        },
-      };
+      return driverQueue(index, vq, () => {
+        this.stats.kicks++;
+        this.kickFn(notifyid);
+      });
     });
     const cfgAddr = v.configAddr;
     const cfgSize = v.configSize;
-    const checkCfg = (offset: number, len: number) => {
-      if (!Number.isInteger(offset) || offset < 0 || offset + len > cfgSize) {
-        throw new TransportError(TransportErrorCode.BAD_ARGUMENT, `config access [${offset}, ${offset + len}) outside the ${cfgSize}-byte config space`);
-      }
-    };
     this.driver.activate({
       features: this.features,
       queues: this.queues,
       memory: this.memory,
       pool: { base: v.pool.base, size: v.pool.size },
       readConfig: (offset, dest) => {
-        checkCfg(offset, dest.length);
+        checkConfigAccess(offset, dest.length, cfgSize);
         this.memory.read(cfgAddr + offset, dest);
       },
       writeConfig: (offset, data) => {
-        checkCfg(offset, data.length);
+        checkConfigAccess(offset, data.length, cfgSize);
         this.memory.write(cfgAddr + offset, data);
         this.kick();
       },
