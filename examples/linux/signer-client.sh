@@ -4,7 +4,7 @@
 # vsock channel, vsock + vmw_vsock_virtio_transport(_common). Starts the progress ticker, runs the signing client
 # (AF_VSOCK to CID 2, or lines on /dev/hvc0) and powers off. Parameters come from the kernel command line as
 # environment: TZ_MODDIR (UML modules), TZ_DIR (this folder), TZ_CHANNEL (vsock|console), TZ_PORT, TZ_MESSAGES,
-# TZ_MARKER (the ticker's page marker).
+# TZ_MARKER (the ticker's page marker), TZ_PRELUDE (optional: a Python program run before the client).
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # UML (with the xstate shim the host needs) does not keep AVX state across its context switches: keep glibc off it
 export GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-AVX2,-AVX,-AVX_Fast_Unaligned_Load,-ERMS
@@ -26,6 +26,7 @@ stty -F /dev/hvc0 raw -echo
 python3 "$TZ_DIR/ticker.py" &
 ticker=$!
 sleep 0.5  # Linux idles here: the ticker runs and the secure probes see it move
+[ -n "$TZ_PRELUDE" ] && { python3 "$TZ_PRELUDE" || echo "TZ error the prelude $TZ_PRELUDE failed"; }
 python3 "$TZ_DIR/signer_client.py" || echo "TZ error the client failed"
 kill $ticker 2>/dev/null
 echo "TZ linux done"

@@ -4,6 +4,7 @@
  * (virtio_console on our console device), both over vhost-user; the console-only channel is covered too. Runs where
  * linux.uml is installed; otherwise one line says why it is skipped.
  */
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { linuxUnavailable, runLinuxMachine } from '../../src/hypervisor/linux/run-linux.js';
 import { formatLinuxReport, linuxReportJson } from '../../src/hypervisor/linux/report.js';
@@ -23,6 +24,8 @@ describe('run --nonsecure-linux: settings', () => {
     await expect(runLinuxMachine({ channel: 'pipe' as 'vsock' })).rejects.toSatisfy((e) => isLinuxError(e, 'LINUX_ERR_BAD_CONFIG'));
     await expect(runLinuxMachine({ vsockPort: 0 })).rejects.toSatisfy((e) => isLinuxError(e, 'LINUX_ERR_BAD_CONFIG'));
     await expect(runLinuxMachine({ guestCid: 2 })).rejects.toSatisfy((e) => isLinuxError(e, 'LINUX_ERR_BAD_CONFIG'));
+    await expect(runLinuxMachine({ guestEnv: { TZ_PORT: '1' } })).rejects.toSatisfy((e) => isLinuxError(e, 'LINUX_ERR_BAD_CONFIG'));
+    await expect(runLinuxMachine({ guestEnv: { X: 'a b' } })).rejects.toSatisfy((e) => isLinuxError(e, 'LINUX_ERR_BAD_CONFIG'));
   });
 });
 
@@ -87,6 +90,33 @@ describe.skipIf(skip !== undefined)('run --nonsecure-linux: Linux asks the secur
     expect(r.inbandNegotiated).toEqual({ console: true, vsock: true });
     expect(r.vhostUser.kicks).toBeGreaterThan(0);
     expect(r.vhostUser.calls).toBeGreaterThan(0);
+  });
+
+  it('a hostile Linux client (overlong line, garbage, never reading) is refused or reset, and the signer goes on serving', { timeout: 180_000 }, async () => {
+    const prelude = fileURLToPath(new URL('./fixtures/hostile_client.py', import.meta.url));
+    let hostile: Record<string, unknown> | undefined;
+    const r = await runLinuxMachine({
+      cores: 2,
+      messages: 5,
+      timeoutMs: 150_000,
+      guestEnv: { TZ_PRELUDE: prelude },
+      onConsole: (l) => {
+        if (l.startsWith('hvc0: TZ hostile ')) hostile = JSON.parse(l.slice('hvc0: TZ hostile '.length)) as Record<string, unknown>;
+      },
+    });
+    expect(hostile, r.consoleTail.join('\n')).toEqual({
+      afterOverlong: 'K ',
+      garbage: ['E ', 'E ', 'E '],
+      // Linux's vsock turns our RST into EPIPE or ECONNRESET for the next send, depending on when it lands
+      reset: expect.stringMatching(/^(BrokenPipeError|ConnectionResetError)$/),
+    });
+    expect(r.vsock?.service.overlong).toBe(1);
+    expect(r.vsock?.service.resetUnread).toBe(1);
+    expect(r.signer.refused).toBe(3);
+    // then the ordinary client: every signature verified on a fresh connection
+    expect(r.problems, r.consoleTail.join('\n')).toEqual([]);
+    expect(r.guest?.verified).toBe(5);
+    expect(r.vsock?.service.connections).toBe(3);
   });
 
   it('console channel, one core, split rings: the signer as lines on /dev/hvc0, no vsock device', { timeout: 180_000 }, async () => {

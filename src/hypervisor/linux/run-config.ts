@@ -29,6 +29,8 @@ export interface LinuxRunConfig {
   readonly guestCid?: number;
   /** Offer in-band notifications (kicks as VRING_KICK messages, calls as BACKEND_VRING_CALL) instead of eventfds. Default false. */
   readonly inband?: boolean;
+  /** More NAME=value words for the guest init's environment (names upper-case, values without spaces). Default none. */
+  readonly guestEnv?: Readonly<Record<string, string>>;
   /** Ring layout offered: packed (Linux picks it when offered) or split. Default packed. */
   readonly ring?: 'split' | 'packed';
   /** Linux's RAM (MiB). Default 128 (uml) or 512 (qemu). */
@@ -52,6 +54,7 @@ export interface ResolvedLinuxConfig {
   readonly vsockPort: number;
   readonly guestCid: number;
   readonly timeoutMs: number;
+  readonly guestEnv: Readonly<Record<string, string>>;
 }
 
 /** examples/linux of this package (src/hypervisor/linux in tests, dist/src/hypervisor/linux built). */
@@ -75,6 +78,9 @@ export function linuxUnavailable(kernel?: string, frontend: 'uml' | 'qemu' = 'um
   return umlUnavailable();
 }
 
+/** Guest environment the run sets itself. */
+const RESERVED_ENV = new Set(['TZ_DIR', 'TZ_PORT', 'TZ_MESSAGES', 'TZ_MARKER', 'TZ_CHANNEL', 'TZ_MODDIR']);
+
 const bad = (message: string): LinuxError => new LinuxError(LinuxErrorCode.BAD_CONFIG, message);
 
 export function resolveLinuxConfig(cfg: LinuxRunConfig): ResolvedLinuxConfig {
@@ -96,6 +102,11 @@ export function resolveLinuxConfig(cfg: LinuxRunConfig): ResolvedLinuxConfig {
   if (!Number.isInteger(guestCid) || guestCid < 3 || guestCid >= 0xffffffff) throw bad(`guestCid must be 3..2^32-2, not ${guestCid}`);
   const timeoutMs = cfg.timeoutMs ?? 120_000;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw bad(`timeoutMs must be an integer of at least 100, not ${timeoutMs}`);
+  const guestEnv = cfg.guestEnv ?? {};
+  for (const [n, v] of Object.entries(guestEnv)) {
+    if (RESERVED_ENV.has(n)) throw bad(`guestEnv ${n}: set by the run itself`);
+    if (!/^[A-Z][A-Z0-9_]*$/.test(n) || typeof v !== 'string' || !/^[\x21-\x7e]*$/.test(v)) throw bad(`guestEnv ${n}: names are upper-case words, values printable without spaces`);
+  }
   const why = linuxUnavailable(cfg.kernel, frontend);
   if (why !== undefined) throw new LinuxError(LinuxErrorCode.UNAVAILABLE, why);
   const kernel = frontend === 'qemu' ? qemuGuestKernel()!.vmlinuz : (cfg.kernel ?? findUml()!);
@@ -105,5 +116,5 @@ export function resolveLinuxConfig(cfg: LinuxRunConfig): ResolvedLinuxConfig {
   } catch {
     throw new LinuxError(LinuxErrorCode.BAD_INIT, `${init} is missing or not executable`, { init });
   }
-  return { cores, messages, frontend, kernel, init, ring, channel, vsockPort, guestCid, timeoutMs };
+  return { cores, messages, frontend, kernel, init, ring, channel, vsockPort, guestCid, timeoutMs, guestEnv };
 }

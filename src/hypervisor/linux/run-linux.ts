@@ -93,7 +93,7 @@ const sleepSync = (ms: number): void => {
 };
 
 export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRunResult> {
-  const { cores, messages, frontend, kernel, init, ring, channel, vsockPort, guestCid, timeoutMs } = resolveLinuxConfig(cfg);
+  const { cores, messages, frontend, kernel, init, ring, channel, vsockPort, guestCid, timeoutMs, guestEnv } = resolveLinuxConfig(cfg);
   const examples = examplesDir();
 
   const t0 = performance.now();
@@ -191,7 +191,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
         vsockSocket: vsockSock,
         packed: ring === 'packed',
         memMiB: cfg.memMiB ?? 512,
-        env: { TZ_DIR: examples, TZ_PORT: String(vsockPort), TZ_MESSAGES: String(messages), TZ_MARKER: counter.markerHex },
+        env: { ...guestEnv, TZ_DIR: examples, TZ_PORT: String(vsockPort), TZ_MESSAGES: String(messages), TZ_MARKER: counter.markerHex },
         onLine: (l) => onLine(l),
       });
     } else {
@@ -212,6 +212,7 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
         `TZ_DIR=${examples}`,
         `TZ_MESSAGES=${messages}`,
         `TZ_MARKER=${counter.markerHex}`,
+        ...Object.entries(guestEnv).map(([n, v]) => `${n}=${v}`),
       ];
       os = new UmlProcess({ kernel, args, env: umlEnv(), onLine: (l) => onLine(l) });
     }
