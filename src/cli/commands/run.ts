@@ -6,6 +6,8 @@
  *   tz-virtio run --crash-at K [--crash-mode terminate|exit|throw] [--max-reboots N]
  *   tz-virtio run --scenario default|hostile|echo
  *   tz-virtio run --isolation worker|process
+ *   tz-virtio run --nonsecure-linux [--frontend uml|qemu] [--cores 1|2] [--ring split|packed] [--channel vsock|console]
+ *                 [--vsock-port N] [--inband] [--kernel PATH] [--init SCRIPT]   (src/hypervisor/linux, docs/linux.md)
  *   tz-virtio run --transport rsc-table|mmio     (how the channel's devices other than RPMsg are carried)
  *
  * Without --secure/--nonsecure it runs a scenario of the registry (examples/scenarios.ts), by default
