@@ -98,6 +98,9 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
 
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'tz-linux-'));
+  // an interrupted run (SIGINT: the CLI exits at once) still removes its sockets and the QEMU initramfs
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   const sock = join(dir, 'console.sock');
   const vsockSock = join(dir, 'vsock.sock');
   let os: NonsecureOs | undefined;
@@ -231,7 +234,8 @@ export async function runLinuxMachine(cfg: LinuxRunConfig = {}): Promise<LinuxRu
     service?.close();
     vsockServer?.close();
     server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    process.removeListener('exit', removeDir);
+    removeDir();
   }
 
   const b = server?.backend;
