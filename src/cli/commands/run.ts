@@ -6,6 +6,8 @@
  *   tz-virtio run --crash-at K [--crash-mode terminate|exit|throw] [--max-reboots N]
  *   tz-virtio run --scenario default|hostile|echo
  *   tz-virtio run --isolation worker|process
+ *   tz-virtio run --nonsecure-linux [--frontend uml|qemu] [--cores 1|2] [--ring split|packed] [--channel vsock|console]
+ *                 [--vsock-port N] [--inband] [--kernel PATH] [--init SCRIPT]   (src/hypervisor/linux, docs/linux.md)
  *   tz-virtio run --transport rsc-table|mmio     (how the channel's devices other than RPMsg are carried)
  *
  * Without --secure/--nonsecure it runs a scenario of the registry (examples/scenarios.ts), by default
@@ -39,13 +41,18 @@ async function runLinuxCommand(o: RunOptions): Promise<number> {
   const other = (['secure', 'nonsecure', 'config', 'scenario', 'isolation', 'window', 'dumpShm', 'trace', 'crashAt'] as const).filter((k) => o[k] !== undefined);
   if (other.length > 0) throw new CliError(`run: --nonsecure-linux does not take --${other.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')}`);
   const cores = (o.cores ?? 1) as 1 | 2;
-  setActivity(`running Linux as the non-secure world (${cores} core${cores === 1 ? '' : 's'})`);
+  setActivity(`running Linux${o.frontend === 'qemu' ? ' under QEMU' : ''} as the non-secure world (${cores} core${cores === 1 ? '' : 's'})`);
   try {
     const r = await runLinuxMachine({
       cores,
       ...(o.kernel !== undefined ? { kernel: resolve(o.kernel) } : {}),
       ...(o.init !== undefined ? { init: resolve(o.init) } : {}),
       ...(o.messages !== undefined ? { messages: o.messages } : {}),
+      ...(o.channel !== undefined ? { channel: o.channel } : {}),
+      ...(o.frontend !== undefined ? { frontend: o.frontend } : {}),
+      ...(o.inband === true ? { inband: true } : {}),
+      ...(o.ring !== undefined ? { ring: o.ring } : {}),
+      ...(o.vsockPort !== undefined ? { vsockPort: o.vsockPort } : {}),
       timeoutMs: o.timeout ?? o.timeoutMs ?? 120_000,
       ...(o.verbose ? { onConsole: (l: string) => process.stderr.write(`[linux] ${l}\n`) } : {}),
     });
@@ -84,6 +91,11 @@ interface RunOptions {
   nonsecureLinux?: boolean;
   kernel?: string;
   init?: string;
+  channel?: 'vsock' | 'console';
+  frontend?: 'uml' | 'qemu';
+  inband?: boolean;
+  ring?: 'split' | 'packed';
+  vsockPort?: number;
   // old spellings, kept as hidden aliases
   timeout?: number;
   wakeLead?: number;
@@ -191,7 +203,8 @@ function checkOutputPath(flag: string, file: string, suffixes: readonly string[]
 
 export async function runCommand(o: RunOptions): Promise<number> {
   if (o.nonsecureLinux === true) return runLinuxCommand(o);
-  if (o.kernel !== undefined || o.init !== undefined) throw new CliError('run: --kernel and --init need --nonsecure-linux');
+  const linuxOnly = (['kernel', 'init', 'frontend', 'channel', 'ring', 'vsockPort', 'inband'] as const).filter((k) => o[k] !== undefined);
+  if (linuxOnly.length > 0) throw new CliError(`run: --${linuxOnly.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} need${linuxOnly.length === 1 ? 's' : ''} --nonsecure-linux`);
   const { cfg, dir } = o.config ? readConfig(o.config) : { cfg: {} as ConfigFile, dir: process.cwd() };
   const cores = (o.cores ?? cfg.cores ?? 1) as 1 | 2;
   if (o.dumpShm !== undefined) checkOutputPath('--dump-shm', o.dumpShm, ['.json']);
@@ -334,9 +347,14 @@ export function register(program: Command): void {
     .option('--trace <file>', 'write a timeline trace (Chrome/Perfetto trace-event JSON) to FILE, and a picture of it to FILE.png/.svg')
     .option('--trace-limit <n>', `most events recorded (default ${DEFAULT_TRACE_LIMIT}; half for the secure partition, half per non-secure boot)`, intOption('--trace-limit', { min: 2, max: 2 * MAX_TRACE_CAPACITY }))
     .option('--trace-window <start:end>', 'the part of the trace the picture shows, in ms from its start (default: 10 ms from the first RT release or world switch)')
-    .option('--nonsecure-linux', 'the non-secure world is a real Linux 6.1 (user-mode Linux, apt-get install user-mode-linux); its client asks the secure signer over /dev/hvc0')
+    .option('--nonsecure-linux', 'the non-secure world is a real Linux 6.1 (user-mode Linux, apt-get install user-mode-linux); its client asks the secure signer over AF_VSOCK and logs on /dev/hvc0')
     .option('--kernel <path>', 'with --nonsecure-linux: the linux.uml to boot (default /usr/bin/linux.uml)')
     .option('--init <script>', 'with --nonsecure-linux: the guest init script (default examples/linux/signer-client.sh)')
+    .option('--frontend <vmm>', 'with --nonsecure-linux: who runs Linux: uml (user-mode Linux, default) or qemu (Debian\'s own kernel under qemu-system-x86_64, vhost-user-vsock-pci; vsock channel only)', choiceOption('--frontend', ['uml', 'qemu'] as const))
+    .option('--channel <name>', 'with --nonsecure-linux: vsock (AF_VSOCK to CID 2, default) or console (lines on /dev/hvc0)', choiceOption('--channel', ['vsock', 'console'] as const))
+    .option('--ring <layout>', 'with --nonsecure-linux: split or packed virtqueues (default packed: Linux picks it when offered)', choiceOption('--ring', ['split', 'packed'] as const))
+    .option('--inband', 'with --nonsecure-linux: offer in-band notifications (kicks and calls as vhost-user messages instead of eventfds)')
+    .option('--vsock-port <port>', 'with --nonsecure-linux: the signer\'s AF_VSOCK port on CID 2 (default 1234)', intOption('--vsock-port', { min: 1, max: 0xfffffffe }))
     .option('--max-reboots <n>', 'reboots of a crashed non-secure partition before the run ends (default 3)', intOption('--max-reboots', { min: 0, max: 1000 }))
     .addHelpText(
       'after',

@@ -49,13 +49,29 @@ export class GuestCounter {
     return false;
   }
 
-  /** The counter's value (a plain 8-byte read; the guest writes it with one aligned store). */
+  /**
+   * The counter's value (a plain 8-byte read; the guest writes it with one aligned store), or undefined when the page
+   * no longer holds the marker: Linux may move a page (compaction migrates anonymous pages), after which the old
+   * physical page holds anything. The page is then forgotten; find() looks for it again.
+   */
   read(): bigint | undefined {
-    return this.view?.getBigUint64(this.offset, true);
+    const v = this.view;
+    if (v === undefined) return undefined;
+    for (let i = 0; i < 16; i++) {
+      if (v.getUint8(this.offset - 16 + i) !== this.pattern[i]) {
+        this.lose();
+        return undefined;
+      }
+    }
+    return v.getBigUint64(this.offset, true);
   }
 
   /** Forgets the page (the memory was unmapped). */
   lose(): void {
     this.view = undefined;
+    this.moves++;
   }
+
+  /** How often the page was lost (moved by Linux or unmapped). */
+  moves = 0;
 }

@@ -9,12 +9,12 @@
 import { DescriptorChain } from '../../virtio/chain.js';
 import type { DeviceActivation, VirtioDevice } from '../../virtio/device.js';
 import { bit, features, VirtioFeature } from '../../virtio/features.js';
+import { LineSplitter } from './line-splitter.js';
 import type { LinuxMonitor } from './one-core-monitor.js';
 
 /** Longest line accepted (bytes, newline excluded); a longer one is dropped and counted. */
 export const MAX_LINE = 16 * 1024;
 const QUEUE_SIZE = 256;
-const NL = 10;
 
 export interface LineConsoleStats {
   bytesIn: number;
@@ -43,9 +43,12 @@ export class LineConsoleDevice implements VirtioDevice {
   /** The memory the driver shares (the non-secure world's RAM), while the device is active. */
   memory: DeviceActivation['memory'] | undefined;
   private a: DeviceActivation | undefined;
-  private line = new Uint8Array(MAX_LINE);
-  private lineLen = 0;
-  private skipping = false;
+  private readonly lines = new LineSplitter(MAX_LINE);
+  private readonly takeLine = (text: string): void => {
+    this.stats.linesIn++;
+    const answer = this.onLine(text);
+    if (answer !== undefined) this.queue(Buffer.from(`${answer}\n`, 'utf8'));
+  };
   private out: Uint8Array[] = [];
   private outBytes = 0;
   private outOff = 0;
@@ -104,8 +107,7 @@ export class LineConsoleDevice implements VirtioDevice {
   reset(): void {
     this.a = undefined;
     this.memory = undefined;
-    this.lineLen = 0;
-    this.skipping = false;
+    this.lines.reset();
     this.out = [];
     this.outBytes = 0;
     this.outOff = 0;
@@ -120,35 +122,13 @@ export class LineConsoleDevice implements VirtioDevice {
       const len = Math.min(this.chain.readableBytes, this.buf.length);
       const got = this.chain.readInto(a.memory, this.buf.subarray(0, len));
       this.stats.bytesIn += got;
-      for (let j = 0; j < got; j++) this.byte(this.buf[j]!);
+      this.lines.push(this.buf.subarray(0, got), this.takeLine);
+      this.stats.overlong = this.lines.overlong;
       tx.vq.pushUsed(this.chain.head, 0);
       n++;
     }
     if (n > 0 && tx.vq.publishUsed()) tx.notify();
     return n;
-  }
-
-  private byte(b: number): void {
-    if (b === NL) {
-      if (!this.skipping) {
-        let end = this.lineLen;
-        if (end > 0 && this.line[end - 1] === 13) end--;
-        const text = Buffer.from(this.line.buffer, 0, end).toString('utf8');
-        this.stats.linesIn++;
-        const answer = this.onLine(text);
-        if (answer !== undefined) this.queue(Buffer.from(`${answer}\n`, 'utf8'));
-      }
-      this.lineLen = 0;
-      this.skipping = false;
-      return;
-    }
-    if (this.skipping) return;
-    if (this.lineLen >= MAX_LINE) {
-      this.stats.overlong++;
-      this.skipping = true;
-      return;
-    }
-    this.line[this.lineLen++] = b;
   }
 
   private queue(bytes: Uint8Array): void {

@@ -1,14 +1,14 @@
 /**
  * The secure monitor of a machine whose non-secure world is a Linux process (LTZVisor's scheduling on one core):
  * the secure world owns the core while it runs, so entering it stops the non-secure Linux (SIGSTOP, see
- * uml-process.ts) and leaving it (the secure world is idle: the equivalent of its yield SMC) continues Linux.
+ * uml-process.ts; QEMU: qemu-process.ts) and leaving it (the secure world is idle: the equivalent of its yield SMC) continues Linux.
  * Each entry and each exit is one world switch, counted as the worker-based monitor counts them, with the time spent
  * in each world.
  *
  * On two cores the worlds run side by side (secure on core 0, Linux on core 1): nothing is stopped and there are no
  * world switches; enter()/exit() only account the secure world's busy time.
  */
-import type { UmlProcess } from './uml-process.js';
+import type { NonsecureOs } from './nonsecure-os.js';
 
 export interface MonitorCounters {
   worldSwitches: number;
@@ -28,7 +28,7 @@ export class LinuxMonitor {
 
   constructor(
     readonly cores: 1 | 2,
-    private readonly linux: () => UmlProcess | undefined,
+    private readonly linux: () => NonsecureOs | undefined,
   ) {}
 
   /** The secure world takes the core (nested entries count once). */

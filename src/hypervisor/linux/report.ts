@@ -11,15 +11,24 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
   const g = r.guest;
   const sent = g?.sent ?? 0;
   const received = g?.answered ?? 0;
+  const who = r.frontend === 'qemu' ? "A process of Debian's Linux 6.1 under QEMU" : 'A Linux 6.1 process (user-mode Linux)';
+  const log = r.frontend === 'qemu' ? 'logged on its serial console' : 'logged on /dev/hvc0 (virtio_console)';
   return {
     nonsecure: 'linux',
+    frontend: r.frontend,
     kernel: r.kernel,
     cores: r.cores,
     ring: r.ring,
+    ringNegotiated: r.ringNegotiated,
+    channel: r.channel,
+    inband: r.inband,
+    inbandNegotiated: r.inbandNegotiated,
     ok: r.ok,
     problems: r.problems,
     story: [
-      `A Linux 6.1 process (user-mode Linux) asked the secure Ed25519 signer for ${sent} signatures through Linux's own virtio_console driver (/dev/hvc0) and our vhost-user back-end; it verified ${g?.verified ?? 0}.`,
+      r.channel === 'vsock'
+        ? `${who} asked the secure Ed25519 signer for ${sent} signatures over AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}) through Linux's own vmw_vsock_virtio_transport and our vhost-user back-end; it verified ${g?.verified ?? 0} and ${log}.`
+        : `A Linux 6.1 process (user-mode Linux) asked the secure Ed25519 signer for ${sent} signatures through Linux's own virtio_console driver (/dev/hvc0) and our vhost-user back-end; it verified ${g?.verified ?? 0}.`,
       r.cores === 1
         ? `One core: the secure world held the core ${r.monitor.secureSlices} times (Linux stopped each time: ${r.monitor.worldSwitches} world switches); Linux's own counter moved ${r.guestCounter.whileSecureHeldCore} while stopped and ${r.guestCounter.whileLinuxRan} while running.`
         : `Two cores: Linux and the secure world ran side by side (no world switches); Linux's counter moved ${r.guestCounter.whileSecureHeldCore} during secure slices.`,
@@ -30,6 +39,7 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
     measured: { throughput: g !== undefined, rtt: g !== undefined },
     worldSwitches: r.monitor.worldSwitches,
     stopMethod: r.stopMethod ?? null,
+    lateStops: r.lateStops ?? null,
     secureSlices: { count: r.monitor.secureSlices, byCause: r.monitor.byCause, maxUs: Math.round(r.monitor.maxSliceUs) },
     timePerWorldMs: { secure: r1(r.monitor.timeUs.secure / 1000), nonsecure: r1(r.monitor.timeUs.nonsecure / 1000) },
     securityFaults: {
@@ -43,6 +53,7 @@ export function linuxReportJson(r: LinuxRunResult): Record<string, unknown> {
     guestCounter: r.guestCounter,
     signer: r.signer,
     console: r.console,
+    vsock: r.vsock ?? null,
     vhostUser: r.vhostUser,
     linuxExit: r.linuxExit ?? null,
     timedOut: r.timedOut,
@@ -60,15 +71,16 @@ export function formatLinuxReport(r: LinuxRunResult): string {
     ...(j['story'] as string[]),
     '',
     `result              ${r.ok ? 'OK' : `FAILED: ${r.problems.join('; ')}`}`,
-    `non-secure OS       Linux (${r.kernel}), ${r.cores} core${r.cores === 1 ? '' : 's'}, ${r.ring} rings`,
+    `non-secure OS       Linux (${r.frontend === 'qemu' ? `QEMU, ${r.kernel}` : r.kernel}), ${r.cores} core${r.cores === 1 ? '' : 's'}, ${r.ring} rings`,
+    `channel             ${r.channel === 'vsock' ? `AF_VSOCK (CID 2, port ${r.vsock?.port ?? 0}; guest CID ${r.vsock?.guestCid ?? 0}); log on ${r.frontend === 'qemu' ? 'the serial console' : `/dev/hvc0 (${r.console.linesIn} lines)`}` : '/dev/hvc0 (virtio-console lines)'}`,
     `messages            ${m.sent} sent, ${m.received} answered, ${m.lost} lost, ${m.corrupted} bad signatures`,
     `round trip          p50 ${rtt.p50} µs, p99 ${rtt.p99} µs (measured in Linux user space)`,
     `throughput          ${String(j['throughputMBps'])} MB/s`,
-    `world switches      ${r.monitor.worldSwitches} (${r.monitor.secureSlices} secure slices; longest ${Math.round(r.monitor.maxSliceUs)} µs; Linux stopped by ${r.stopMethod ?? 'n/a'})`,
+    `world switches      ${r.monitor.worldSwitches} (${r.monitor.secureSlices} secure slices; longest ${Math.round(r.monitor.maxSliceUs)} µs; ${r.cores === 1 ? `Linux stopped by ${r.stopMethod ?? 'n/a'}` : 'two cores: Linux never stopped'})`,
     `time per world      secure ${t.secure} ms, non-secure ${t.nonsecure} ms`,
     `Linux counter       ${r.guestCounter.whileSecureHeldCore} while the secure world held the core, ${r.guestCounter.whileLinuxRan} while Linux ran (${r.guestCounter.probes} probes)`,
     `security faults     0: by construction (Linux holds no mapping of secure memory); key seed in Linux's RAM: ${r.keyLeaked === undefined ? 'not checked' : r.keyLeaked ? 'FOUND' : 'no'}`,
-    `vhost-user          ${r.vhostUser.messages} messages, ${r.vhostUser.kicks} kicks, ${r.vhostUser.calls} calls, ${r.vhostUser.errors} errors`,
+    `vhost-user          ${Object.keys(r.vhostUser.byDevice).join(' + ')} (${r.inband ? 'in-band notifications' : 'eventfd notifications'}): ${r.vhostUser.messages} messages, ${r.vhostUser.kicks} kicks, ${r.vhostUser.calls} calls, ${r.vhostUser.errors} errors`,
     `duration            ${r.durationMs} ms`,
   ];
   return lines.join('\n');

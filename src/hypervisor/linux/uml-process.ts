@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LinuxError, LinuxErrorCode } from './errors.js';
+import type { NonsecureOs } from './nonsecure-os.js';
 
 export interface UmlOptions {
   readonly kernel: string;
@@ -64,7 +65,7 @@ function makeFreezer(): string | undefined {
   }
 }
 
-export class UmlProcess {
+export class UmlProcess implements NonsecureOs {
   readonly child: ChildProcess;
   readonly pid: number;
   /** Resolves with the exit code (or the signal's name) once the kernel process is gone. */

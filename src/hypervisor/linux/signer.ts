@@ -1,5 +1,6 @@
 /**
- * The secure Ed25519 signer, served to the non-secure Linux as lines on its console (/dev/hvc0):
+ * The secure Ed25519 signer's line protocol, served to the non-secure Linux on an AF_VSOCK stream (vsock-signer.ts) or
+ * as lines on its console (/dev/hvc0, line-console.ts):
  *
  *   P                    ->  K <public key, 32 B hex>
  *   S <seq> <message hex> ->  G <seq> <signature, 64 B hex>      (message: 1..4096 bytes)
@@ -16,7 +17,7 @@ const PKCS8_ED25519_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30
 const MAX_MESSAGE = 4096;
 const HEX = /^[0-9a-f]*$/;
 
-export class ConsoleSigner {
+export class Signer {
   /** Secure RAM of the service (the seed lives at offset 0). */
   readonly secureRam = new SharedArrayBuffer(64 * 1024);
   readonly publicKeyHex: string;
@@ -37,7 +38,7 @@ export class ConsoleSigner {
     this.publicKeyHex = pub.toString('hex');
   }
 
-  /** Answers one request line (the console device calls it inside a secure slice). */
+  /** Answers one request line (called inside a secure slice). */
   handle(line: string): string {
     if (line === 'P') return `K ${this.publicKeyHex}`;
     if (line.startsWith('S ')) {
