@@ -53,4 +53,16 @@ describe('LineSplitter', () => {
       { numRuns: 300 },
     );
   });
+
+  it('flush delivers a last line without its newline, but never an overlong one', () => {
+    const got: string[] = [];
+    const sp = new LineSplitter(8);
+    sp.push(new TextEncoder().encode('one\r\ntwo'), (l) => got.push(l));
+    sp.flush((l) => got.push(l));
+    expect(got).toEqual(['one', 'two']);
+    sp.push(new TextEncoder().encode('far-too-long-a-line'), (l) => got.push(l));
+    sp.flush((l) => got.push(l));
+    expect(got).toEqual(['one', 'two']);
+    expect(sp.overlong).toBe(1);
+  });
 });

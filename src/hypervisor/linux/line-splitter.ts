@@ -3,6 +3,9 @@
  * (a view of shared memory is never kept or decoded in place), a line longer than `maxLine` bytes is dropped whole and
  * counted, and a CR before the LF is removed. One splitter per stream (a console port, a vsock connection).
  */
+/** Longest line of a Linux process's (UML's, QEMU's) console output that is kept; a longer one is dropped and counted. */
+export const OUTPUT_MAX_LINE = 64 * 1024;
+
 const NL = 10;
 const CR = 13;
 
@@ -38,6 +41,12 @@ export class LineSplitter {
         this.len = 0;
       } else this.line[this.len++] = b;
     }
+  }
+
+  /** The stream ended: a last line without its newline is delivered too (unless it was overlong). */
+  flush(onLine: (line: string) => void): void {
+    if (this.len > 0 && !this.skipping) onLine(Buffer.from(this.line.buffer, this.line.byteOffset, this.len).toString('utf8'));
+    this.reset();
   }
 
   /** Forgets a partial line (the stream was reset). */

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { LinuxError, LinuxErrorCode } from './errors.js';
 import type { NonsecureOs } from './nonsecure-os.js';
 import { stopAndWait } from './process-stop.js';
+import { LineSplitter, OUTPUT_MAX_LINE } from './line-splitter.js';
 
 const QEMU = 'qemu-system-x86_64';
 const BUSYBOX = '/bin/busybox';
@@ -130,7 +131,8 @@ export class QemuProcess implements NonsecureOs {
   readonly stopMethod = 'sigstop' as const;
   private gone = false;
   private isStopped = false;
-  private partial = '';
+  /** What Linux prints is the non-secure side's: lines are bounded (an endless line is dropped, not buffered). */
+  private readonly lines = new LineSplitter(OUTPUT_MAX_LINE);
   private readonly onExit = (): void => this.kill();
 
   constructor(o: QemuOptions) {
@@ -158,11 +160,7 @@ export class QemuProcess implements NonsecureOs {
     if (this.child.pid === undefined) throw new LinuxError(LinuxErrorCode.SPAWN_FAILED, `cannot start ${QEMU}`);
     this.pid = this.child.pid;
     process.once('exit', this.onExit);
-    const take = (d: Buffer): void => {
-      const lines = (this.partial + d.toString('utf8')).split(/\r?\n/);
-      this.partial = lines.pop() ?? '';
-      for (const l of lines) o.onLine(l);
-    };
+    const take = (d: Buffer): void => this.lines.push(d, o.onLine);
     this.child.stdout!.on('data', take);
     this.child.stderr!.on('data', take);
     this.exited = new Promise((resolve) => {
@@ -172,8 +170,7 @@ export class QemuProcess implements NonsecureOs {
       });
       this.child.once('exit', (code, signal) => {
         this.gone = true;
-        if (this.partial !== '') o.onLine(this.partial);
-        this.partial = '';
+        this.lines.flush(o.onLine);
         process.removeListener('exit', this.onExit);
         resolve(code ?? signal ?? 'unknown');
       });

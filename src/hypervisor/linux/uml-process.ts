@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import { LinuxError, LinuxErrorCode } from './errors.js';
 import type { NonsecureOs } from './nonsecure-os.js';
+import { LineSplitter, OUTPUT_MAX_LINE } from './line-splitter.js';
 
 export interface UmlOptions {
   readonly kernel: string;
@@ -75,7 +76,8 @@ export class UmlProcess implements NonsecureOs {
   private stoppedPids: number[] = [];
   private frozen = false;
   private gone = false;
-  private partial = '';
+  /** What Linux prints is the non-secure side's: lines are bounded (an endless line is dropped, not buffered). */
+  private readonly lines = new LineSplitter(OUTPUT_MAX_LINE);
 
   constructor(o: UmlOptions) {
     hookExit();
@@ -90,12 +92,7 @@ export class UmlProcess implements NonsecureOs {
     if (this.child.pid === undefined) throw new LinuxError(LinuxErrorCode.SPAWN_FAILED, `cannot start ${o.kernel}`, { kernel: o.kernel });
     this.pid = this.child.pid;
     live.add(this.pid);
-    const take = (d: Buffer): void => {
-      const text = this.partial + d.toString('utf8');
-      const lines = text.split(/\r?\n/);
-      this.partial = lines.pop() ?? '';
-      for (const l of lines) o.onLine(l);
-    };
+    const take = (d: Buffer): void => this.lines.push(d, o.onLine);
     this.child.stdout!.on('data', take);
     this.child.stderr!.on('data', take);
     this.exited = new Promise((resolve) => {
@@ -105,8 +102,7 @@ export class UmlProcess implements NonsecureOs {
       });
       this.child.once('exit', (code, signal) => {
         this.gone = true;
-        if (this.partial !== '') o.onLine(this.partial);
-        this.partial = '';
+        this.lines.flush(o.onLine);
         this.killGroup(); // helpers and traced children go with the kernel
         live.delete(this.pid);
         this.removeFreezer();
