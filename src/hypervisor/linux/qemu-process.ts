@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { LinuxError, LinuxErrorCode } from './errors.js';
 import type { NonsecureOs } from './nonsecure-os.js';
 import { stopAndWait } from './process-stop.js';
-import { LineSplitter, OUTPUT_MAX_LINE } from './line-splitter.js';
+import { superviseChild } from './child-output.js';
 
 const QEMU = 'qemu-system-x86_64';
 const BUSYBOX = '/bin/busybox';
@@ -131,8 +131,6 @@ export class QemuProcess implements NonsecureOs {
   readonly stopMethod = 'sigstop' as const;
   private gone = false;
   private isStopped = false;
-  /** What Linux prints is the non-secure side's: lines are bounded (an endless line is dropped, not buffered). */
-  private readonly lines = new LineSplitter(OUTPUT_MAX_LINE);
   private readonly onExit = (): void => this.kill();
 
   constructor(o: QemuOptions) {
@@ -160,20 +158,9 @@ export class QemuProcess implements NonsecureOs {
     if (this.child.pid === undefined) throw new LinuxError(LinuxErrorCode.SPAWN_FAILED, `cannot start ${QEMU}`);
     this.pid = this.child.pid;
     process.once('exit', this.onExit);
-    const take = (d: Buffer): void => this.lines.push(d, o.onLine);
-    this.child.stdout!.on('data', take);
-    this.child.stderr!.on('data', take);
-    this.exited = new Promise((resolve) => {
-      this.child.once('error', (e) => {
-        this.gone = true;
-        resolve(`spawn error: ${e.message}`);
-      });
-      this.child.once('exit', (code, signal) => {
-        this.gone = true;
-        this.lines.flush(o.onLine);
-        process.removeListener('exit', this.onExit);
-        resolve(code ?? signal ?? 'unknown');
-      });
+    this.exited = superviseChild(this.child, o.onLine, {
+      onGone: () => void (this.gone = true),
+      onExit: () => void process.removeListener('exit', this.onExit),
     });
   }
 

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import { LinuxError, LinuxErrorCode } from './errors.js';
 import type { NonsecureOs } from './nonsecure-os.js';
-import { LineSplitter, OUTPUT_MAX_LINE } from './line-splitter.js';
+import { superviseChild } from './child-output.js';
 
 export interface UmlOptions {
   readonly kernel: string;
@@ -76,8 +76,6 @@ export class UmlProcess implements NonsecureOs {
   private stoppedPids: number[] = [];
   private frozen = false;
   private gone = false;
-  /** What Linux prints is the non-secure side's: lines are bounded (an endless line is dropped, not buffered). */
-  private readonly lines = new LineSplitter(OUTPUT_MAX_LINE);
 
   constructor(o: UmlOptions) {
     hookExit();
@@ -92,22 +90,13 @@ export class UmlProcess implements NonsecureOs {
     if (this.child.pid === undefined) throw new LinuxError(LinuxErrorCode.SPAWN_FAILED, `cannot start ${o.kernel}`, { kernel: o.kernel });
     this.pid = this.child.pid;
     live.add(this.pid);
-    const take = (d: Buffer): void => this.lines.push(d, o.onLine);
-    this.child.stdout!.on('data', take);
-    this.child.stderr!.on('data', take);
-    this.exited = new Promise((resolve) => {
-      this.child.once('error', (e) => {
-        this.gone = true;
-        resolve(`spawn error: ${e.message}`);
-      });
-      this.child.once('exit', (code, signal) => {
-        this.gone = true;
-        this.lines.flush(o.onLine);
+    this.exited = superviseChild(this.child, o.onLine, {
+      onGone: () => void (this.gone = true),
+      onExit: () => {
         this.killGroup(); // helpers and traced children go with the kernel
         live.delete(this.pid);
         this.removeFreezer();
-        resolve(code ?? signal ?? 'unknown');
-      });
+      },
     });
   }
 
