@@ -132,7 +132,7 @@ export class OpenAmpSession {
     this.sleeper = sleeper;
     this.waiter =
       sleeper !== undefined
-        ? new Waiter(sleeper, policy, { minMs: spinUs / 1000, maxMs: policy === 'peer-aware' ? undefined : spinUs / 1000, ...(link !== undefined ? { peer: { hasSleepers: () => link.sleepsOnFutex && link.peerBell.hasSleepers() } } : {}) })
+        ? new Waiter(sleeper, policy, { minMs: spinUs / 1000, maxMs: policy === 'peer-aware' ? undefined : spinUs / 1000, ...(link !== undefined ? { peer: { hasSleepers: () => link.sleepsOnFutex && link.peerBell.hasSleepers(), get lastWakeMs() { return link.peerBell.lastWakeMs; } } } : {}) })
         : undefined;
     this.rpmsg = rpmsg;
     this.memory = memory;

@@ -48,6 +48,12 @@ export class Doorbell implements Sleeper {
   sleeps = 0;
   /** The wake-up latency the last sleep() measured (µs; -1 when unknown: no stamp word, timeout, stale stamp). */
   lastWakeUs = -1;
+  /**
+   * When this handle last woke a sleeper (performance.now(), ms; -Infinity never). A woken peer still counts as a
+   * sleeper until the kernel has run it again (the futex wake-up latency), so a peer-aware waiter must not read
+   * "sleepers > 0" just after ringing as "the peer is asleep" (./waiter.ts).
+   */
+  lastWakeMs = -Infinity;
 
   constructor(
     private readonly words: Int32Array,
@@ -74,6 +80,7 @@ export class Doorbell implements Sleeper {
     Atomics.add(this.words, this.index, 1);
     if (Atomics.load(this.words, this.sleepersIndex) !== 0) {
       this.wakes++;
+      this.lastWakeMs = performance.now();
       if (this.stampIndex >= 0) Atomics.store(this.words, this.stampIndex, stampNowUs());
       if (this.futex !== undefined) this.futex.wake(this.words, this.index);
       else Atomics.notify(this.words, this.index);
@@ -83,6 +90,7 @@ export class Doorbell implements Sleeper {
   /** Wakes every sleeper without advancing seq (the caller advanced it, or wants a re-check). */
   wakeAll(): void {
     this.wakes++;
+    this.lastWakeMs = performance.now();
     if (this.futex !== undefined) this.futex.wake(this.words, this.index);
     else Atomics.notify(this.words, this.index);
   }

@@ -21,12 +21,20 @@ import type { Doorbell, SleepResult, Sleeper } from './doorbell.js';
 import { SpinBudget, type SpinBudgetOptions } from './spin-budget.js';
 import type { WaitPolicy } from './policy.js';
 
+/**
+ * What a peer-aware waiter knows of its peer: the peer's doorbell as seen by the side that rings it. The peer is
+ * asleep when it has sleepers AND we did not wake it within the spin budget: a peer we just woke sleeps on in the
+ * sleeper count until the kernel runs it (tens of µs), and treating that as "asleep" would put both sides to sleep
+ * after every window: one futex round trip per window of messages instead of a continuous flow.
+ */
+export type PeerState = Pick<Doorbell, 'hasSleepers'> & { readonly lastWakeMs?: number };
+
 export interface WaiterOptions extends SpinBudgetOptions {
   /**
    * The peer's doorbell (policy 'peer-aware'): its sleeper count tells whether the peer is awake. A peer that sleeps
-   * waits for us and will produce nothing, so the waiter stops spinning at once.
+   * (and that we did not just wake) waits for us and will produce nothing, so the waiter stops spinning at once.
    */
-  readonly peer?: Pick<Doorbell, 'hasSleepers'>;
+  readonly peer?: PeerState;
   /** Policy 'peer-aware': spin budget while the peer is awake, ms (e.g. IDLE_HOST_SPIN_CEILING_MS). Default: the normal budget. */
   readonly peerAwareCeilingMs?: number;
 }
@@ -34,12 +42,12 @@ export interface WaiterOptions extends SpinBudgetOptions {
 export class Waiter {
   readonly budget: SpinBudget;
   private spinUntil = -1;
-  private readonly peer: Pick<Doorbell, 'hasSleepers'> | undefined;
+  private readonly peer: PeerState | undefined;
   /** Idle episodes that ended while spinning (no sleep) / that slept. */
   spinHits = 0;
   spinMisses = 0;
   /** Spins cut short because the peer was asleep (policy 'peer-aware'). */
-  peerAsleep = 0;
+  peerAsleepCuts = 0;
   /** What the last sleep returned ('not-equal' also when it did not sleep). */
   lastSleep: SleepResult = 'not-equal';
 
@@ -73,8 +81,8 @@ export class Waiter {
       const now = performance.now();
       if (this.spinUntil < 0) this.spinUntil = now + this.budget.ms;
       if (now < this.spinUntil) {
-        if (policy !== 'peer-aware' || this.peer === undefined || !this.peer.hasSleepers()) return false;
-        this.peerAsleep++;
+        if (policy !== 'peer-aware' || !this.peerAsleep(now)) return false;
+        this.peerAsleepCuts++;
       }
     }
     this.spinUntil = -1;
@@ -105,14 +113,22 @@ export class Waiter {
       }
       if ((n & 63) === 0) {
         if (performance.now() >= until) break;
-        if (peer !== undefined && peer.hasSleepers()) {
-          this.peerAsleep++;
+        if (peer !== undefined && this.peerAsleep(performance.now())) {
+          this.peerAsleepCuts++;
           break;
         }
       }
     }
     this.spinMisses++;
     return false;
+  }
+
+  /** Policy 'peer-aware': the peer sleeps and was not woken by us within the spin budget (see PeerState). */
+  private peerAsleep(now: number): boolean {
+    const peer = this.peer;
+    if (peer === undefined || !peer.hasSleepers()) return false;
+    const woke = peer.lastWakeMs;
+    return woke === undefined || now - woke >= this.budget.ms;
   }
 
   /** Waits for one condition: `ready()` is polled, with arm/disarm around each sleep. */

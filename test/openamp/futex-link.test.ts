@@ -115,7 +115,9 @@ describe('OpenAMP sessions over the futex link, each side its own OS process', (
     const rw = remote['wait'] as Record<string, number | boolean>;
     expect(host['onFutex']).toBe(true);
     expect(rw['onFutex']).toBe(true);
-    expect(rw['socketSleeps']).toBe(0);
+    // a remote that finds nothing to do before the host has written its ECHO (the host process starts later)
+    // sleeps on the socket until the link exists: at most the first one or two sleeps of the session
+    expect(rw['socketSleeps']).toBeLessThanOrEqual(2);
     // kicks before the link was made (status, announcements) go to the socket; everything after through the futex
     expect(Number(host['socketKicksSent']) + Number(rw['socketKicksSent'])).toBeLessThan(10);
     expect(Number(host['futexWakesSent']) + Number(rw['futexWakesSent']) + Number(host['ringsSkipped']) + Number(rw['ringsSkipped'])).toBeGreaterThan(100);

@@ -38,7 +38,7 @@ describe("Waiter policy 'peer-aware'", () => {
     const waiter = new Waiter(mine, 'peer-aware', { peer });
     const slept = waiter.idle(mine.seq(), never, noop, 1);
     expect(slept).toBe(true);
-    expect(waiter.peerAsleep).toBe(1);
+    expect(waiter.peerAsleepCuts).toBe(1);
     expect(waiter.lastSleep).toBe('timed-out');
   });
 
@@ -53,11 +53,27 @@ describe("Waiter policy 'peer-aware'", () => {
     expect(waiter.idle(mine.seq(), never, noop, 1)).toBe(true);
   });
 
+  it('keeps spinning for a peer it has just woken: a woken peer still counts as a sleeper until it runs', () => {
+    const w = words();
+    const mine = new Doorbell(w, 0, 1);
+    const peer = new Doorbell(w, 4, 5);
+    const waiter = new Waiter(mine, 'peer-aware', { peer, minMs: 1000, maxMs: 1000 });
+    Atomics.store(w, 5, 1); // the peer sleeps ...
+    peer.ring(); // ... and we wake it: the kernel has not run it yet, so its sleeper count is still 1
+    expect(peer.wakes).toBe(1);
+    for (let i = 0; i < 100; i++) expect(waiter.idle(mine.seq(), never, noop, 1)).toBe(false);
+    expect(waiter.peerAsleepCuts).toBe(0);
+    // a peer asleep that we did not wake within the budget is asleep: the waiter stops spinning
+    const waiter2 = new Waiter(mine, 'peer-aware', { peer: { hasSleepers: () => true, lastWakeMs: performance.now() - 2000 }, minMs: 1000, maxMs: 1000 });
+    expect(waiter2.idle(mine.seq(), never, noop, 1)).toBe(true);
+    expect(waiter2.peerAsleepCuts).toBe(1);
+  });
+
   it('without a peer doorbell behaves as spin-then-block (spins first)', () => {
     const w = words();
     const mine = new Doorbell(w, 0, 1);
     const waiter = new Waiter(mine, 'peer-aware', { minMs: 1000, maxMs: 1000 });
     expect(waiter.idle(mine.seq(), never, noop, 1)).toBe(false);
-    expect(waiter.peerAsleep).toBe(0);
+    expect(waiter.peerAsleepCuts).toBe(0);
   });
 });

@@ -8,6 +8,7 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildTables, defaultOptions, renderText, runBench, waitForQuiet, writeOutputs, BenchError, CONTENDER_NAMES, EXPERIMENTS, WAIT_POLICIES, reportJson, type BenchOptions, type ExperimentName, type WaitPolicy } from '../../bench/index.js';
 import { ProgressBar } from '../../bench/report/progress.js';
+import { DEFAULT_WAIT_POLICY } from '../../sync/policy.js';
 import { CliError } from '../errors.js';
 import { choiceListOption, choiceOption, intOption, positiveNumberOption } from '../options.js';
 
@@ -99,7 +100,7 @@ export function register(program: Command): void {
     .option('--sizes <list>', 'throughput message sizes, multiples of 4 in 8..64 MiB, e.g. 64,4k,64k', parseSizes)
     .option('--rounds <n>', `rounds per configuration (fresh workers each), 1..${MAX_ROUNDS} (default: 3, --quick 2)`, intOption('--rounds', { min: 1, max: MAX_ROUNDS }))
     .option('--window <n>', 'flow-control window (messages in flight), same for every contender', intOption('--window', { min: 1, max: MAX_WINDOW }), 64)
-    .option('--policy <p>', `throughput wait policy: ${WAIT_POLICIES.join(', ')}`, choiceOption('--policy', WAIT_POLICIES), 'spin-then-block' as WaitPolicy)
+    .option('--policy <p>', `throughput wait policy: ${WAIT_POLICIES.join(', ')}`, choiceOption('--policy', WAIT_POLICIES), DEFAULT_WAIT_POLICY)
     .option('--contenders <list>', `contenders to run: ${CONTENDER_NAMES.join(',')} (default: all)`, choiceListOption('--contenders', CONTENDER_NAMES))
     .option('--seed <n>', 'seed of the shuffled trial order, 0..4294967295 (default: from the clock)', intOption('--seed', { min: 0, max: 0xffff_ffff }))
     .option('--scale <x>', `scale the messages per trial (e.g. 0.1), up to ${MAX_SCALE}`, positiveNumberOption('--scale', MAX_SCALE), 1)
