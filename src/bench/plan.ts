@@ -80,11 +80,16 @@ export function validateOptions(o: BenchOptions): void {
   if (!Number.isInteger(o.heapMessages) || o.heapMessages < 1) bad(`heap messages ${o.heapMessages}: must be a positive integer`);
 }
 
-/** Messages per throughput trial: enough bytes to last well past the timer resolution, capped in count. */
+/**
+ * Messages per throughput trial: enough bytes to last well past the start-up of a trial (threads scheduled, JIT
+ * tiers, the first sleeps and wake-ups), capped in count. A trial of ~0.1 s (the earlier 768 MiB / 300k) measured
+ * the ramp more than the steady state: virtqueue-inplace at 64 KiB read 0.41 of memcpy in 12 288 messages and 0.58
+ * in 98 304 (quiet 2-core VM, docs/benchmarks.md). Now ~0.3-1 s per trial for our contenders on such a machine.
+ */
 export function messagesFor(size: number, o: BenchOptions): { count: number; warmup: number } {
   if (o.messages !== undefined) return { count: o.messages, warmup: Math.max(1, Math.round(o.messages / 10)) };
-  const bytes = o.quick ? 96 * 2 ** 20 : 768 * 2 ** 20;
-  const [min, max] = o.quick ? [400, 40_000] : [2000, 300_000];
+  const bytes = o.quick ? 384 * 2 ** 20 : 3 * 2 ** 30;
+  const [min, max] = o.quick ? [400, 160_000] : [2000, 1_200_000];
   const count = Math.max(2, Math.round(Math.min(max, Math.max(min, bytes / size)) * o.scale));
   return { count, warmup: Math.max(1, Math.round(count / 10)) };
 }

@@ -31,8 +31,8 @@ describe('bench options', () => {
   });
   it('sizes trials by bytes, within bounds, with a warm-up', () => {
     const o = defaultOptions(false);
-    expect(messagesFor(64, o).count).toBe(300_000);
-    expect(messagesFor(262144, o).count).toBe(3072);
+    expect(messagesFor(64, o).count).toBe(1_200_000);
+    expect(messagesFor(262144, o).count).toBe(12_288);
     expect(messagesFor(4096, o).warmup).toBeGreaterThan(0);
   });
   it('plans every mode x size x round, skips sizes above a contender maximum, shuffles by seed', () => {
