@@ -14,7 +14,7 @@ let report: import('../../src/bench/types.js').BenchReport;
 
 /** The native contender needs a C compiler; where there is none it is skipped with that reason. */
 const nativeMissing = ['cc', 'gcc', 'clang'].every((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status !== 0);
-const REQUIRED = [...(nativeMissing ? [] : ['native']), 'virtqueue', 'virtqueue-inplace', 'rpmsg', 'rpmsg-zerocopy', 'rpmsg-inplace', 'postMessage-clone', 'postMessage-transfer', 'ringbuf.js', 'atomics-floor', 'memcpy'];
+const REQUIRED = [...(nativeMissing ? [] : ['native']), 'js-ring', 'virtqueue', 'virtqueue-inplace', 'rpmsg', 'rpmsg-zerocopy', 'rpmsg-inplace', 'postMessage-clone', 'postMessage-transfer', 'ringbuf.js', 'atomics-floor', 'memcpy'];
 
 beforeAll(async () => {
   bench = (await import(dist)) as Bench;

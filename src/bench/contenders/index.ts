@@ -8,6 +8,7 @@ import { BenchError, BenchErrorCode } from '../errors.js';
 /** Contender name -> module file (relative to this file once compiled). Order = report order. */
 export const CONTENDER_MODULES: Readonly<Record<string, string>> = {
   native: './native.js',
+  'js-ring': './js-ring.js',
   virtqueue: './virtqueue.js',
   'virtqueue-packed': './virtqueue.js',
   'virtqueue-inplace': './virtqueue.js',
