@@ -8,7 +8,8 @@
  *   tz-virtio↔tz-virtio    our host here, our remote in a child process
  *
  * Rows follow the bench JSON shape: { experiment: 'rtt' | 'throughput', contender, payload, iterations, meanUs,
- * msgPerSec, ... }. With `openamp` binaries given (built locally from source in a temp folder, never committed;
+ * msgPerSec, p50Us, p99Us (rtt), ... }. Every cell is measured `repeats` times, the contenders interleaved round by
+ * round, and reported as the median of its rounds: single runs of one cell vary 2-10x on a shared VM. With `openamp` binaries given (built locally from source in a temp folder, never committed;
  * docs/openamp-interop.md has the recipe), three more pairings run, at OpenAMP's fixed paths (/dev/shm/openamp.shm,
  * /tmp/openamp.event.0), one at a time:
  *
@@ -32,9 +33,12 @@ export interface OpenAmpBenchRow {
   readonly contender: string;
   readonly payload: number;
   readonly iterations: number;
-  /** rtt: mean round trip; throughput: mean time per echoed message. */
+  /** rtt: mean round trip; throughput: mean time per echoed message (median of the rounds' means). */
   readonly meanUs: number;
   readonly msgPerSec: number;
+  /** rtt: median and 99th percentile of the single round trips (median of the rounds' values), when measured. */
+  readonly p50Us?: number;
+  readonly p99Us?: number;
   /** Measurements of this cell (interleaved with the other contenders); meanUs is their median. */
   readonly runs: number;
   /** Fastest and slowest run's µs per message. */
@@ -46,11 +50,13 @@ export interface OpenAmpBenchRow {
 export interface OpenAmpBenchOptions {
   /** Payload sizes in bytes (4..496). Default [16, 256, 496]. */
   readonly payloads?: readonly number[];
-  /** Messages per measurement. Default 2000. */
+  /** Messages per throughput measurement (after 100 warm-up echoes). Default 20000. */
   readonly iterations?: number;
+  /** Round trips per rtt measurement (after 100 warm-up echoes). Default 5000. */
+  readonly rttIterations?: number;
   /**
    * Rounds: every cell is measured this many times, the contenders interleaved round by round, and reported as the
-   * median (the VM is shared: single runs of the same cell vary by 2-4x). Default 1.
+   * median (the VM is shared: single runs of the same cell vary by 2-10x). Default 3.
    */
   readonly repeats?: number;
   /** Messages in flight for the throughput rows. Default 64. */
@@ -73,7 +79,7 @@ export interface OpenAmpBinaries {
   /**
    * A host built from OpenAMP's rpmsg-ping.c whose app() times the exchange instead of the ping sequence: it reads
    * BENCH_MODE (rtt|rate), BENCH_SIZE, BENCH_ITERS, BENCH_WINDOW from the environment, takes the proc index (1) as
-   * its argument like rpmsg-echo-ping, and prints {"elapsedUs":N,"iterations":N} (recipe in docs/openamp-interop.md).
+   * its argument like rpmsg-echo-ping, and prints {"elapsedUs":N,"iterations":N} (rtt: optionally "p50Us" and "p99Us" too; recipe in docs/openamp-interop.md).
    */
   readonly pingBench?: string;
   /** LD_PRELOAD shim for libmetal issue 297 (metal_linux_bus_init stubbed to succeed on a machine without UIO/VFIO). */
@@ -115,6 +121,23 @@ function run(cmd: string, args: string[], timeoutMs = 120_000, env?: NodeJS.Proc
 interface CResult {
   elapsedUs: number;
   iterations: number;
+  /** rtt: median and 99th percentile of the single round trips, µs (when the driver measures them). */
+  p50Us?: number;
+  p99Us?: number;
+}
+
+/** The q-quantile (0..1) of the first n values of a sorted array, nearest rank (as the C peer computes it). */
+export function quantile(sorted: ArrayLike<number>, n: number, q: number): number {
+  if (n <= 0) return Number.NaN;
+  const i = Math.ceil(q * n) - 1;
+  return sorted[i < 0 ? 0 : i >= n ? n - 1 : i]!;
+}
+
+/** Median of a list of numbers (the middle one, or the mean of the two middle ones). */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  return v.length % 2 === 1 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 }
 
 /** Our host in this process: rtt (one message at a time) or throughput (`window` in flight), echoes counted. */
@@ -139,11 +162,24 @@ async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', pay
     await until(i + 1);
   }
   got = 0;
+  const lat = mode === 'rtt' ? new Float64Array(iterations) : undefined;
+  const native = s.kickPath === 'native';
   const t0 = performance.now();
-  if (mode === 'rtt') {
+  if (lat !== undefined) {
+    let t = t0;
     for (let i = 0; i < iterations; i++) {
-      await s.send(ep, msg);
-      await until(i + 1);
+      if (native) {
+        // the synchronous loop of the native path (what session.send/until do, without a promise per message)
+        ep.sendToBlocking(ep.dst, msg, 15_000);
+        const r = s.runUntil(() => got > i, { timeoutMs: 15_000 });
+        if (r !== 'done') throw new Error(`bench: ${r} waiting for echo ${i + 1}`);
+      } else {
+        await s.send(ep, msg);
+        await until(i + 1);
+      }
+      const t1 = performance.now();
+      lat[i] = (t1 - t) * 1000;
+      t = t1;
     }
   } else {
     let sent = 0;
@@ -162,14 +198,26 @@ async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', pay
   ep.destroy();
   await new Promise((r) => setImmediate(r));
   await s.close();
-  return { elapsedUs, iterations };
+  if (lat === undefined || iterations === 0) return { elapsedUs, iterations };
+  lat.sort();
+  return { elapsedUs, iterations, p50Us: quantile(lat, iterations, 0.5), p99Us: quantile(lat, iterations, 0.99) };
+}
+
+/** A driver's JSON result line, checked: elapsedUs and iterations required, p50Us/p99Us kept when numbers. */
+function cResult(v: unknown): CResult | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o['elapsedUs'] !== 'number' || typeof o['iterations'] !== 'number' || !(o['iterations'] > 0)) return undefined;
+  const r: CResult = { elapsedUs: o['elapsedUs'], iterations: o['iterations'] };
+  if (typeof o['p50Us'] === 'number') r.p50Us = o['p50Us'];
+  if (typeof o['p99Us'] === 'number') r.p99Us = o['p99Us'];
+  return r;
 }
 
 function lastJson(out: string): CResult | undefined {
   const line = out.trim().split('\n').pop() ?? '';
   try {
-    const v = JSON.parse(line) as CResult;
-    return typeof v.elapsedUs === 'number' && typeof v.iterations === 'number' ? v : undefined;
+    return cResult(JSON.parse(line));
   } catch {
     return undefined;
   }
@@ -244,10 +292,14 @@ function cHostArgs(shm: string, sock: string, mode: 'rtt' | 'throughput', payloa
 export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<OpenAmpBenchRow[]> {
   const log = o.log ?? ((): void => undefined);
   const payloads = o.payloads ?? [16, 256, 496];
-  const iterations = o.iterations ?? 2000;
+  const rateIterations = o.iterations ?? 20_000;
+  const rttIterations = o.rttIterations ?? 5000;
   const window = o.window ?? 64;
-  const repeats = o.repeats ?? 1;
+  const repeats = o.repeats ?? 3;
   if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`repeats must be an integer >= 1, not ${repeats}`);
+  for (const [name, n] of [['iterations', rateIterations], ['rttIterations', rttIterations]] as const) {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be an integer >= 1, not ${n}`);
+  }
   const paths = o.kickPaths ?? [nativeKicksAvailable() ? 'native' : 'event-loop'];
   const dir = mkdtempSync(join(tmpdir(), 'tz-openamp-bench-'));
   const rows: OpenAmpBenchRow[] = [];
@@ -256,24 +308,30 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
     const cli = pkgFile('bin/tz-virtio.mjs');
     let k = 0;
     const next = (): { shm: string; sock: string } => ({ shm: join(dir, `b${k}.shm`), sock: join(dir, `b${k++}.sock`) });
-    const samples = new Map<string, { experiment: 'rtt' | 'throughput'; contender: string; payload: number; iterations: number; us: number[] }>();
+    const samples = new Map<string, { experiment: 'rtt' | 'throughput'; contender: string; payload: number; iterations: number; us: number[]; p50: number[]; p99: number[] }>();
     const row = (experiment: 'rtt' | 'throughput', contender: string, payload: number, r: CResult): void => {
       const key = `${experiment} ${contender} ${payload}`;
-      const cell = samples.get(key) ?? { experiment, contender, payload, iterations: r.iterations, us: [] };
+      const cell = samples.get(key) ?? { experiment, contender, payload, iterations: r.iterations, us: [], p50: [], p99: [] };
       cell.us.push(r.elapsedUs / r.iterations);
+      if (r.p50Us !== undefined) cell.p50.push(r.p50Us);
+      if (r.p99Us !== undefined) cell.p99.push(r.p99Us);
       samples.set(key, cell);
-      log(`${experiment} ${contender} ${payload} B: ${(r.elapsedUs / r.iterations).toFixed(2)} µs/msg`);
+      const pct = r.p50Us !== undefined && r.p99Us !== undefined ? ` (p50 ${r.p50Us.toFixed(2)}, p99 ${r.p99Us.toFixed(2)})` : '';
+      log(`${experiment} ${contender} ${payload} B: ${(r.elapsedUs / r.iterations).toFixed(2)} µs/msg${pct}`);
     };
     for (let round = 0; round < repeats; round++) {
       for (const payload of payloads) {
         for (const mode of ['rtt', 'throughput'] as const) {
+          const iterations = mode === 'rtt' ? rttIterations : rateIterations;
           if (peer !== undefined) {
             // C host <-> C remote
             let p = next();
             const cr = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
             const ch = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
             await cr;
-            if (ch.code === 0) row(mode, 'peer-c↔peer-c', payload, JSON.parse(ch.stdout) as CResult);
+            const cc = ch.code === 0 ? lastJson(ch.stdout) : undefined;
+            if (cc !== undefined) row(mode, 'peer-c↔peer-c', payload, cc);
+            else log(`peer-c↔peer-c ${mode} ${payload} B failed: ${ch.stderr.trim().split('\n').pop() ?? ''}`);
             for (const kp of paths) {
               // tz-virtio host <-> C remote
               p = next();
@@ -285,7 +343,8 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
               const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
               const ch2 = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
               await tr;
-              if (ch2.code === 0) row(mode, `peer-c↔${ours(kp)}`, payload, JSON.parse(ch2.stdout) as CResult);
+              const c2 = ch2.code === 0 ? lastJson(ch2.stdout) : undefined;
+              if (c2 !== undefined) row(mode, `peer-c↔${ours(kp)}`, payload, c2);
               else log(`peer-c↔${ours(kp)} ${mode} ${payload} B failed: ${ch2.stderr.trim().split('\n').pop() ?? ''}`);
             }
           } else log('gcc or peer.c unavailable: C rows skipped');
@@ -302,7 +361,7 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
     }
     for (const c of samples.values()) {
       const us = [...c.us].sort((a, b) => a - b);
-      const meanUs = us.length % 2 === 1 ? us[us.length >> 1]! : (us[us.length / 2 - 1]! + us[us.length / 2]!) / 2;
+      const meanUs = median(us);
       rows.push({
         experiment: c.experiment,
         contender: c.contender,
@@ -310,6 +369,8 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
         iterations: c.iterations,
         meanUs,
         msgPerSec: 1e6 / meanUs,
+        ...(c.p50.length > 0 ? { p50Us: median(c.p50) } : {}),
+        ...(c.p99.length > 0 ? { p99Us: median(c.p99) } : {}),
         runs: us.length,
         minUs: us[0]!,
         maxUs: us[us.length - 1]!,

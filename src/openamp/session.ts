@@ -36,7 +36,8 @@ import {
 } from './layout.js';
 import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
 import { DEFAULT_WAIT_POLICY, isWaitPolicy, type WaitPolicy } from '../sync/policy.js';
-import { Waiter } from '../sync/waiter.js';
+import { Waiter, type PeerState } from '../sync/waiter.js';
+import { CpuShareDetector, type CpuShareMode } from './cpu-share.js';
 import { FutexLink } from './futex-link.js';
 import { KickSleeper, type SessionWaitStats } from './kick-sleeper.js';
 
@@ -113,6 +114,8 @@ export class OpenAmpSession {
   readonly link: FutexLink | undefined;
   private readonly sleeper: KickSleeper | undefined;
   private readonly waiter: Waiter | undefined;
+  /** Whether the idle loop spins or yields its CPU at once (./cpu-share.ts; native path, policy peer-aware). */
+  readonly cpuShare = new CpuShareDetector();
 
   private constructor(
     role: OpenAmpRole,
@@ -130,9 +133,20 @@ export class OpenAmpSession {
     this.waitPolicy = policy;
     this.link = link;
     this.sleeper = sleeper;
+    // peer-aware: a linked peer's doorbell says whether it sleeps; either peer is reported asleep while the two sides
+    // share one CPU (./cpu-share.ts), so that the side sleeps at once instead of spinning in the peer's way
+    const linked: PeerState | undefined =
+      link !== undefined
+        ? {
+            hasSleepers: () => link.sleepsOnFutex && link.peerBell.hasSleepers(),
+            get lastWakeMs() {
+              return link.peerBell.lastWakeMs;
+            },
+          }
+        : undefined;
     this.waiter =
       sleeper !== undefined
-        ? new Waiter(sleeper, policy, { minMs: spinUs / 1000, maxMs: policy === 'peer-aware' ? undefined : spinUs / 1000, ...(link !== undefined ? { peer: { hasSleepers: () => link.sleepsOnFutex && link.peerBell.hasSleepers(), get lastWakeMs() { return link.peerBell.lastWakeMs; } } } : {}) })
+        ? new Waiter(this.cpuShare.watch(sleeper), policy, { minMs: spinUs / 1000, maxMs: policy === 'peer-aware' ? undefined : spinUs / 1000, peer: this.cpuShare.peerState(linked) })
         : undefined;
     this.rpmsg = rpmsg;
     this.memory = memory;
@@ -290,9 +304,11 @@ export class OpenAmpSession {
         if (this.closed) return 'closed';
         const seen = sleeper.seq(); // before the last look (src/sync Waiter)
         const n = this.poll();
+        // progress ends the idle episode before done() can end the run: a caller that runs the loop once per message
+        // (a round trip) otherwise starts its next idle episode on this one's spent spin budget and sleeps at once
+        if (n > 0) waiter.progressed();
         if (done()) return 'done';
         if (n > 0) {
-          waiter.progressed();
           lastProgress = performance.now();
           // running: the peer need not kick (the session starts armed, so a loop that never idles must disarm here)
           if (armed && rpmsg.ready) disarm();
@@ -333,13 +349,30 @@ export class OpenAmpSession {
   }
 
   /** Where the session loop slept, and how the idle episodes ended (native path; undefined on the event-loop path). */
-  waitStats(): (SessionWaitStats & { readonly spinHits: number; readonly spinMisses: number; readonly onFutex: boolean; readonly futexWakesSent: number; readonly ringsSkipped: number; readonly socketKicksSent: number }) | undefined {
+  waitStats():
+    | (SessionWaitStats & {
+        readonly spinHits: number;
+        readonly spinMisses: number;
+        readonly peerAsleepCuts: number;
+        readonly cpuShare: CpuShareMode;
+        readonly toYield: number;
+        readonly toSpin: number;
+        readonly onFutex: boolean;
+        readonly futexWakesSent: number;
+        readonly ringsSkipped: number;
+        readonly socketKicksSent: number;
+      })
+    | undefined {
     if (this.sleeper === undefined || this.waiter === undefined) return undefined;
     const l = this.link;
     return {
       ...this.sleeper.stats(),
       spinHits: this.waiter.spinHits,
       spinMisses: this.waiter.spinMisses,
+      peerAsleepCuts: this.waiter.peerAsleepCuts,
+      cpuShare: this.cpuShare.mode,
+      toYield: this.cpuShare.toYield,
+      toSpin: this.cpuShare.toSpin,
       onFutex: this.sleeper.onFutex,
       futexWakesSent: l?.futexWakes ?? 0,
       ringsSkipped: l?.ringsSkipped ?? 0,

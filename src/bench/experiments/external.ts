@@ -81,13 +81,16 @@ export async function runOpenAmpRows(o: ExternalOptions): Promise<(ExternalResul
   try {
     const rows = await mod.runOpenAmpBench({
       payloads: o.quick ? [16] : [16, 496],
-      iterations: Math.max(100, Math.round(1000 * o.scale)),
+      // 20000 messages per throughput cell and 5000 round trips per rtt cell (1000 were too few: a fresh process's
+      // first thousand messages are a JIT warm-up), 3 interleaved rounds, the median reported
+      iterations: Math.max(100, Math.round((o.quick ? 5000 : 20_000) * o.scale)),
+      rttIterations: Math.max(100, Math.round((o.quick ? 1000 : 5000) * o.scale)),
       repeats: o.quick ? 1 : 3,
       ...(build !== undefined ? { openamp: build } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
     for (const r of rows) {
-      out.push({ experiment: 'openamp', kind: r.experiment, contender: r.contender, setting: `${r.payload} B${r.experiment === 'throughput' ? ', window 64' : ''}`, messages: r.iterations, meanUs: r.meanUs, msgPerSec: r.msgPerSec, minUs: r.minUs, maxUs: r.maxUs });
+      out.push({ experiment: 'openamp', kind: r.experiment, contender: r.contender, setting: `${r.payload} B${r.experiment === 'throughput' ? ', window 64' : ''}`, messages: r.iterations, meanUs: r.meanUs, ...(r.p50Us !== undefined ? { p50Us: r.p50Us } : {}), ...(r.p99Us !== undefined ? { p99Us: r.p99Us } : {}), msgPerSec: r.msgPerSec, minUs: r.minUs, maxUs: r.maxUs });
     }
   } catch (e) {
     out.push(skipped('openamp', e));
