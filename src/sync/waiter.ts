@@ -41,6 +41,11 @@ export interface WaiterOptions extends SpinBudgetOptions {
 
 /** Idle passes between two clock reads while spinning (a power of two). */
 const CLOCK_EVERY = 8;
+/** Longest wait for a peer we woke to run again before it counts as asleep, ms. */
+export const WAKE_GRACE_CEILING_MS = 0.25;
+const PEER_AWAKE = 0;
+const PEER_WAKING = 1;
+const PEER_ASLEEP = 2;
 
 export class Waiter {
   readonly budget: SpinBudget;
@@ -90,8 +95,16 @@ export class Waiter {
       }
       const now = performance.now();
       if (this.spinUntil < 0) this.spinUntil = now + this.budget.ms;
+      const phase = policy === 'peer-aware' ? this.peerPhase(now) : PEER_AWAKE;
+      if (phase === PEER_WAKING) {
+        // The peer we woke is on its way and brings the work we wait for: spin on, a full budget past this moment
+        // (bounded by the wake grace). Sleeping now is how two sides lock into one futex round trip per window.
+        const until = now + this.budget.ms;
+        if (until > this.spinUntil) this.spinUntil = until;
+        return false;
+      }
       if (now < this.spinUntil) {
-        if (policy !== 'peer-aware' || !this.peerAsleep(now)) return false;
+        if (phase === PEER_AWAKE) return false;
         this.peerAsleepCuts++;
       }
     }
@@ -135,10 +148,23 @@ export class Waiter {
 
   /** Policy 'peer-aware': the peer sleeps and was not woken by us within the spin budget (see PeerState). */
   private peerAsleep(now: number): boolean {
+    return this.peerPhase(now) === PEER_ASLEEP;
+  }
+
+  /**
+   * Policy 'peer-aware': the peer runs, sleeps, or sleeps in the count but was woken by us within the wake grace:
+   * twice the wake-up latency this side measures (a woken peer needs about as long as we do to run again), at least
+   * the spin budget, at most WAKE_GRACE_CEILING_MS.
+   */
+  private peerPhase(now: number): number {
     const peer = this.peer;
-    if (peer === undefined || !peer.hasSleepers()) return false;
+    if (peer === undefined || !peer.hasSleepers()) return PEER_AWAKE;
     const woke = peer.lastWakeMs;
-    return woke === undefined || now - woke >= this.budget.ms;
+    if (woke === undefined) return PEER_ASLEEP;
+    const b = this.budget;
+    const twice = (2 * b.estimateUs) / 1000;
+    const grace = twice > WAKE_GRACE_CEILING_MS ? WAKE_GRACE_CEILING_MS : twice > b.ms ? twice : b.ms;
+    return now - woke < grace ? PEER_WAKING : PEER_ASLEEP;
   }
 
   /** Waits for one condition: `ready()` is polled, with arm/disarm around each sleep. */

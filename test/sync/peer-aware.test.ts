@@ -69,6 +69,25 @@ describe("Waiter policy 'peer-aware'", () => {
     expect(waiter2.peerAsleepCuts).toBe(1);
   });
 
+  it('spins a full budget past the moment it sees its woken peer still waking, up to the wake grace', () => {
+    const w = words();
+    const mine = new Doorbell(w, 0, 1);
+    let woke = performance.now();
+    const peer = { hasSleepers: () => true, get lastWakeMs() { return woke; } };
+    const waiter = new Waiter(mine, 'peer-aware', { peer, minMs: 0.05, maxMs: 0.05 });
+    // the budget (50 µs) runs out many times over while the peer is waking: no sleep
+    const until = performance.now() + 0.2;
+    while (performance.now() < until) {
+      woke = performance.now() - 0.01; // woken 10 µs ago, within the grace
+      expect(waiter.idle(mine.seq(), never, noop, 1)).toBe(false);
+    }
+    // once the grace (at least the budget, at most 250 µs) has passed since the wake, the peer is asleep: sleep
+    woke = performance.now() - 1;
+    let slept = false;
+    for (let i = 0; i < 10_000 && !slept; i++) slept = waiter.idle(mine.seq(), never, noop, 1);
+    expect(slept).toBe(true);
+  });
+
   it('without a peer doorbell behaves as spin-then-block (spins first)', () => {
     const w = words();
     const mine = new Doorbell(w, 0, 1);
