@@ -58,7 +58,7 @@ function common(cmd: Command): Command {
     .option('--spin-us <us>', 'native kicks: poll the rings this long before sleeping', intOption('--spin-us', { min: 0, max: 1_000_000 }), DEFAULT_SPIN_US)
     .option('--wait-policy <p>', 'native kicks: peer-aware (default), spin-then-block, block or poll', choiceOption('--wait-policy', WAIT_POLICIES))
     .option('--no-futex', 'native kicks: never sleep on the futex doorbell shared with a tz-virtio peer (socket kicks only)')
-    .option('--warmup <n>', 'remote: messages of the JIT warm-up before the service is announced (0 = none)', intOption('--warmup', { min: 0, max: 1_000_000 }))
+    .option('--warmup <n>', 'messages of the JIT warm-up before the endpoint is created (default 30000, 0 = none)', intOption('--warmup', { min: 0, max: 1_000_000 }))
     .option('--stats', 'add where the session loop slept (wait) to the JSON result')
     .option('-q, --quiet', 'no progress lines on stderr');
 }
@@ -99,7 +99,7 @@ async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
       const r = await runEchoRemote(session, { service: o.service, ...(log ? { log } : {}), ...(o.warmup !== undefined ? { warmup: o.warmup } : {}) });
       process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
     } else {
-      const r = await runPingHost(session, { service: o.service, timeoutMs, ...(o.count !== undefined ? { count: o.count } : {}), ...(log ? { log } : {}) });
+      const r = await runPingHost(session, { service: o.service, timeoutMs, ...(o.warmup !== undefined ? { warmup: o.warmup } : {}), ...(o.count !== undefined ? { count: o.count } : {}), ...(log ? { log } : {}) });
       process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
       if (r.errors > 0 || r.received !== r.sent) process.exitCode = 1;
       else completed = true;
