@@ -26,7 +26,7 @@ import { OpenAmpSession, type KickPath } from './session.js';
 import { waitBound } from './ping.js';
 import { OPENAMP_ECHO_SERVICE } from './layout.js';
 import { nativeKicksAvailable } from '../host/native-kick.js';
-import { warmUpRpmsg } from './warmup.js';
+import { warmUpSession } from './session-warmup.js';
 
 export interface OpenAmpBenchRow {
   readonly experiment: 'rtt' | 'throughput';
@@ -142,8 +142,9 @@ export function median(values: readonly number[]): number {
 
 /** Our host in this process: rtt (one message at a time) or throughput (`window` in flight), echoes counted. */
 async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', payload: number, iterations: number, window: number, kicks?: KickPath): Promise<CResult> {
+  // as `openamp host` does before it connects (./session-warmup.ts): both of our sides start warm
+  await warmUpSession('host', undefined, kicks !== undefined ? { kicks } : {});
   const s = await OpenAmpSession.open({ role: 'host', shmPath: shm, socketPath: sock, timeoutMs: 15_000, ...(kicks !== undefined ? { kicks } : {}) });
-  warmUpRpmsg(); // as our remote does before it announces (./warmup.ts): both of our sides start warm
   let got = 0;
   const ep = s.rpmsg.createEndpoint({
     name: OPENAMP_ECHO_SERVICE,

@@ -37,6 +37,9 @@ export async function runEchoRemote(session: OpenAmpSession, o: EchoRemoteOption
   let destroyed = false;
   const ep = rpmsg.createEndpoint({
     name: service,
+    // As OpenAMP's rpmsg_create_ept: announce even when the host announced the same name first (its NS message may
+    // have been read already, e.g. during a warm-up); the host learns our address from the announcement.
+    ...(rpmsg.ready && rpmsg.nameService ? { announce: true } : {}),
     onMessage: echoHandler(st),
     onUnbind: () => {
       destroyed = true;
