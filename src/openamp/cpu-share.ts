@@ -36,10 +36,10 @@ export const SHORT_SLEEP_US = 30;
 export const STRIKES = 2;
 /**
  * Sleeps of a yielding side between two probes (an idle episode that spins its budget). A probe against a peer on our
- * CPU delays that peer by the budget: one round trip in PROBE_EVERY pays it, so this keeps it out of the p99 (every
- * 32 sleeps put tz ↔ tz round trips' p99 at ~112 µs = the 100 µs budget).
+ * CPU delays that peer by the budget: one round trip in PROBE_EVERY / 2 pays it (both sides probe), so this keeps it
+ * out of the p99 (every 32 and every 128 sleeps put tz ↔ tz round trips' p99 at 106-112 µs = the 100 µs budget).
  */
-export const PROBE_EVERY = 128;
+export const PROBE_EVERY = 512;
 /** Consecutive probes that the peer's work ended before a yielding side spins again. */
 export const PROBE_HITS = 2;
 
