@@ -26,7 +26,8 @@ import { OpenAmpSession, type KickPath } from './session.js';
 import { waitBound } from './ping.js';
 import { OPENAMP_ECHO_SERVICE } from './layout.js';
 import { nativeKicksAvailable } from '../host/native-kick.js';
-import { warmUpRpmsg } from './warmup.js';
+import { warmUpSession } from './session-warmup.js';
+import type { WaitPolicy } from '../sync/policy.js';
 
 export interface OpenAmpBenchRow {
   readonly experiment: 'rtt' | 'throughput';
@@ -70,6 +71,8 @@ export interface OpenAmpBenchOptions {
    * calls, else ['event-loop']. Rows of the event-loop path are named `tz-virtio[event-loop]`.
    */
   readonly kickPaths?: readonly KickPath[];
+  /** Wait policy of our sides (host here, remote children); default: the session's default. */
+  readonly waitPolicy?: WaitPolicy;
   readonly log?: (line: string) => void;
 }
 
@@ -141,9 +144,11 @@ export function median(values: readonly number[]): number {
 }
 
 /** Our host in this process: rtt (one message at a time) or throughput (`window` in flight), echoes counted. */
-async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', payload: number, iterations: number, window: number, kicks?: KickPath): Promise<CResult> {
-  const s = await OpenAmpSession.open({ role: 'host', shmPath: shm, socketPath: sock, timeoutMs: 15_000, ...(kicks !== undefined ? { kicks } : {}) });
-  warmUpRpmsg(); // as our remote does before it announces (./warmup.ts): both of our sides start warm
+async function tsHost(shm: string, sock: string, mode: 'rtt' | 'throughput', payload: number, iterations: number, window: number, kicks?: KickPath, waitPolicy?: WaitPolicy): Promise<CResult> {
+  const o = { ...(kicks !== undefined ? { kicks } : {}), ...(waitPolicy !== undefined ? { waitPolicy } : {}) };
+  // as `openamp host` does before it connects (./session-warmup.ts): both of our sides start warm
+  await warmUpSession('host', undefined, o);
+  const s = await OpenAmpSession.open({ role: 'host', shmPath: shm, socketPath: sock, timeoutMs: 15_000, ...o });
   let got = 0;
   const ep = s.rpmsg.createEndpoint({
     name: OPENAMP_ECHO_SERVICE,
@@ -237,6 +242,7 @@ async function openampRows(
   window: number,
   cli: string,
   paths: readonly KickPath[],
+  policy: WaitPolicy | undefined,
   row: (experiment: 'rtt' | 'throughput', contender: string, payload: number, r: CResult) => void,
   log: (line: string) => void,
 ): Promise<void> {
@@ -261,13 +267,13 @@ async function openampRows(
     removeFixed();
     const er2 = run(b.echo, [], 120_000, env);
     await settle();
-    row(mode, `${ours(kp)}↔openamp-c`, payload, await tsHost(OPENAMP_FIXED.shm, OPENAMP_FIXED.sock, mode, payload, iterations, window, kp));
+    row(mode, `${ours(kp)}↔openamp-c`, payload, await tsHost(OPENAMP_FIXED.shm, OPENAMP_FIXED.sock, mode, payload, iterations, window, kp, policy));
     await er2;
   }
   if (b.pingBench !== undefined) {
     for (const kp of paths) {
       removeFixed();
-      const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', OPENAMP_FIXED.shm, '--socket', OPENAMP_FIXED.sock]);
+      const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, ...policyArgs(policy), '--shm', OPENAMP_FIXED.shm, '--socket', OPENAMP_FIXED.sock]);
       await settle();
       const h = await run(b.pingBench, ['1'], 120_000, benchEnv);
       const r = lastJson(h.stdout);
@@ -277,6 +283,11 @@ async function openampRows(
     }
   }
   removeFixed();
+}
+
+/** The remote child's arguments for a wait policy (none: its default). */
+function policyArgs(p: WaitPolicy | undefined): string[] {
+  return p !== undefined ? ['--wait-policy', p] : [];
 }
 
 /** Contender name of our side on a kick path. */
@@ -336,11 +347,11 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
               // tz-virtio host <-> C remote
               p = next();
               const cr2 = run(peer, ['remote', '--shm', p.shm, '--sock', p.sock]);
-              row(mode, `${ours(kp)}↔peer-c`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
+              row(mode, `${ours(kp)}↔peer-c`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp, o.waitPolicy));
               await cr2;
               // C host <-> tz-virtio remote (child process)
               p = next();
-              const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
+              const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, ...policyArgs(o.waitPolicy), '--shm', p.shm, '--socket', p.sock]);
               const ch2 = await run(peer, cHostArgs(p.shm, p.sock, mode, payload, iterations, window));
               await tr;
               const c2 = ch2.code === 0 ? lastJson(ch2.stdout) : undefined;
@@ -348,12 +359,12 @@ export async function runOpenAmpBench(o: OpenAmpBenchOptions = {}): Promise<Open
               else log(`peer-c↔${ours(kp)} ${mode} ${payload} B failed: ${ch2.stderr.trim().split('\n').pop() ?? ''}`);
             }
           } else log('gcc or peer.c unavailable: C rows skipped');
-          if (o.openamp !== undefined) await openampRows(o.openamp, mode, payload, iterations, window, cli, paths, row, log);
+          if (o.openamp !== undefined) await openampRows(o.openamp, mode, payload, iterations, window, cli, paths, o.waitPolicy, row, log);
           for (const kp of paths) {
             // tz-virtio host <-> tz-virtio remote, two processes (same kick path on both sides)
             const p = next();
-            const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, '--shm', p.shm, '--socket', p.sock]);
-            row(mode, `${ours(kp)}↔${ours(kp)}`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp));
+            const tr = run(process.execPath, [cli, 'openamp', 'remote', '-q', '--kicks', kp, ...policyArgs(o.waitPolicy), '--shm', p.shm, '--socket', p.sock]);
+            row(mode, `${ours(kp)}↔${ours(kp)}`, payload, await tsHost(p.shm, p.sock, mode, payload, iterations, window, kp, o.waitPolicy));
             await tr;
           }
         }

@@ -4,8 +4,8 @@
  * when the host destroys the channel (name-service DESTROY) or sends the shutdown word 0xEF56A55A; on the way out it
  * destroys its endpoint (announcing DESTROY, as rpmsg_destroy_ept does) and closes the session.
  */
-import type { RpmsgMessage } from '../rpmsg/index.js';
-import { OPENAMP_ECHO_SERVICE, OPENAMP_SHUTDOWN_WORD } from './layout.js';
+import { OPENAMP_ECHO_SERVICE } from './layout.js';
+import { echoHandler, flushEchoes, newEchoState } from './echo-handler.js';
 import type { OpenAmpSession } from './session.js';
 import { DEFAULT_WARMUP_MESSAGES, warmUpRpmsg } from './warmup.js';
 
@@ -14,7 +14,7 @@ export interface EchoRemoteOptions {
   readonly service?: string;
   /** Log lines (stderr in the CLI); default none. */
   readonly log?: (line: string) => void;
-  /** Messages of the JIT warm-up run before the service is announced (./warmup.ts); default 10000, 0 = none. */
+  /** Messages of the JIT warm-up run before the service is announced (./warmup.ts); default 30000, 0 = none. */
   readonly warmup?: number;
 }
 
@@ -33,43 +33,29 @@ export async function runEchoRemote(session: OpenAmpSession, o: EchoRemoteOption
   const rpmsg = session.rpmsg;
   // Before the endpoint is announced, so the host's first message already meets optimised code.
   warmUpRpmsg(o.warmup ?? DEFAULT_WARMUP_MESSAGES);
-  let echoed = 0;
-  let reason: EchoResult['reason'] | undefined;
-  /** Echoes waiting for a TX buffer (copies: the received buffer goes back to the host). */
-  const backlog: { dst: number; data: Uint8Array }[] = [];
-  const flush = (): void => {
-    while (backlog.length > 0 && !ep.destroyed) {
-      const b = backlog[0]!;
-      if (!ep.trySendTo(b.dst, b.data)) return;
-      backlog.shift();
-      echoed++;
-    }
-  };
+  const st = newEchoState();
+  let destroyed = false;
   const ep = rpmsg.createEndpoint({
     name: service,
-    onMessage: (m: RpmsgMessage, e) => {
-      const d = m.data;
-      if (d.length >= 4 && (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0 === OPENAMP_SHUTDOWN_WORD) {
-        reason ??= 'shutdown';
-        return;
-      }
-      // Echo to the sender (the endpoint bound to it on the first message, as OpenAMP does).
-      if (backlog.length === 0 && e.trySendTo(m.src, d)) echoed++;
-      else backlog.push({ dst: m.src, data: d.slice() });
-    },
+    // As OpenAMP's rpmsg_create_ept: announce even when the host announced the same name first (its NS message may
+    // have been read already, e.g. during a warm-up); the host learns our address from the announcement.
+    ...(rpmsg.ready && rpmsg.nameService ? { announce: true } : {}),
+    onMessage: echoHandler(st),
     onUnbind: () => {
-      reason ??= 'destroyed';
+      destroyed = true;
     },
   });
   log(`echo: endpoint 0x${ep.addr.toString(16)} "${service}" (${session.kickPath} kicks)`);
   const r = await session.until(
     () => {
-      flush();
-      return reason !== undefined;
+      if (st.backlog.length > 0) flushEchoes(st, ep);
+      return st.shutdown || destroyed;
     },
-    { timeoutMs: Infinity, starved: () => backlog.length > 0 },
+    { timeoutMs: Infinity, starved: () => st.backlog.length > 0 },
   );
-  if (reason === undefined) reason = 'peer-gone';
+  // a shutdown word counts before a DESTROY that arrived with it
+  const reason: EchoResult['reason'] = st.shutdown ? 'shutdown' : destroyed ? 'destroyed' : 'peer-gone';
+  const echoed = st.echoed;
   log(`echo: ${reason}, ${echoed} messages echoed${r === 'closed' ? ' (session closed)' : ''}`);
   // rpmsg_destroy_ept announces DESTROY when the peer is still there.
   if (reason !== 'peer-gone' && !session.peerGone) ep.destroy();

@@ -11,6 +11,7 @@ import { RPMSG_ADDR_ANY } from '../rpmsg/constants.js';
 import { OPENAMP_ECHO_SERVICE } from './layout.js';
 import type { OpenAmpSession } from './session.js';
 import { OpenAmpError, OpenAmpErrorCode } from './errors.js';
+import { DEFAULT_WARMUP_MESSAGES, warmUpRpmsg } from './warmup.js';
 
 export interface PingHostOptions {
   readonly service?: string;
@@ -19,6 +20,8 @@ export interface PingHostOptions {
   /** How long to wait for the remote's announcement and for each echo, ms. Default 15000. */
   readonly timeoutMs?: number;
   readonly log?: (line: string) => void;
+  /** Messages of the JIT warm-up run before the endpoint is created (./warmup.ts); default 30000, 0 = none. */
+  readonly warmup?: number;
 }
 
 export interface PingResult {
@@ -42,6 +45,8 @@ export async function runPingHost(session: OpenAmpSession, o: PingHostOptions = 
   const log = o.log ?? ((): void => undefined);
   const timeoutMs = o.timeoutMs ?? 15_000;
   const rpmsg = session.rpmsg;
+  // Before the endpoint exists, so the first ping already meets optimised code.
+  warmUpRpmsg(o.warmup ?? DEFAULT_WARMUP_MESSAGES);
   let received = 0;
   let errors = 0;
   let expectNum = 0;

@@ -115,7 +115,9 @@ export class OpenAmpSession {
   private readonly sleeper: KickSleeper | undefined;
   private readonly waiter: Waiter | undefined;
   /** Whether the idle loop spins or yields its CPU at once (./cpu-share.ts; native path, policy peer-aware). */
-  readonly cpuShare = new CpuShareDetector();
+  readonly cpuShare: CpuShareDetector;
+  /** The Waiter's spin cuts when the current idle call began (a sleep after no new cut followed a full spin). */
+  private idleCuts = 0;
 
   private constructor(
     role: OpenAmpRole,
@@ -144,9 +146,11 @@ export class OpenAmpSession {
             },
           }
         : undefined;
+    this.cpuShare = new CpuShareDetector();
+    const fullSpin = (): boolean => policy !== 'block' && this.waiter !== undefined && this.waiter.peerAsleepCuts === this.idleCuts;
     this.waiter =
       sleeper !== undefined
-        ? new Waiter(this.cpuShare.watch(sleeper), policy, { minMs: spinUs / 1000, maxMs: policy === 'peer-aware' ? undefined : spinUs / 1000, peer: this.cpuShare.peerState(linked) })
+        ? new Waiter(this.cpuShare.watch(sleeper, fullSpin), policy, { minMs: spinUs / 1000, maxMs: policy === 'peer-aware' ? undefined : spinUs / 1000, peer: this.cpuShare.peerState(linked) })
         : undefined;
     this.rpmsg = rpmsg;
     this.memory = memory;
@@ -306,7 +310,11 @@ export class OpenAmpSession {
         const n = this.poll();
         // progress ends the idle episode before done() can end the run: a caller that runs the loop once per message
         // (a round trip) otherwise starts its next idle episode on this one's spent spin budget and sleeps at once
-        if (n > 0) waiter.progressed();
+        if (n > 0) {
+          const hits = waiter.spinHits;
+          waiter.progressed();
+          if (waiter.spinHits !== hits) this.cpuShare.hit(); // the spin paid
+        }
         if (done()) return 'done';
         if (n > 0) {
           lastProgress = performance.now();
@@ -335,6 +343,7 @@ export class OpenAmpSession {
           }
           continue;
         }
+        this.idleCuts = waiter.peerAsleepCuts;
         waiter.idle(seen, arm, disarm, Math.min(1000, left));
         if (sleeper.peerGone) return gone();
       }
@@ -357,6 +366,7 @@ export class OpenAmpSession {
         readonly cpuShare: CpuShareMode;
         readonly toYield: number;
         readonly toSpin: number;
+        readonly probes: number;
         readonly onFutex: boolean;
         readonly futexWakesSent: number;
         readonly ringsSkipped: number;
@@ -373,6 +383,7 @@ export class OpenAmpSession {
       cpuShare: this.cpuShare.mode,
       toYield: this.cpuShare.toYield,
       toSpin: this.cpuShare.toSpin,
+      probes: this.cpuShare.probes,
       onFutex: this.sleeper.onFutex,
       futexWakesSent: l?.futexWakes ?? 0,
       ringsSkipped: l?.ringsSkipped ?? 0,

@@ -98,6 +98,23 @@ describe.each(['native', 'event-loop'] as const)('our side against the independe
   });
 });
 
+describe('our remote whose endpoint is created after it attached (e.g. after a warm-up)', () => {
+  it('announces its endpoint although it had already read the C host\'s own announcement of the same name', async () => {
+    const p = paths('late-ep');
+    const host = startPeer(peer.bin, ['host', '--shm', p.shm, '--sock', p.sock, '--server', '--count', '20']);
+    const s = await OpenAmpSession.open({ role: 'remote', shmPath: p.shm, socketPath: p.sock, socketRole: 'client', timeoutMs: 10_000, kicks: 'native' });
+    // the session attaches on the status timer and reads the host's NS CREATE before the endpoint exists
+    for (let i = 0; i < 500 && !s.rpmsg.ready; i++) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.rpmsg.ready).toBe(true);
+    const res = await runEchoRemote(s, { warmup: 0 });
+    const h = await host.done;
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.stdout)).toEqual({ received: 20, errors: 0 });
+    expect(res).toEqual({ echoed: 20, reason: 'destroyed' });
+  });
+});
+
 describe.each(['block', 'poll'] as const)('our remote with wait policy %s (native kicks) against the C ping host', (waitPolicy) => {
   it('echoes all 480 messages and ends on the name-service destroy (poll still notices the host leaving)', async () => {
     const p = paths(`ts-remote-${waitPolicy}`);

@@ -14,6 +14,7 @@ import { setActivity } from '../signals.js';
 import { cleanupOnExit, unlinkSharedFile } from '../../host/shm.js';
 import { DEFAULT_SPIN_US, OpenAmpSession } from '../../openamp/session.js';
 import { runEchoRemote } from '../../openamp/echo.js';
+import { DEFAULT_SESSION_WARMUP_MESSAGES, warmUpSession } from '../../openamp/session-warmup.js';
 import { PING_HEADER, runPingHost } from '../../openamp/ping.js';
 import { WAIT_POLICIES, type WaitPolicy } from '../../sync/policy.js';
 import { OPENAMP_ECHO_SERVICE, OPENAMP_SHM_PATH, OPENAMP_SHM_SIZE, OPENAMP_SOCKET_PATH } from '../../openamp/layout.js';
@@ -58,7 +59,7 @@ function common(cmd: Command): Command {
     .option('--spin-us <us>', 'native kicks: poll the rings this long before sleeping', intOption('--spin-us', { min: 0, max: 1_000_000 }), DEFAULT_SPIN_US)
     .option('--wait-policy <p>', 'native kicks: peer-aware (default), spin-then-block, block or poll', choiceOption('--wait-policy', WAIT_POLICIES))
     .option('--no-futex', 'native kicks: never sleep on the futex doorbell shared with a tz-virtio peer (socket kicks only)')
-    .option('--warmup <n>', 'remote: messages of the JIT warm-up before the service is announced (0 = none)', intOption('--warmup', { min: 0, max: 1_000_000 }))
+    .option('--warmup <n>', 'messages of the JIT warm-up (this role on a private pair with a worker) before the endpoint is created (default 20000, 0 = none)', intOption('--warmup', { min: 0, max: 1_000_000 }))
     .option('--stats', 'add where the session loop slept (wait) to the JSON result')
     .option('-q, --quiet', 'no progress lines on stderr');
 }
@@ -81,7 +82,22 @@ async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
   setActivity(`waiting for the OpenAMP peer on ${o.socket}`);
   let completed = false;
   let session: OpenAmpSession | undefined;
+  // JIT warm-up of this role's exact code paths on a private pair, before the endpoint is created (the host: before
+  // it connects, so that its session reads nothing before its endpoint exists; src/openamp/session-warmup.ts)
+  const warmUp = async (): Promise<void> => {
+    setActivity('warming up');
+    const w = await warmUpSession(role, o.warmup ?? DEFAULT_SESSION_WARMUP_MESSAGES, {
+      ...(o.kicks !== undefined ? { kicks: o.kicks } : {}),
+      spinUs: o.spinUs,
+      ...(o.waitPolicy !== undefined ? { waitPolicy: o.waitPolicy } : {}),
+      ...(o.futex === false ? { futexLink: false } : {}),
+      timeoutMs: Math.min(timeoutMs, 5000), // a warm-up that cannot run must not hold the real session back long
+    });
+    if (w.messages > 0 || w.error !== undefined) log?.(`warm-up: ${w.messages} messages in ${w.ms.toFixed(0)} ms${w.error !== undefined ? ` (stopped: ${w.error})` : ''}`);
+  };
   try {
+    if (role === 'host') await warmUp();
+    setActivity(`waiting for the OpenAMP peer on ${o.socket}`);
     session = await OpenAmpSession.open({
       role,
       shmPath: o.shm,
@@ -94,12 +110,13 @@ async function run(role: 'host' | 'remote', o: Opts): Promise<void> {
       ...(o.waitPolicy !== undefined ? { waitPolicy: o.waitPolicy } : {}),
       ...(o.futex === false ? { futexLink: false } : {}),
     });
+    if (role === 'remote') await warmUp();
     setActivity(role === 'remote' ? 'echoing for the OpenAMP host' : 'pinging the OpenAMP remote');
     if (role === 'remote') {
-      const r = await runEchoRemote(session, { service: o.service, ...(log ? { log } : {}), ...(o.warmup !== undefined ? { warmup: o.warmup } : {}) });
+      const r = await runEchoRemote(session, { service: o.service, warmup: 0, ...(log ? { log } : {}) });
       process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
     } else {
-      const r = await runPingHost(session, { service: o.service, timeoutMs, ...(o.count !== undefined ? { count: o.count } : {}), ...(log ? { log } : {}) });
+      const r = await runPingHost(session, { service: o.service, timeoutMs, warmup: 0, ...(o.count !== undefined ? { count: o.count } : {}), ...(log ? { log } : {}) });
       process.stdout.write(JSON.stringify(o.stats ? { ...r, wait: session.waitStats() } : r) + '\n');
       if (r.errors > 0 || r.received !== r.sent) process.exitCode = 1;
       else completed = true;
