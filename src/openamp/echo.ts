@@ -55,7 +55,7 @@ export async function runEchoRemote(session: OpenAmpSession, o: EchoRemoteOption
       }
       // Echo to the sender (the endpoint bound to it on the first message, as OpenAMP does).
       if (backlog.length === 0 && e.trySendTo(m.src, d)) echoed++;
-      else backlog.push({ dst: m.src, data: d.slice() });
+      else backlog.push({ dst: m.src, data: m.copy() });
     },
     onUnbind: () => {
       reason ??= 'destroyed';

@@ -132,7 +132,7 @@ export class RxMessage implements RpmsgMessage {
   copy(): Uint8Array {
     this.check();
     const out = new Uint8Array(this.len);
-    copyBytes(out, 0, this.region!.u8, this.payloadOff, this.len);
+    copyBytes(out, 0, this.data, 0, this.len);
     return out;
   }
 
@@ -143,8 +143,9 @@ export class RxMessage implements RpmsgMessage {
     if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= dst.length)) {
       throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `a ${n}-byte payload does not fit ${dst.length} bytes at offset ${offset}`, { len: n, offset });
     }
-    // straight from the region (no view made); a byte loop out of shared memory would be ~10x slower, even for 16 B
-    copyBytes(dst, offset, this.region!.u8, this.payloadOff, n);
+    // from the cached view: short payloads take TypedArray.set without making a view, long ones the native copy
+    // (a byte loop out of shared memory would be ~10x slower, even for 16 B)
+    copyBytes(dst, offset, this.data, 0, n);
     return n;
   }
 

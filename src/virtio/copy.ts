@@ -24,13 +24,19 @@ import { VirtioError, VirtioErrorCode } from './errors.js';
 export type CopyBytesFn = (dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, length: number) => void;
 
 /**
- * Copies shorter than this go through TypedArray.set even when the native copy is installed. Measured on this
- * project's 2-core Xeon VM (Node 20, docs/benchmarks.md "Copying shared memory"): one addon call costs ~50 ns, the
- * same as a subarray() + set() of a few bytes, and from 256 B on the memmove is faster for shared sources
- * (SharedArrayBuffer, just written by another thread): 256 B ~equal, 1 KiB 1.3x, 4 KiB 1.2-1.5x, 64 KiB 1.3-1.6x.
- * Below 256 B the two are within noise, so the fallback keeps the tiny copies (headers, names) off the addon.
+ * Copies shorter than this go through TypedArray.set even when the native copy is installed: the crossover measured
+ * on this project's 2-core Xeon VM (Node 20, glibc 2.36; copies out of a SharedArrayBuffer another thread has just
+ * written, medians of 7 x 64 copies, ns per copy; docs/benchmarks.md "Copying shared memory"):
+ *
+ *   bytes               256   512   1 KiB  2 KiB  4 KiB  64 KiB
+ *   subarray + set      111   127   206    351    318    4225
+ *   set of a made view   54    90   175    333    274    4207
+ *   addon memmove        77   100   161    199    272    3132
+ *
+ * One addon call costs ~50 ns. From 1 KiB on the memmove is never slower than either form of set (2 KiB 1.7x,
+ * 64 KiB 1.35x); below it, set of a view the caller already holds wins. So: 1 KiB.
  */
-export const NATIVE_COPY_MIN_BYTES = 256;
+export const NATIVE_COPY_MIN_BYTES = 1024;
 
 /** The installed native copy, or undefined (TypedArray.set only). */
 let nativeCopy: CopyBytesFn | undefined;

@@ -103,16 +103,17 @@ describe('copyBytes: dispatch', () => {
   it('PhysicalMemory.readBytes / writeBytes go through it, and stay inside their region', () => {
     const c = countingCopy();
     installCopyBytes(c.fn);
-    const mem = new PhysicalMemory([{ name: 'a', base: 0x1000, size: 0x1000 }]);
-    const payload = filled(new ArrayBuffer(600), 9);
-    mem.writeBytes(0x1100, payload, 100, 500);
-    const back = new Uint8Array(500);
-    mem.readBytes(0x1100, back, 0, 500);
+    const n = NATIVE_COPY_MIN_BYTES + 500;
+    const mem = new PhysicalMemory([{ name: 'a', base: 0x1000, size: 2 * n }]);
+    const payload = filled(new ArrayBuffer(n + 100), 9);
+    mem.writeBytes(0x1100, payload, 100, n);
+    const back = new Uint8Array(n);
+    mem.readBytes(0x1100, back, 0, n);
     expect(Array.from(back)).toEqual(Array.from(payload.subarray(100)));
-    expect(c.calls).toEqual([500, 500]);
+    expect(c.calls).toEqual([n, n]);
     let err: unknown;
     try {
-      mem.readBytes(0x1f00, back, 0, 500);
+      mem.readBytes(0x1000 + n + 1, back, 0, n);
     } catch (e) {
       err = e;
     }
