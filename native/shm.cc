@@ -12,6 +12,8 @@
 //   pollKick(fd, timeoutMs) -> bytes drained (> 0) | 0 timed out or interrupted | -1 peer closed
 //   sendKick(fd) -> 1 sent | 0 coalesced (socket buffer full: unread kicks are already queued) | -1 peer gone
 //   closeFd(fd)
+// Bulk copy between typed arrays (shared or not), at the C library's memmove speed:
+//   copyBytes(dst, dstOffset, src, srcOffset, length)   every bound checked here; overlapping ranges are fine
 // vhost-user back-ends (fd passing, mmap of a passed fd, eventfd, fd watchers on the event loop): native/vhost.cc.
 // Every fd is non-blocking and close-on-exec; pollKick is the only call that sleeps (in ppoll).
 //
@@ -377,6 +379,57 @@ static void CloseFd(const FunctionCallbackInfo<Value>& args) {
   if (close(fd) != 0 && errno != EINTR) return ThrowErrno(args.GetIsolate(), errno, "close");
 }
 
+// ---- bulk copy ------------------------------------------------------------------------------------------------------
+
+// A byte offset or length argument: an integer number in [0, 2^53). False when it is anything else.
+static bool ByteCount(Local<Value> v, size_t* out) {
+  if (v->IsUint32()) {  // the common case (Smi), no double conversion
+    *out = v.As<v8::Uint32>()->Value();
+    return true;
+  }
+  if (!v->IsNumber()) return false;
+  double d = v.As<v8::Number>()->Value();
+  if (!(d >= 0) || d >= 9007199254740992.0 || std::floor(d) != d) return false;
+  *out = static_cast<size_t>(d);
+  return true;
+}
+
+// The bytes a typed array or DataView sees: its buffer's data plus its byte offset, and its byte length (0 when the
+// buffer is detached, so every non-empty range is then out of bounds).
+static uint8_t* ViewBytes(Local<Value> v, size_t* length) {
+  Local<v8::ArrayBufferView> view = v.As<v8::ArrayBufferView>();
+  *length = view->ByteLength();
+  if (*length == 0) return nullptr;
+  return static_cast<uint8_t*>(view->Buffer()->Data()) + view->ByteOffset();
+}
+
+// copyBytes(dst, dstOffset, src, srcOffset, length): memmove of `length` bytes from src[srcOffset..] to
+// dst[dstOffset..]. dst and src are typed arrays or DataViews over an ArrayBuffer or a SharedArrayBuffer, possibly
+// the same one, with overlapping ranges (memmove, not memcpy). A range past either view's end throws a RangeError
+// with code ERR_TZ_COPY_OUT_OF_RANGE and copies nothing; a wrong argument type throws a TypeError.
+//
+// Shared memory: the payload is published by the other side with an Atomics store of a ring index, which this thread
+// has read with Atomics.load before calling; the copy itself is plain loads and stores, exactly as V8's own copy of a
+// SharedArrayBuffer (which uses relaxed word accesses) is.
+static void CopyBytes(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 5 || !args[0]->IsArrayBufferView() || !args[2]->IsArrayBufferView()) {
+    return ThrowType(isolate, "copyBytes(dst: ArrayBufferView, dstOffset: number, src: ArrayBufferView, srcOffset: number, length: number)");
+  }
+  size_t dstOff, srcOff, n;
+  if (!ByteCount(args[1], &dstOff) || !ByteCount(args[3], &srcOff) || !ByteCount(args[4], &n)) {
+    return ThrowType(isolate, "copyBytes: offsets and length must be integers >= 0");
+  }
+  size_t dstLen, srcLen;
+  uint8_t* dst = ViewBytes(args[0], &dstLen);
+  uint8_t* src = ViewBytes(args[2], &srcLen);
+  // written so that no sum can overflow: off <= len, then n <= len - off
+  if (dstOff > dstLen || n > dstLen - dstOff || srcOff > srcLen || n > srcLen - srcOff) {
+    return tz_native::ThrowRange(isolate, "copyBytes: range out of bounds", "ERR_TZ_COPY_OUT_OF_RANGE");
+  }
+  if (n > 0) std::memmove(dst + dstOff, src + srcOff, n);
+}
+
 // Pins this shared object in the process for good. Node dlcloses an addon when the last environment that loaded it
 // goes away, e.g. when a worker_thread that loaded it exits. But a SharedArrayBuffer made by map()/mapFd() can outlive
 // that worker (posted to another thread, or simply freed by a later GC) and its deleter (Unmap, UnmapOwned) is code in
@@ -406,9 +459,10 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "pollKick", tz_shm::PollKick);
   NODE_SET_METHOD(exports, "sendKick", tz_shm::SendKick);
   NODE_SET_METHOD(exports, "closeFd", tz_shm::CloseFd);
+  NODE_SET_METHOD(exports, "copyBytes", tz_shm::CopyBytes);  // ABI 4
   tz_vhost::Register(exports, context);  // ABI 3: the vhost-user calls (native/vhost.cc)
   v8::Isolate* isolate = context->GetIsolate();
   exports
-      ->Set(context, v8::String::NewFromUtf8(isolate, "abiVersion").ToLocalChecked(), v8::Integer::New(isolate, 3))
+      ->Set(context, v8::String::NewFromUtf8(isolate, "abiVersion").ToLocalChecked(), v8::Integer::New(isolate, 4))
       .Check();
 }

@@ -4,6 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadContender } from './contenders/index.js';
+import { installCopyBytes } from '../virtio/copy.js';
+import { nativeCopyBytes } from '../host/native-copy.js';
 import type { TrialSpec } from './types.js';
 
 interface Data {
@@ -20,6 +22,9 @@ function fail(e: unknown): void {
   const err = e as { code?: unknown; message?: unknown };
   port.postMessage({ type: 'error', code: typeof err?.code === 'string' ? err.code : 'ERROR', message: String(err?.message ?? e) });
 }
+
+// the product's payload copies (virtio/copy.ts) as the partitions run them: the addon's memmove when it is built
+installCopyBytes(nativeCopyBytes());
 
 try {
   const c = await loadContender(data.contender);

@@ -10,6 +10,8 @@ import { Command, CommanderError } from 'commander';
 import { CliError, CliErrorCode } from './errors.js';
 import { registerCommands } from './commands/index.js';
 import { installSignalHandlers } from './signals.js';
+import { installCopyBytes } from '../virtio/copy.js';
+import { nativeCopyBytes } from '../host/native-copy.js';
 
 /** The package version, read from the package.json above this file (src/cli or dist/src/cli). */
 export function packageVersion(): string {
@@ -46,6 +48,8 @@ function codeOf(e: unknown): string {
 }
 
 export async function runCli(argv: readonly string[]): Promise<number> {
+  // this thread's payload copies (in-process devices, vhost-user back-ends) at memmove speed when the addon is built
+  installCopyBytes(nativeCopyBytes());
   const program = new Command();
   program
     .name('tz-virtio')

@@ -10,7 +10,7 @@ export function writeChain(memory: PhysicalMemory, c: DescriptorChain, src: Uint
   for (let i = c.readable; i < c.count && off + written < src.length; i++) {
     const len = Math.min(c.len[i]!, src.length - off - written);
     if (len === 0) continue;
-    memory.bytes(c.addr[i]!, len).set(src.subarray(off + written, off + written + len));
+    memory.writeBytes(c.addr[i]!, src, off + written, len);
     written += len;
   }
   return written;
@@ -22,7 +22,7 @@ export function gatherChain(memory: PhysicalMemory, c: DescriptorChain, dst: Uin
   for (let i = 0; i < c.readable && got < dst.length; i++) {
     const len = Math.min(c.len[i]!, dst.length - got);
     if (len === 0) continue;
-    dst.set(memory.bytes(c.addr[i]!, len), got);
+    memory.readBytes(c.addr[i]!, dst, got, len);
     got += len;
   }
   return got;

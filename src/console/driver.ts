@@ -217,7 +217,7 @@ export class ConsoleDriver extends EventEmitter implements VirtioDriver {
       const slot = free.pop()!;
       const n = Math.min(this.bufferSize, data.length - off - taken);
       const addr = this.slotAddr(slot);
-      a.memory.bytes(addr, n).set(data.subarray(off + taken, off + taken + n));
+      a.memory.writeBytes(addr, data, off + taken, n);
       q.vq.addBuffer(addr, n, false, slot);
       taken += n;
       this.stats.buffersSent++;

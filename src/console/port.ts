@@ -12,6 +12,7 @@
  *   host also ends the readable side (EOF), as a Linux read() returns 0 once the host is gone.
  */
 import { Duplex, type DuplexOptions } from 'node:stream';
+import { copyBytes } from '../virtio/copy.js';
 
 export interface PortIo {
   /** Copies from data[off..] into free buffers now; returns the bytes taken (0: no buffer, or the port is not open). */
@@ -100,7 +101,9 @@ export class ConsolePort extends Duplex {
   /** Data arrived (a view into shared memory, copied here). Returns false when the reader is full. */
   deliver(view: Uint8Array): boolean {
     if (this.eof || this.destroyed) return true;
-    return this.push(Buffer.from(view));
+    const data = Buffer.allocUnsafe(view.length);
+    copyBytes(data, 0, view, 0, view.length);
+    return this.push(data);
   }
 
   /** No more data will arrive: EOF on the readable side. */

@@ -82,7 +82,12 @@ export function createMemoryPort(d: MemoryPortDeps): MemoryPort {
     write8: (a, v) => (check(a, 1, 'write'), memory.write8(a, v)),
     write16: (a, v) => (check(a, 2, 'write'), memory.write16(a, v)),
     write32: (a, v) => (check(a, 4, 'write'), memory.write32(a, v)),
-    read: (a, len) => (check(a, len, 'read'), memory.bytes(a, len).slice()),
+    read: (a, len) => {
+      check(a, len, 'read');
+      const out = new Uint8Array(len);
+      memory.readBytes(a, out, 0, len);
+      return out;
+    },
     write: (a, data) => (check(a, data.length, 'write'), memory.write(a, data)),
     atomicLoad32: (a) => (aligned(a, 4, 'read'), memory.atomicLoad32(a)),
     atomicStore32: (a, v) => (aligned(a, 4, 'write'), memory.atomicStore32(a, v)),

@@ -6,4 +6,5 @@ export * from './futex.js';
 export * from './kick-channel.js';
 export * from './kick-socket.js';
 export * from './native-kick.js';
+export { nativeCopyBytes, nativeCopyStatus, NO_NATIVE_COPY_ENV, type NativeCopyFn } from './native-copy.js';
 export { loadVhostNative, vhostNativeAvailable, type VhostNative } from './native-vhost.js';

@@ -58,10 +58,16 @@ export interface NativeShm {
   watchFd?(fd: number, callback: (what: number) => void): number;
   /** Stops and frees a watcher; false when the id is unknown. */
   unwatchFd?(id: number): boolean;
+  /**
+   * ABI 4 and later: memmove of `length` bytes from src[srcOffset..] to dst[dstOffset..] (byte offsets into typed
+   * arrays over an ArrayBuffer or a SharedArrayBuffer, overlap allowed). A range past either end throws a RangeError
+   * with code ERR_TZ_COPY_OUT_OF_RANGE and copies nothing. Installed through native-copy.ts.
+   */
+  copyBytes?(dst: ArrayBufferView, dstOffset: number, src: ArrayBufferView, srcOffset: number, length: number): void;
 }
 
 /** The ABI this source tree builds; an addon of an older ABI still loads (its newer calls are undefined). */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 /** Oldest ABI the loader accepts (map, futexWait/futexWake, unlink). */
 export const NATIVE_MIN_ABI_VERSION = 1;
 export const REBUILD_HINT = 'rebuild it with `node scripts/build-native.mjs` (needs Linux, g++, make, python3, Node headers)';

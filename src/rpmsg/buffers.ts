@@ -7,6 +7,7 @@
  * - RxMessage: a received message, valid during the callback; hold() keeps its buffer out of the ring after the
  *   callback returns, release() gives it back (the buffer goes back to the ring only then).
  */
+import { copyBytes } from '../virtio/copy.js';
 import type { MemoryRegion } from '../virtio/memory.js';
 import { RpmsgError, RpmsgErrorCode } from './errors.js';
 import { RPMSG_HEADER_SIZE } from './constants.js';
@@ -130,8 +131,9 @@ export class RxMessage implements RpmsgMessage {
 
   copy(): Uint8Array {
     this.check();
-    const o = this.payloadOff;
-    return this.region!.u8.slice(o, o + this.len);
+    const out = new Uint8Array(this.len);
+    copyBytes(out, 0, this.data, 0, this.len);
+    return out;
   }
 
   /** Copies the payload into `dst` at `offset` without allocating; returns the payload length (BAD_ARGUMENT when it does not fit). */
@@ -141,8 +143,9 @@ export class RxMessage implements RpmsgMessage {
     if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= dst.length)) {
       throw new RpmsgError(RpmsgErrorCode.BAD_ARGUMENT, `a ${n}-byte payload does not fit ${dst.length} bytes at offset ${offset}`, { len: n, offset });
     }
-    // TypedArray.set from the cached view: a byte loop into or out of shared memory is ~10x slower, even for 16 B.
-    dst.set(this.data, offset);
+    // from the cached view: short payloads take TypedArray.set without making a view, long ones the native copy
+    // (a byte loop out of shared memory would be ~10x slower, even for 16 B)
+    copyBytes(dst, offset, this.data, 0, n);
     return n;
   }
 

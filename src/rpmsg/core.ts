@@ -6,6 +6,7 @@
  * Threading: single-threaded. Nothing happens behind the caller's back (no timers except the timeout of a pending
  * async wait): messages are received, TX buffers reclaimed and waiting senders woken inside poll().
  */
+import { copyBytes } from '../virtio/copy.js';
 import { Endpoint, type EndpointOptions } from './endpoint.js';
 import { RxMessage, TxBuffer, TX_ACQUIRED, TX_FREE } from './buffers.js';
 import { RpmsgError, RpmsgErrorCode, isRpmsgError } from './errors.js';
@@ -498,7 +499,7 @@ export abstract class RpmsgCore {
       this.unacquireTx(b);
       throw this.tooLarge(n, b.capacity);
     }
-    b.region!.u8.set(data, b.off + RPMSG_HEADER_SIZE);
+    copyBytes(b.region!.u8, b.off + RPMSG_HEADER_SIZE, data, 0, n);
     this.commit(b, src, dst, n);
     return true;
   }
@@ -515,7 +516,7 @@ export abstract class RpmsgCore {
         this.releaseTxBuffer(b);
         throw this.tooLarge(data.length, b.capacity);
       }
-      b.data.set(data);
+      copyBytes(b.data, 0, data, 0, data.length);
       this.sendNoCopy(b, src, dst, data.length);
     });
   }
@@ -528,7 +529,7 @@ export abstract class RpmsgCore {
       this.releaseTxBuffer(b);
       throw this.tooLarge(data.length, b.capacity);
     }
-    b.data.set(data);
+    copyBytes(b.data, 0, data, 0, data.length);
     this.sendNoCopy(b, src, dst, data.length);
   }
 

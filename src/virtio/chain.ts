@@ -84,7 +84,7 @@ export class DescriptorChain {
     let off = 0;
     for (let i = 0; i < this.readable && off < dst.length; i++) {
       const n = Math.min(this.len[i]!, dst.length - off);
-      dst.set(memory.bytes(this.addr[i]!, n), off);
+      memory.readBytes(this.addr[i]!, dst, off, n);
       off += n;
     }
     return off;
@@ -95,7 +95,7 @@ export class DescriptorChain {
     let off = 0;
     for (let i = this.readable; i < this.count && off < src.length; i++) {
       const n = Math.min(this.len[i]!, src.length - off);
-      memory.bytes(this.addr[i]!, n).set(src.subarray(off, off + n));
+      memory.writeBytes(this.addr[i]!, src, off, n);
       off += n;
     }
     return off;

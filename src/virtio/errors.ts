@@ -12,6 +12,8 @@ export const VirtioErrorCode = {
   MEM_REGION_OVERLAP: 'VIRTIO_ERR_MEM_REGION_OVERLAP',
   MEM_BAD_REGION: 'VIRTIO_ERR_MEM_BAD_REGION',
   BIG_ENDIAN_HOST: 'VIRTIO_ERR_BIG_ENDIAN_HOST',
+  /** A bulk copy (copy.ts) whose source or destination range is not wholly inside its array. */
+  COPY_OUT_OF_RANGE: 'VIRTIO_ERR_COPY_OUT_OF_RANGE',
   // queue configuration
   BAD_QUEUE_SIZE: 'VIRTIO_ERR_BAD_QUEUE_SIZE',
   BAD_RING_ADDRESS: 'VIRTIO_ERR_BAD_RING_ADDRESS',

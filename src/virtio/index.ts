@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './memory.js';
+export * from './copy.js';
 export * from './features.js';
 export * from './status.js';
 export * from './event.js';

@@ -14,6 +14,7 @@
  * region-relative offset; a region's base and byte offset are 8-aligned, so physical alignment equals view
  * alignment.
  */
+import { copyBytes } from './copy.js';
 import { VirtioError, VirtioErrorCode } from './errors.js';
 
 export function assertLittleEndian(): void {
@@ -268,11 +269,21 @@ export class PhysicalMemory {
   }
   /** Copies memory at addr into dst (dst.length bytes). */
   read(addr: number, dst: Uint8Array): void {
-    dst.set(this.bytes(addr, dst.length));
+    this.readBytes(addr, dst, 0, dst.length);
   }
   /** Copies src into memory at addr. */
   write(addr: number, src: Uint8Array): void {
-    this.bytes(addr, src.length).set(src);
+    this.writeBytes(addr, src, 0, src.length);
+  }
+  /** Copies [addr, addr+len) into dst[dstOffset..] through copyBytes (copy.ts), without making a view. */
+  readBytes(addr: number, dst: Uint8Array, dstOffset: number, len: number): void {
+    const r = this.regionFor(addr, len);
+    copyBytes(dst, dstOffset, r.u8, addr - r.base, len);
+  }
+  /** Copies src[srcOffset, srcOffset+len) to memory at addr through copyBytes (copy.ts), without making a view. */
+  writeBytes(addr: number, src: Uint8Array, srcOffset: number, len: number): void {
+    const r = this.regionFor(addr, len);
+    copyBytes(r.u8, addr - r.base, src, srcOffset, len);
   }
   fill(addr: number, len: number, value = 0): void {
     this.bytes(addr, len).fill(value);

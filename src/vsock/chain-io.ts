@@ -16,7 +16,7 @@ export function gatherReadable(memory: PhysicalMemory, c: DescriptorChain, offse
       continue;
     }
     const n = Math.min(segLen - skip, len - done);
-    dst.set(memory.bytes(c.addr[i]! + skip, n), dstOff + done);
+    memory.readBytes(c.addr[i]! + skip, dst, dstOff + done, n);
     done += n;
     skip = 0;
   }
@@ -49,7 +49,7 @@ export function scatterWritable(memory: PhysicalMemory, c: DescriptorChain, offs
       continue;
     }
     const n = Math.min(segLen - skip, len - done);
-    memory.bytes(c.addr[i]! + skip, n).set(src.subarray(srcOff + done, srcOff + done + n));
+    memory.writeBytes(c.addr[i]! + skip, src, srcOff + done, n);
     done += n;
     skip = 0;
   }

@@ -15,7 +15,7 @@
  * packet each and come back on its used ring, event buffers stay posted on queue 2. With `splitHeader` every buffer is
  * two descriptors (header, payload) as Linux posts them; otherwise one.
  */
-import { VirtioFeature, features, isVirtioError } from '../virtio/index.js';
+import { VirtioFeature, copyBytes, features, isVirtioError } from '../virtio/index.js';
 import type { DriverActivation, DriverQueue, VirtioDriver } from '../virtio/device.js';
 import type { PhysicalMemory } from '../virtio/memory.js';
 import {
@@ -373,7 +373,7 @@ export class VsockDriver implements VirtioDriver {
     writeHeader(r.view, o, h);
     // the one copy of the payload, into an aligned slot (word-wise, see the file comment); no view is made when the
     // packet carries the whole chunk
-    if (h.len > 0) r.u8.set(off === 0 && h.len === src!.length ? src! : src!.subarray(off, off + h.len), o + VSOCK_HEADER_SIZE);
+    if (h.len > 0) copyBytes(r.u8, o + VSOCK_HEADER_SIZE, src!, off, h.len);
     if (this.o.splitHeader && h.len > 0) q.vq.add([{ addr, len: VSOCK_HEADER_SIZE }, { addr: addr + VSOCK_HEADER_SIZE, len: h.len }], [], slot);
     else q.vq.addBuffer(addr, VSOCK_HEADER_SIZE + h.len, false, slot);
     this.txDirty = true;

@@ -21,6 +21,7 @@
  * only change socket state and ask for a flush, which runs after the current receive/flush (the role's poll() calls
  * flush() last), or in a microtask when nothing is running.
  */
+import { copyBytes } from '../virtio/copy.js';
 import { VsockError, VsockErrorCode } from './errors.js';
 import {
   VMADDR_PORT_ANY,
@@ -850,9 +851,10 @@ export class VsockEndpoint implements SocketHost, ServerHost {
  * Received payloads are copied out of the ring (the buffer goes back to the driver at once, and the secure side never
  * hands the application memory the driver can still change) into slices of a 1 MiB slab, as Node's own Buffer pool
  * does for small buffers: one allocation per slab instead of one per 64 KiB packet. A slab is freed by the GC once
- * no slice of it is referenced. The slice starts at the source's address modulo 8: V8 copies out of a
- * SharedArrayBuffer a word at a time only when both sides share their alignment (else a byte at a time, several
- * times slower), and a peer's buffers need not be aligned.
+ * no slice of it is referenced. The copy is copyBytes (virtio/copy.ts: the addon's memmove when installed). The slice
+ * starts at the source's address modulo 8 for its TypedArray.set fallback: V8 copies out of a SharedArrayBuffer a word
+ * at a time only when both sides share their alignment (else a byte at a time, several times slower), and a peer's
+ * buffers need not be aligned.
  */
 const SLAB_BYTES = 1 << 20;
 let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
@@ -868,7 +870,7 @@ function copyOut(view: Uint8Array, len: number): Buffer {
   }
   const data = slab.subarray(at, at + len);
   slabAt = at + len;
-  data.set(view.length === len ? view : view.subarray(0, len));
+  copyBytes(data, 0, view, 0, len);
   return data;
 }
 

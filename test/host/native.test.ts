@@ -9,7 +9,7 @@ describe('native addon loader', () => {
   it('loads the built addon', () => {
     expect(nativeAvailable()).toBe(true);
     expect(loadNative().abiVersion).toBe(NATIVE_ABI_VERSION);
-    expect(NATIVE_ABI_VERSION).toBe(3);
+    expect(NATIVE_ABI_VERSION).toBe(4);
   });
 
   it('without the addon, fails with a typed error that says why and how to rebuild', async () => {

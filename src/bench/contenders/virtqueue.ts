@@ -9,7 +9,7 @@
  * rtt: one request/response chain per round trip (out: request, in: response), the device echoes the request into
  * the response buffer and returns the chain with used.len = size.
  */
-import { DescriptorChain, features, PhysicalMemory, VirtioFeature, type MemoryRegion, type Segment, type VirtqueueDevice, type VirtqueueDriver } from '../../virtio/index.js';
+import { copyBytes, DescriptorChain, features, PhysicalMemory, VirtioFeature, type MemoryRegion, type Segment, type VirtqueueDevice, type VirtqueueDriver } from '../../virtio/index.js';
 import { PackedVirtqueueDevice, PackedVirtqueueDriver } from '../../virtio/packed/index.js';
 import { SplitVirtqueueDevice, SplitVirtqueueDriver, splitLegacyLayout } from '../../virtio/split/index.js';
 import { report, type Contender, type RoleInstance } from '../contender.js';
@@ -93,7 +93,7 @@ class Sender implements Side {
       const b = this.free[--this.nFree]!;
       const off = POOL_OFFSET + b * step;
       stamp(this.app.u32, 0, size, this.sent);
-      this.region.u8.set(this.app.u8, off); // copy into the shared buffer
+      copyBytes(this.region.u8, off, this.app.u8, 0, size); // copy into the shared buffer (the product's copy)
       vq.addBuffer(IPC_BASE + off, size, false, b);
       this.sent++;
       added++;
@@ -160,7 +160,7 @@ class Receiver implements Side {
         // in place: every byte compared with the expected message, then the buffer goes back
         if (!this.verifier.check(this.slotView(off), this.progress)) throw verifyFailed('virtqueue', this.progress);
       } else {
-        this.dst.set(region.u8.subarray(off, off + size)); // the receiver reads every byte into its own memory
+        copyBytes(this.dst, 0, region.u8, off, size); // the receiver reads every byte into its own memory (the product's copy)
         if (!checkStamp(this.dst32, 0, size, this.progress)) throw verifyFailed('virtqueue', this.progress);
       }
       vq.pushUsed(chain.head, 0);
