@@ -33,7 +33,7 @@ export function echoHandler(st: EchoState): (m: RpmsgMessage, e: Endpoint) => vo
     }
     // Echo to the sender (the endpoint bound to it on the first message, as OpenAMP does).
     if (st.backlog.length === 0 && e.trySendTo(m.src, d)) st.echoed++;
-    else st.backlog.push({ dst: m.src, data: m.copy() });
+    else st.backlog.push({ dst: m.src, data: d.slice() });
   };
 }
 
