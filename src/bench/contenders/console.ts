@@ -11,6 +11,7 @@
  */
 import { ConsoleDevice, ConsoleDriver } from '../../console/index.js';
 import {
+  copyBytes,
   PhysicalMemory,
   SplitVirtqueueDevice,
   SplitVirtqueueDriver,
@@ -145,7 +146,7 @@ class Receiver implements Side {
     const dst32 = new Uint32Array(dst.buffer);
     device.onData(PORT, (d) => {
       if (d.length !== size) throw verifyFailed('console', this.received, 'length');
-      dst.set(d); // every byte into the receiver's own buffer
+      copyBytes(dst, 0, d, 0, size); // every byte into the receiver's own buffer (the product's copy)
       if (!checkStamp(dst32, 0, size, this.received)) throw verifyFailed('console', this.received);
       this.received++;
       this.verified++;

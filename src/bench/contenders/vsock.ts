@@ -13,7 +13,7 @@
  * The sides run the bench's synchronous loops: the stream API is used without the event loop (write callbacks and
  * read() are synchronous in a poll-driven runtime; flushes happen in poll()/interrupt()).
  */
-import { PhysicalMemory, VirtioFeature, features, packedRingSizes, splitLegacyLayout } from '../../virtio/index.js';
+import { copyBytes, PhysicalMemory, VirtioFeature, features, packedRingSizes, splitLegacyLayout } from '../../virtio/index.js';
 import { PackedVirtqueueDevice, PackedVirtqueueDriver } from '../../virtio/packed/index.js';
 import { SplitVirtqueueDevice, SplitVirtqueueDriver } from '../../virtio/split/index.js';
 import type { DeviceQueue, DriverQueue } from '../../virtio/device.js';
@@ -199,7 +199,7 @@ class Receiver implements Side {
     let off = 0;
     while (off < v.length) {
       const n = Math.min(size - this.fill, v.length - off);
-      this.dst.u8.set(v.subarray(off, off + n), this.fill);
+      copyBytes(this.dst.u8, this.fill, v, off, n); // the product's copy (src/virtio/copy.ts)
       this.fill += n;
       off += n;
       if (this.fill === size) {
