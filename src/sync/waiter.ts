@@ -88,13 +88,19 @@ export class Waiter {
     const policy = this.policy;
     if (policy === 'poll') return false;
     if (policy !== 'block') {
-      // The clock (performance.now(), ~30-50 ns) is read on the first idle pass of an episode and then every
-      // CLOCK_EVERY passes: a spinning side looks at its rings more often, so it sees new work sooner.
-      if (this.spinUntil >= 0 && (++this.turns & (CLOCK_EVERY - 1)) !== 0) {
+      // The clock (performance.now(), ~30-60 ns) is read every CLOCK_EVERY idle passes, the first time at the
+      // CLOCK_EVERY-th pass of an episode (its deadline is set then): a spinning side looks at its rings more often
+      // and sees new work sooner, and the many short episodes of a busy side never read the clock. A peer seen
+      // asleep is looked at with the clock at once.
+      if (this.spinUntil < 0) {
+        this.spinUntil = Number.POSITIVE_INFINITY;
+        this.turns = 0;
+        if (policy !== 'peer-aware' || this.peer === undefined || !this.peer.hasSleepers()) return false;
+      } else if ((++this.turns & (CLOCK_EVERY - 1)) !== 0) {
         if (policy !== 'peer-aware' || this.peer === undefined || !this.peer.hasSleepers()) return false;
       }
       const now = performance.now();
-      if (this.spinUntil < 0) this.spinUntil = now + this.budget.ms;
+      if (this.spinUntil === Number.POSITIVE_INFINITY) this.spinUntil = now + this.budget.ms;
       const phase = policy === 'peer-aware' ? this.peerPhase(now) : PEER_AWAKE;
       if (phase === PEER_WAKING) {
         // The peer we woke is on its way and brings the work we wait for: spin on, a full budget past this moment
