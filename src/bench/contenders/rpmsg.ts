@@ -242,7 +242,7 @@ class Server implements Side {
       onMessage: (m) => {
         const r = m as RxMessage;
         if (!checkStamp(r.region!.u32, r.payloadOff >>> 2, m.len, this.progress)) throw verifyFailed('rpmsg', this.progress);
-        if (!ep.trySend(r.region!.u8.subarray(r.payloadOff, r.payloadOff + m.len))) throw new BenchError(BenchErrorCode.WORKER_FAILED, 'rpmsg rtt: no TX buffer for an echo');
+        if (!ep.trySend(m.data)) throw new BenchError(BenchErrorCode.WORKER_FAILED, 'rpmsg rtt: no TX buffer for an echo');
         this.progress++;
         this.verified++;
       },
