@@ -23,7 +23,7 @@ import type { WaitPolicy } from './policy.js';
 
 /**
  * What a peer-aware waiter knows of its peer: the peer's doorbell as seen by the side that rings it. The peer is
- * asleep when it has sleepers AND we did not wake it within the spin budget: a peer we just woke sleeps on in the
+ * asleep when it has sleepers AND we did not wake it within the wake grace: a peer we just woke sleeps on in the
  * sleeper count until the kernel runs it (tens of µs), and treating that as "asleep" would put both sides to sleep
  * after every window: one futex round trip per window of messages instead of a continuous flow.
  */
@@ -92,11 +92,12 @@ export class Waiter {
       // CLOCK_EVERY-th pass of an episode (its deadline is set then): a spinning side looks at its rings more often
       // and sees new work sooner, and the many short episodes of a busy side never read the clock. A peer seen
       // asleep is looked at with the clock at once.
-      if (this.spinUntil < 0) {
+      const start = this.spinUntil < 0;
+      if (start) {
         this.spinUntil = Number.POSITIVE_INFINITY;
         this.turns = 0;
-        if (policy !== 'peer-aware' || this.peer === undefined || !this.peer.hasSleepers()) return false;
-      } else if ((++this.turns & (CLOCK_EVERY - 1)) !== 0) {
+      }
+      if (start || (++this.turns & (CLOCK_EVERY - 1)) !== 0) {
         if (policy !== 'peer-aware' || this.peer === undefined || !this.peer.hasSleepers()) return false;
       }
       const now = performance.now();
@@ -152,7 +153,7 @@ export class Waiter {
     return false;
   }
 
-  /** Policy 'peer-aware': the peer sleeps and was not woken by us within the spin budget (see PeerState). */
+  /** Policy 'peer-aware': the peer sleeps and was not woken by us within the wake grace (see peerPhase). */
   private peerAsleep(now: number): boolean {
     return this.peerPhase(now) === PEER_ASLEEP;
   }
