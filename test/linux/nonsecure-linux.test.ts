@@ -104,7 +104,8 @@ describe.skipIf(skip !== undefined)('run --nonsecure-linux: Linux asks the secur
         if (l.startsWith('hvc0: TZ hostile ')) hostile = JSON.parse(l.slice('hvc0: TZ hostile '.length)) as Record<string, unknown>;
       },
     });
-    expect(hostile, r.consoleTail.join('\n')).toEqual({
+    // on failure, the secure side's view too (whether it reset the connection, how much it took in and sent out)
+    expect(hostile, `${r.consoleTail.join('\n')}\nvsock: ${JSON.stringify(r.vsock)}`).toEqual({
       afterOverlong: 'K ',
       garbage: ['E ', 'E ', 'E '],
       // Linux's vsock turns our RST into EPIPE or ECONNRESET for the next send, depending on when it lands
