@@ -23,7 +23,6 @@
  */
 import { DescriptorChain, VirtioFeature, features as featureMask, hasFeature, isVirtioError, type DeviceActivation, type DeviceQueue, type VirtioDevice } from '../virtio/index.js';
 import { encodeConfig, checkConfigRange } from './config.js';
-import { gatherChain, writeChain } from './chain-io.js';
 import {
   CONFIG_SIZE,
   CONTROL_HEADER_SIZE,
@@ -273,7 +272,7 @@ export class ConsoleDevice implements VirtioDevice {
         q.vq.pushUsed(c.head, 0);
         continue;
       }
-      const n = writeChain(memory, c, data, off + taken);
+      const n = c.scatter(memory, 0, data, off + taken, data.length - off - taken);
       q.vq.pushUsed(c.head, n);
       taken += n;
       this.stats.buffersSent++;
@@ -448,7 +447,7 @@ export class ConsoleDevice implements VirtioDevice {
       if (!this.pop(q, c)) break;
       used = true;
       this.core.handled++;
-      const got = gatherChain(this.activation!.memory, c, this.ctlIn);
+      const got = c.readInto(this.activation!.memory, this.ctlIn);
       q.vq.pushUsed(c.head, 0);
       if (got < CONTROL_HEADER_SIZE) {
         this.core.fail(ConsoleErrorCode.TRUNCATED, `control message of ${c.readableBytes} readable bytes (header: ${CONTROL_HEADER_SIZE})`, { head: c.head });
@@ -548,7 +547,7 @@ export class ConsoleDevice implements VirtioDevice {
         continue;
       }
       encodeControl(m, this.ctlBytes);
-      q.vq.pushUsed(c.head, writeChain(this.activation!.memory, c, this.ctlBytes.subarray(0, size), 0));
+      q.vq.pushUsed(c.head, c.writeFrom(this.activation!.memory, this.ctlBytes.subarray(0, size)));
       this.ctlOut.shift();
       this.stats.controlSent++;
     }

@@ -79,26 +79,53 @@ export class DescriptorChain {
     return memory.bytes(this.addr[i]!, this.len[i]!);
   }
 
-  /** Copies up to dst.length readable bytes into dst; returns how many were copied. */
+  /** Copies the device-readable bytes into dst in order; returns how many were copied (at most dst.length). */
   readInto(memory: PhysicalMemory, dst: Uint8Array): number {
-    let off = 0;
-    for (let i = 0; i < this.readable && off < dst.length; i++) {
-      const n = Math.min(this.len[i]!, dst.length - off);
-      memory.readBytes(this.addr[i]!, dst, off, n);
-      off += n;
-    }
-    return off;
+    return this.gather(memory, 0, dst, 0, dst.length);
   }
 
   /** Copies src into the writable segments in order; returns how many bytes fit (the length to report as used.len). */
   writeFrom(memory: PhysicalMemory, src: Uint8Array): number {
-    let off = 0;
-    for (let i = this.readable; i < this.count && off < src.length; i++) {
-      const n = Math.min(this.len[i]!, src.length - off);
-      memory.writeBytes(this.addr[i]!, src, off, n);
-      off += n;
+    return this.scatter(memory, 0, src, 0, src.length);
+  }
+
+  /**
+   * Copies up to `len` device-readable bytes, starting `offset` bytes into the readable part, into dst[dstOff..];
+   * returns the bytes copied. Segment boundaries mean nothing (§2.6.4: no framing may be assumed).
+   */
+  gather(memory: PhysicalMemory, offset: number, dst: Uint8Array, dstOff: number, len: number): number {
+    let skip = offset;
+    let done = 0;
+    for (let i = 0; i < this.readable && done < len; i++) {
+      const segLen = this.len[i]!;
+      if (skip >= segLen) {
+        skip -= segLen;
+        continue;
+      }
+      const n = Math.min(segLen - skip, len - done);
+      memory.readBytes(this.addr[i]! + skip, dst, dstOff + done, n);
+      done += n;
+      skip = 0;
     }
-    return off;
+    return done;
+  }
+
+  /** Copies src[srcOff, srcOff+len) into the writable part, starting `offset` bytes into it; returns the bytes written. */
+  scatter(memory: PhysicalMemory, offset: number, src: Uint8Array, srcOff: number, len: number): number {
+    let skip = offset;
+    let done = 0;
+    for (let i = this.readable; i < this.count && done < len; i++) {
+      const segLen = this.len[i]!;
+      if (skip >= segLen) {
+        skip -= segLen;
+        continue;
+      }
+      const n = Math.min(segLen - skip, len - done);
+      memory.writeBytes(this.addr[i]! + skip, src, srcOff + done, n);
+      done += n;
+      skip = 0;
+    }
+    return done;
   }
 
   /** A plain-object copy for reports and tests. */

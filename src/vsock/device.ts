@@ -36,7 +36,7 @@ import { VsockError, VsockErrorCode } from './errors.js';
 import { emptyHeader, encodeVsockConfig, readHeader, writeHeader, type VsockHeader } from './header.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { VsockEndpoint, type PacketOut, type VsockEndpointOptions } from './endpoint.js';
-import { gatherReadable, readableView, scatterWritable } from './chain-io.js';
+import { readableView } from './chain-io.js';
 import type { VsockServer, VsockSocketOptions } from './server.js';
 import type { VsockSocket } from './socket.js';
 
@@ -296,7 +296,7 @@ export class VsockDevice implements VirtioDevice {
       const r = mem.regionFor(c.addr[0]!, VSOCK_HEADER_SIZE);
       readHeader(r.view, c.addr[0]! - r.base, h);
     } else {
-      gatherReadable(mem, c, 0, this.scratch, 0, VSOCK_HEADER_SIZE);
+      c.gather(mem, 0, this.scratch, 0, VSOCK_HEADER_SIZE);
       readHeader(this.scratchView, 0, h);
     }
     const avail = c.readableBytes - VSOCK_HEADER_SIZE;
@@ -312,7 +312,7 @@ export class VsockDevice implements VirtioDevice {
     if (view !== undefined) ep.receive(h, view, false);
     else {
       const data = Buffer.allocUnsafe(h.len);
-      gatherReadable(mem, c, VSOCK_HEADER_SIZE, data, 0, h.len);
+      c.gather(mem, VSOCK_HEADER_SIZE, data, 0, h.len);
       ep.receive(h, data, true);
     }
   }
@@ -350,9 +350,9 @@ export class VsockDevice implements VirtioDevice {
       writeHeader(r.view, c.addr[firstW]! - r.base, h);
     } else {
       writeHeader(this.scratchView, 0, h);
-      scatterWritable(mem, c, 0, this.scratch, 0, VSOCK_HEADER_SIZE);
+      c.scatter(mem, 0, this.scratch, 0, VSOCK_HEADER_SIZE);
     }
-    if (h.len > 0) scatterWritable(mem, c, VSOCK_HEADER_SIZE, src!, off, h.len);
+    if (h.len > 0) c.scatter(mem, VSOCK_HEADER_SIZE, src!, off, h.len);
     q.vq.pushUsed(c.head, VSOCK_HEADER_SIZE + h.len);
     this.rxReserved = false;
     this.rxDirty = true;
@@ -376,7 +376,7 @@ export class VsockDevice implements VirtioDevice {
       }
       const ev = new Uint8Array(VSOCK_EVENT_SIZE);
       new DataView(ev.buffer).setUint32(0, VSOCK_EVENT_TRANSPORT_RESET, true);
-      scatterWritable(mem, c, 0, ev, 0, VSOCK_EVENT_SIZE);
+      c.scatter(mem, 0, ev, 0, VSOCK_EVENT_SIZE);
       q.vq.pushUsed(c.head, VSOCK_EVENT_SIZE);
       this.evDirty = true;
       this.pendingResetEvent = false;
