@@ -527,7 +527,9 @@ export class VsockEndpoint implements SocketHost, ServerHost {
     try {
       do {
         this.again = false;
-        sent += this.flushOrphans(out);
+        // Connections first, RST replies to unknown ones last: a peer that keeps sending to a connection we reset
+        // refills the bounded orphan queue with every packet, and served first those replies would take every rx
+        // buffer the driver posts, so the connection's own RST (the one the peer's socket waits for) would starve.
         let progress = true;
         while (progress && this.ready.length > 0) {
           progress = false;
@@ -556,6 +558,7 @@ export class VsockEndpoint implements SocketHost, ServerHost {
           }
           list.length = 0;
         }
+        sent += this.flushOrphans(out);
       } while (this.again);
     } finally {
       this.busy = false;
