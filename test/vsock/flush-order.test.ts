@@ -14,27 +14,18 @@ import { describe, expect, it } from 'vitest';
 import { LoopbackTransport } from '../../src/transport/loopback.js';
 import { RawVsockDriver } from '../../src/fuzz/vsock-driver.js';
 import { VsockDevice, VsockEndpoint, VsockErrorCode, VsockOp, type PacketOut, type VsockHeader, type VsockSocket } from '../../src/vsock/index.js';
+import { guestHeader } from './helpers.js';
 
 const GUEST = 3;
 const HOST = 2;
+/** The port guestHeader() addresses by default. */
 const LISTEN = 1000;
 /** A receive window no orphan reply can carry (they carry 0): marks a connection's own packets. */
 const BUF = 40_000;
 const MAX_RST = 8;
 
-const hdr = (o: Partial<VsockHeader> = {}): VsockHeader => ({
-  srcCid: GUEST,
-  dstCid: HOST,
-  srcPort: 5000,
-  dstPort: LISTEN,
-  len: 0,
-  type: 1,
-  op: VsockOp.REQUEST,
-  flags: 0,
-  bufAlloc: 65536,
-  fwdCnt: 0,
-  ...o,
-});
+/** Guest (CID 3, port 5000 by default) to host (CID 2, port LISTEN). */
+const hdr = guestHeader;
 
 const isOrphanRst = (h: VsockHeader) => h.op === VsockOp.RST && h.bufAlloc === 0;
 const isConnRst = (h: VsockHeader, peerPort: number) => h.op === VsockOp.RST && h.bufAlloc === BUF && h.dstPort === peerPort;
