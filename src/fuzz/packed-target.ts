@@ -6,14 +6,10 @@
  * of PACKED_MUTATIONS. The oracles: only typed errors; no write outside the region, and inside it only to the
  * len/id/flags of descriptors (used descriptors) and the device event area; segments inside the region; no id
  * returned twice or never received; well-formed rings pop exactly as written; a broken queue pops nothing; after a
- * reset the queue works again.
+ * reset the queue works again. The device calls and the step loop are queue-case.ts; this file is the packed
+ * driver's side and the used-descriptor check of publish.
  */
-import {
-  DescriptorChain,
-  PackedVirtqueueDevice,
-  VirtioFeature,
-  bit,
-} from '../virtio/index.js';
+import { DescriptorChain, PackedVirtqueueDevice, VirtioFeature, bit } from '../virtio/index.js';
 import {
   PACKED_DESC_F_INDIRECT,
   PACKED_DESC_F_NEXT,
@@ -22,12 +18,11 @@ import {
   packedUsedFlags,
   isPackedUsed,
 } from '../virtio/packed/layout.js';
-import { FuzzArena, type Range } from './arena.js';
+import type { Range } from './arena.js';
 import type { Prng } from './prng.js';
 import { bump } from './report.js';
-import { checkCleanPop, checkPoppedChain, finding, guarded, type ChainNaming, type FuzzContext, type FuzzTarget, type SegModel } from './target.js';
-
-const NAMING: ChainNaming = { word: 'id', label: 'buffer id' };
+import { BUF_OFF, IND_ENTRIES, IND_TABLES, QueueCase, REGION_SIZE, arenaCache, queueTarget, type OfferModel } from './queue-case.js';
+import { finding, guarded, type FuzzContext, type FuzzTarget } from './target.js';
 
 export const PACKED_MUTATIONS = [
   'desc-field',
@@ -49,42 +44,21 @@ export const PACKED_MUTATIONS = [
   'driver-event',
 ] as const;
 
-const REGION_SIZE = 0x4000;
 const RING_BYTES = 0x1000 - 16;
-const IND_OFF = 0x1000;
-const IND_TABLES = 16;
-const IND_ENTRIES = 16;
-const BUF_OFF = 0x2000;
-const BUF_SIZE = 0x2000;
 const BASES = [0x2000_0000, 0x1_0000_0000 - BUF_OFF, 0x1f_ffff_ffff_0000];
 /** Packed sizes need not be powers of two. */
 const SIZES = [1, 2, 3, 5, 8, 8, 16, 16, 31, 64, 200];
 
-interface Offer {
-  id: number;
+/** A chain offered: `id` is its buffer id. */
+interface Offer extends OfferModel {
   slots: number;
-  table: number;
-  segs: SegModel[];
   /** Ring slot of the head. */
   pos: number;
 }
 
-const arenas = new Map<number, FuzzArena>();
-function arenaAt(base: number): FuzzArena {
-  let a = arenas.get(base);
-  if (a === undefined) {
-    a = new FuzzArena(base, REGION_SIZE);
-    arenas.set(base, a);
-  }
-  return a;
-}
+const arenaAt = arenaCache();
 
-class PackedCase {
-  readonly size: number;
-  readonly indirect: boolean;
-  readonly inOrder: boolean;
-  readonly maxSegs: number;
-  readonly arena: FuzzArena;
+class PackedCase extends QueueCase<Offer> {
   readonly desc: number;
   readonly drvEvent: number;
   readonly devEvent: number;
@@ -93,35 +67,16 @@ class PackedCase {
   /** Where the device may write: len/id/flags of every descriptor, and the device event area. */
   readonly usedAreas: Range[];
   readonly eventArea: Range[];
+  protected readonly popWrites: readonly Range[];
+  protected readonly pushWrites: readonly Range[] = [];
   // --- driver model ---
   pos = 0;
   wrap = true;
   freeIds: number[] = [];
-  freeTables: number[] = [];
   inFlightSlots = 0;
-  readonly offered = new Map<number, Offer>();
-  expected: Offer[] = [];
-  lastOffer: Offer | undefined;
-  clean = true;
-  // --- device owner model ---
-  readonly held = new Map<number, { writable: number; segs: SegModel[] }>();
-  heldOrder: number[] = [];
-  pushed: { id: number; len: number }[] = [];
 
-  constructor(
-    readonly rng: Prng,
-    readonly ctx: FuzzContext,
-  ) {
-    this.size = rng.pick(SIZES);
-    let f = bit(VirtioFeature.RING_PACKED);
-    if (rng.chance(0.6)) f |= bit(VirtioFeature.INDIRECT_DESC);
-    if (rng.chance(0.5)) f |= bit(VirtioFeature.EVENT_IDX);
-    if (rng.chance(0.3)) f |= bit(VirtioFeature.IN_ORDER);
-    this.indirect = (f & bit(VirtioFeature.INDIRECT_DESC)) !== 0n;
-    this.inOrder = (f & bit(VirtioFeature.IN_ORDER)) !== 0n;
-    this.maxSegs = rng.chance(0.7) ? this.size : rng.range(1, this.size);
-    this.arena = arenaAt(rng.pick(BASES));
-    this.arena.zero();
+  constructor(rng: Prng, ctx: FuzzContext) {
+    super(rng, ctx, { sizes: SIZES, bases: BASES, features: bit(VirtioFeature.RING_PACKED), arenaAt, naming: { word: 'id', label: 'buffer id' }, fullLenChance: 0.4 });
     this.desc = this.arena.base;
     this.drvEvent = this.arena.base + RING_BYTES;
     this.devEvent = this.drvEvent + 4;
@@ -130,55 +85,30 @@ class PackedCase {
     for (let i = 0; i < this.size; i++) this.usedAreas.push({ start: this.desc + 16 * i + 8, end: this.desc + 16 * i + 16 });
     this.eventArea = [{ start: this.devEvent, end: this.devEvent + 4 }];
     this.usedAreas.push(...this.eventArea);
-    this.device = new PackedVirtqueueDevice(this.arena.memory, this.size, { desc: this.desc, driverEvent: this.drvEvent, deviceEvent: this.devEvent }, { features: f, maxChainSegments: this.maxSegs });
+    this.popWrites = this.eventArea;
+    this.device = new PackedVirtqueueDevice(this.arena.memory, this.size, { desc: this.desc, driverEvent: this.drvEvent, deviceEvent: this.devEvent }, { features: this.features, maxChainSegments: this.maxSegs });
     this.chain = new DescriptorChain(this.maxSegs);
     this.resetDriver();
   }
 
-  private resetDriver(): void {
+  protected resetRing(): void {
     this.pos = 0;
     this.wrap = true;
     this.freeIds = Array.from({ length: this.size }, (_, i) => i);
-    this.freeTables = Array.from({ length: IND_TABLES }, (_, i) => i);
     this.inFlightSlots = 0;
-    this.offered.clear();
-    this.expected = [];
-    this.lastOffer = undefined;
-    this.clean = true;
-    this.held.clear();
-    this.heldOrder = [];
-    this.pushed = [];
   }
 
-  get mem() {
-    return this.arena.memory;
+  protected releaseSlots(o: Offer): void {
+    this.freeIds.push(o.id);
+    this.inFlightSlots -= o.slots;
+  }
+
+  protected override misuseSkips(id: number): boolean {
+    return this.held.has(id) || this.pushed.some((p) => p.id === id);
   }
 
   private slotAt(p: number): number {
     return this.desc + 16 * p;
-  }
-
-  private tableAt(t: number): number {
-    return this.arena.base + IND_OFF + t * IND_ENTRIES * 16;
-  }
-
-  private take<T>(list: T[]): T {
-    const k = this.rng.int(list.length);
-    const v = list[k]!;
-    list[k] = list[list.length - 1]!;
-    list.pop();
-    return v;
-  }
-
-  private randomSegs(max: number): SegModel[] {
-    const n = this.rng.range(1, max);
-    const r = this.rng.int(n + 1);
-    const segs: SegModel[] = [];
-    for (let k = 0; k < n; k++) {
-      const len = this.rng.range(1, 256);
-      segs.push({ addr: this.arena.base + BUF_OFF + this.rng.int(BUF_SIZE - len + 1), len, write: k >= r });
-    }
-    return segs;
   }
 
   /**
@@ -240,28 +170,11 @@ class PackedCase {
     this.pos = p;
     this.wrap = w;
     this.inFlightSlots += nslots;
-    this.offered.set(id, o);
-    this.expected.push(o);
-    this.lastOffer = o;
-    return o;
+    return this.record(o);
   }
 
   /** A mutation hook may replace the head flags the offer publishes. */
   pendingHeadFlags: number | undefined = undefined;
-
-  private driverReclaim(id: number): void {
-    const o = this.offered.get(id);
-    if (o === undefined) return;
-    this.offered.delete(id);
-    this.freeIds.push(id);
-    if (o.table >= 0) this.freeTables.push(o.table);
-    this.inFlightSlots -= o.slots;
-  }
-
-  private wreck(kind: string): void {
-    this.clean = false;
-    bump(this.ctx.report.mutations, kind);
-  }
 
   private someAddrOutside(): { lo: number; hi: number; len: number } {
     const a = this.arena;
@@ -422,67 +335,6 @@ class PackedCase {
     this.wreck('random-word');
   }
 
-  private breakAndReset(err: Error): void {
-    const ctx = this.ctx;
-    const d = this.device;
-    if (d.broken !== err) finding(ctx, 'violation', `pop threw ${err.message} but the queue's broken is ${d.broken?.code ?? 'unset'}`);
-    if (this.clean) finding(ctx, 'violation', `a well-formed ring was rejected: ${err.message}`);
-    const again = guarded(ctx, this.arena, 'pop after error', [], () => d.pop(this.chain));
-    if (!again.ok || again.value) finding(ctx, 'violation', 'a broken queue popped again before reset');
-    this.arena.zero();
-    d.reset();
-    this.resetDriver();
-    ctx.report.resets++;
-    if (this.offer() !== undefined) this.pop();
-  }
-
-  pop(): void {
-    const ctx = this.ctx;
-    const d = this.device;
-    const c = this.chain;
-    ctx.report.pops++;
-    const r = guarded(ctx, this.arena, 'pop', this.eventArea, () => d.pop(c));
-    if (!r.ok) {
-      this.breakAndReset(r.error);
-      return;
-    }
-    if (!r.value) {
-      if (this.clean && this.expected.length > 0) finding(ctx, 'violation', `a published well-formed chain (id ${this.expected[0]!.id}) was not popped`);
-      return;
-    }
-    ctx.report.chains++;
-    const segs = checkPoppedChain(ctx, this.arena, c, { maxSegs: this.maxSegs, size: this.size, held: this.held, naming: NAMING });
-    if (this.clean) {
-      const e = this.expected.shift();
-      checkCleanPop(ctx, c, segs, e === undefined ? undefined : { id: e.id, segs: e.segs }, NAMING);
-    }
-    this.held.set(c.head, { writable: c.writableBytes, segs });
-    this.heldOrder.push(c.head);
-  }
-
-  complete(): void {
-    if (this.heldOrder.length === 0) return;
-    const k = this.inOrder ? 0 : this.rng.int(this.heldOrder.length);
-    const id = this.heldOrder[k]!;
-    const h = this.held.get(id)!;
-    const len = this.rng.chance(0.4) ? h.writable : this.rng.int(h.writable + 1);
-    let left = len;
-    for (const s of h.segs) {
-      if (!s.write || left === 0) continue;
-      const n = Math.min(s.len, left);
-      this.mem.fill(s.addr, n, this.rng.int(256));
-      left -= n;
-    }
-    const r = guarded(this.ctx, this.arena, 'pushUsed', [], () => this.device.pushUsed(id, len));
-    if (!r.ok) {
-      finding(this.ctx, 'violation', `pushUsed(${id}, ${len}) of a held chain failed: ${r.error.message}`);
-      return;
-    }
-    this.heldOrder.splice(k, 1);
-    this.held.delete(id);
-    this.pushed.push({ id, len });
-  }
-
   publish(): void {
     const d = this.device;
     const before = new Uint16Array(this.size);
@@ -504,52 +356,6 @@ class PackedCase {
     for (const p of this.pushed) this.driverReclaim(p.id);
     this.pushed = [];
   }
-
-  misuse(): void {
-    const rng = this.rng;
-    let id: number;
-    let len = 0;
-    const heldIds = [...this.held.keys()];
-    if (heldIds.length > 0 && rng.chance(0.5)) {
-      id = rng.pick(heldIds);
-      len = this.held.get(id)!.writable + rng.range(1, 1000);
-    } else {
-      id = rng.pick([rng.int(this.size), this.size, -1, 0.5, Number.NaN, 0xffff_ffff]);
-      if (this.held.has(id) || this.pushed.some((p) => p.id === id)) return;
-    }
-    const r = guarded(this.ctx, this.arena, 'pushUsed (not held)', [], () => this.device.pushUsed(id, len), false);
-    if (!r.ok) this.ctx.report.refused++;
-    if (r.ok) finding(this.ctx, 'violation', `pushUsed(${id}, ${len}) of a buffer the device does not hold was accepted`);
-  }
-
-  notify(): void {
-    const d = this.device;
-    const which = this.rng.int(3);
-    const r = guarded(this.ctx, this.arena, 'notification call', this.eventArea, () =>
-      which === 0 ? d.pending() : which === 1 ? (d.disableNotifications(), 0) : d.enableNotifications() ? 1 : 0,
-    );
-    if (r.ok && which === 0 && this.clean && r.value !== this.expected.length) {
-      finding(this.ctx, 'violation', `pending() = ${String(r.value)} but ${this.expected.length} chains were published`);
-    }
-  }
 }
 
-
-export const packedTarget: FuzzTarget = {
-  name: 'packed',
-  run(rng: Prng, ctx: FuzzContext, steps: number): void {
-    const c = new PackedCase(rng, ctx);
-    const mutateP = rng.pick([0.02, 0.08, 0.2]);
-    for (let s = 0; s < steps; s++) {
-      ctx.step = s;
-      const x = rng.u32() / 0x1_0000_0000;
-      if (x < mutateP) c.mutate();
-      else if (x < 0.35) c.offer() ?? c.pop();
-      else if (x < 0.65) c.pop();
-      else if (x < 0.82) c.complete();
-      else if (x < 0.92) c.publish();
-      else if (x < 0.95) c.misuse();
-      else c.notify();
-    }
-  },
-};
+export const packedTarget: FuzzTarget = queueTarget('packed', (rng, ctx) => new PackedCase(rng, ctx));

@@ -13,24 +13,16 @@
  * exactly as written and no error is raised (no false positives); a thrown error is the queue's `broken` and a
  * broken queue pops nothing; used entries published are exactly the (id, len) pairs pushed; pushUsed refuses ids the
  * device does not hold. After an error the device owner resets (DEVICE_NEEDS_RESET -> driver reset, rings zeroed)
- * and the queue must work again.
+ * and the queue must work again. The device calls, their oracles and the step loop are queue-case.ts, shared with
+ * the packed target; this file is the split driver's side (offer, mutations) and the used-ring check of publish.
  */
-import {
-  DescriptorChain,
-  SplitVirtqueueDevice,
-  VirtioFeature,
-  bit,
-  splitRingSizes,
-  type VirtioError,
-} from '../virtio/index.js';
+import { SplitVirtqueueDevice, splitRingSizes, type DescriptorChain } from '../virtio/index.js';
 import { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE } from '../virtio/split/layout.js';
-import { FuzzArena, type Range } from './arena.js';
+import type { Range } from './arena.js';
 import type { Prng } from './prng.js';
 import { bump } from './report.js';
-import { checkCleanPop, checkPoppedChain, finding, guarded, type ChainNaming, type FuzzContext, type FuzzTarget, type SegModel } from './target.js';
-
-const NAMING: ChainNaming = { word: 'head', label: 'chain head' };
-
+import { BUF_OFF, IND_ENTRIES, IND_TABLES, QueueCase, REGION_SIZE, arenaCache, queueTarget, type OfferModel } from './queue-case.js';
+import { finding, guarded, type FuzzContext, type FuzzTarget } from './target.js';
 export const SPLIT_MUTATIONS = [
   'desc-field',
   'avail-idx-jump',
@@ -55,107 +47,71 @@ export const SPLIT_MUTATIONS = [
   'event-fields',
 ] as const;
 
-/** Region layout (offsets from the region base): ring, indirect tables, buffers. */
-const REGION_SIZE = 0x4000;
-const IND_OFF = 0x1000;
-const IND_TABLES = 16;
-const IND_ENTRIES = 16;
-const BUF_OFF = 0x2000;
-const BUF_SIZE = 0x2000;
 /** Region bases: low DDR, straddling 4 GiB, high (large high half). */
 const BASES = [0x1000_0000, 0x1_0000_0000 - BUF_OFF, 0x1f_ffff_ffff_0000];
 const SIZES = [1, 2, 4, 8, 8, 16, 16, 32, 64, 128];
 
-interface Offer {
-  head: number;
+/** A chain offered: `id` is its head descriptor index. */
+interface Offer extends OfferModel {
   descs: number[];
-  table: number;
-  segs: SegModel[];
 }
 
-const arenas = new Map<number, FuzzArena>();
-function arenaAt(base: number): FuzzArena {
-  let a = arenas.get(base);
-  if (a === undefined) {
-    a = new FuzzArena(base, REGION_SIZE);
-    arenas.set(base, a);
-  }
-  return a;
-}
+const arenaAt = arenaCache();
 
-class SplitCase {
-  readonly size: number;
-  readonly features: bigint;
-  readonly indirect: boolean;
-  readonly inOrder: boolean;
-  readonly maxSegs: number;
-  readonly arena: FuzzArena;
+class SplitCase extends QueueCase<Offer> {
   readonly desc: number;
   readonly avail: number;
   readonly used: number;
   readonly usedRange: Range;
   readonly device: SplitVirtqueueDevice;
   readonly chain: DescriptorChain;
+  protected readonly popWrites: readonly Range[];
+  protected readonly pushWrites: readonly Range[];
   // --- the hostile driver's model ---
   availIdx = 0;
   freeDescs: number[] = [];
-  freeTables: number[] = [];
-  /** Published chains by head (driver's view), and the ones not popped yet in order (clean mode). */
-  readonly offered = new Map<number, Offer>();
-  expected: Offer[] = [];
   /** Offers written but not yet published (their avail.idx store is still to come). */
   unpublished = 0;
-  lastOffer: Offer | undefined;
-  clean = true;
   // --- the device owner's model ---
-  readonly held = new Map<number, { writable: number; segs: SegModel[] }>();
-  heldOrder: number[] = [];
-  pushed: { id: number; len: number }[] = [];
   /** The hostile driver wrote into the used ring since the last publish (used entries then prove nothing). */
   usedScribbled = false;
 
-  constructor(
-    readonly rng: Prng,
-    readonly ctx: FuzzContext,
-  ) {
-    this.size = rng.pick(SIZES);
-    let f = 0n;
-    if (rng.chance(0.6)) f |= bit(VirtioFeature.INDIRECT_DESC);
-    if (rng.chance(0.5)) f |= bit(VirtioFeature.EVENT_IDX);
-    if (rng.chance(0.3)) f |= bit(VirtioFeature.IN_ORDER);
-    this.features = f;
-    this.indirect = (f & bit(VirtioFeature.INDIRECT_DESC)) !== 0n;
-    this.inOrder = (f & bit(VirtioFeature.IN_ORDER)) !== 0n;
-    this.maxSegs = rng.chance(0.7) ? this.size : rng.range(1, this.size);
-    this.arena = arenaAt(rng.pick(BASES));
-    this.arena.zero();
+  constructor(rng: Prng, ctx: FuzzContext) {
+    super(rng, ctx, { sizes: SIZES, bases: BASES, features: 0n, arenaAt, naming: { word: 'head', label: 'chain head' }, fullLenChance: 0.3 });
     const { descBytes, availBytes, usedBytes } = splitRingSizes(this.size);
     this.desc = this.arena.base;
     this.avail = this.desc + descBytes;
     this.used = Math.ceil((this.avail + availBytes) / 4) * 4;
     this.usedRange = { start: this.used, end: this.used + usedBytes };
-    this.device = new SplitVirtqueueDevice(this.arena.memory, this.size, { desc: this.desc, avail: this.avail, used: this.used }, { features: f, maxChainSegments: this.maxSegs });
+    this.popWrites = [this.usedRange];
+    this.pushWrites = [this.usedRange];
+    this.device = new SplitVirtqueueDevice(this.arena.memory, this.size, { desc: this.desc, avail: this.avail, used: this.used }, { features: this.features, maxChainSegments: this.maxSegs });
     this.chain = this.device.newChain();
     this.resetDriver();
   }
 
-  private resetDriver(): void {
+  protected resetRing(): void {
     this.availIdx = 0;
     this.freeDescs = Array.from({ length: this.size }, (_, i) => i);
-    this.freeTables = Array.from({ length: IND_TABLES }, (_, i) => i);
-    this.offered.clear();
-    this.expected = [];
     this.unpublished = 0;
-    this.lastOffer = undefined;
-    this.clean = true;
-    this.held.clear();
-    this.heldOrder = [];
-    this.pushed = [];
     this.usedScribbled = false;
   }
 
-  get mem() {
-    return this.arena.memory;
+  protected releaseSlots(o: Offer): void {
+    this.freeDescs.push(...o.descs);
+  }
+
+  override offerStep(): Offer | undefined {
+    return this.offer(this.rng.chance(0.9));
+  }
+
+  protected override publishedWaiting(): number {
+    return this.expected.length - this.unpublished;
+  }
+
+  protected override deviceFilled(addr: number, n: number): void {
+    // A hostile driver may point a buffer at the used ring itself; the payload then overwrites used entries.
+    if (addr < this.usedRange.end && addr + n > this.usedRange.start) this.usedScribbled = true;
   }
 
   private writeDesc(at: number, addr: number, len: number, flags: number, next: number): void {
@@ -167,30 +123,6 @@ class SplitCase {
 
   private descAt(i: number): number {
     return this.desc + 16 * i;
-  }
-
-  private tableAt(t: number): number {
-    return this.arena.base + IND_OFF + t * IND_ENTRIES * 16;
-  }
-
-  private randomSegs(max: number): SegModel[] {
-    const n = this.rng.range(1, max);
-    const r = this.rng.int(n + 1);
-    const segs: SegModel[] = [];
-    for (let k = 0; k < n; k++) {
-      const len = this.rng.range(1, 256);
-      const off = this.rng.int(BUF_SIZE - len + 1);
-      segs.push({ addr: this.arena.base + BUF_OFF + off, len, write: k >= r });
-    }
-    return segs;
-  }
-
-  private take<T>(list: T[]): T {
-    const k = this.rng.int(list.length);
-    const v = list[k]!;
-    list[k] = list[list.length - 1]!;
-    list.pop();
-    return v;
   }
 
   /** Writes a well-formed chain and its avail entry; publishes avail.idx unless told not to. */
@@ -208,7 +140,7 @@ class SplitCase {
         this.writeDesc(tbl + 16 * k, s.addr, s.len, (more ? VRING_DESC_F_NEXT : 0) | (s.write ? VRING_DESC_F_WRITE : 0), more ? k + 1 : 0);
       });
       this.writeDesc(this.descAt(head), tbl, 16 * segs.length, VRING_DESC_F_INDIRECT, 0);
-      o = { head, descs: [head], table: t, segs };
+      o = { id: head, descs: [head], table: t, segs };
     } else {
       const segs = this.randomSegs(Math.min(this.maxSegs, this.freeDescs.length));
       const descs = segs.map(() => this.take(this.freeDescs));
@@ -216,32 +148,15 @@ class SplitCase {
         const more = k + 1 < segs.length;
         this.writeDesc(this.descAt(descs[k]!), s.addr, s.len, (more ? VRING_DESC_F_NEXT : 0) | (s.write ? VRING_DESC_F_WRITE : 0), more ? descs[k + 1]! : 0);
       });
-      o = { head: descs[0]!, descs, table: -1, segs };
+      o = { id: descs[0]!, descs, table: -1, segs };
     }
-    this.mem.write16(this.avail + 4 + 2 * (this.availIdx & (this.size - 1)), o.head);
+    this.mem.write16(this.avail + 4 + 2 * (this.availIdx & (this.size - 1)), o.id);
     this.availIdx = (this.availIdx + 1) & 0xffff;
     if (publish) {
       this.mem.atomicStore16(this.avail + 2, this.availIdx);
       this.unpublished = 0;
     } else this.unpublished++;
-    this.offered.set(o.head, o);
-    this.expected.push(o);
-    this.lastOffer = o;
-    return o;
-  }
-
-  /** The driver sees a used entry for `id`: its descriptors and table are free again. */
-  private driverReclaim(id: number): void {
-    const o = this.offered.get(id);
-    if (o === undefined) return;
-    this.offered.delete(id);
-    this.freeDescs.push(...o.descs);
-    if (o.table >= 0) this.freeTables.push(o.table);
-  }
-
-  private wreck(kind: string): void {
-    this.clean = false;
-    bump(this.ctx.report.mutations, kind);
+    return this.record(o);
   }
 
   private someAddrOutside(): { addr: number; len: number } {
@@ -345,7 +260,7 @@ class SplitCase {
       }
       case 'indirect-with-next': {
         if (o === undefined || o.table < 0) return this.mutateRandomWord();
-        const at = this.descAt(o.head);
+        const at = this.descAt(o.id);
         m.write16(at + 12, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT);
         m.write16(at + 14, rng.int(N));
         break;
@@ -359,7 +274,7 @@ class SplitCase {
       }
       case 'indirect-len': {
         if (o === undefined || o.table < 0) return this.mutateRandomWord();
-        m.write32(this.descAt(o.head) + 8, rng.pick([0, 1, 8, 15, 17, 16 * (this.maxSegs + 1), 0xffff_fff0, rng.u32()]));
+        m.write32(this.descAt(o.id) + 8, rng.pick([0, 1, 8, 15, 17, 16 * (this.maxSegs + 1), 0xffff_fff0, rng.u32()]));
         break;
       }
       case 'indirect-loop': {
@@ -422,76 +337,6 @@ class SplitCase {
     this.wreck('random-word');
   }
 
-  breakAndReset(err: Error): void {
-    const ctx = this.ctx;
-    const d = this.device;
-    if (d.broken !== err) finding(ctx, 'violation', `pop threw ${err.message} but the queue's broken is ${d.broken?.code ?? 'unset'}`);
-    if (this.clean) finding(ctx, 'violation', `a well-formed ring was rejected: ${err.message}`);
-    const again = guarded(ctx, this.arena, 'pop after error', [], () => d.pop(this.chain));
-    if (!again.ok || again.value) finding(ctx, 'violation', 'a broken queue popped again before reset');
-    // The device owner sets DEVICE_NEEDS_RESET; the driver resets the device and sets the queue up again.
-    this.arena.zero();
-    d.reset();
-    this.resetDriver();
-    ctx.report.resets++;
-    // The service must answer again: a well-formed chain pops exactly as written.
-    const o = this.offer();
-    if (o !== undefined) this.pop();
-  }
-
-  pop(): void {
-    const ctx = this.ctx;
-    const d = this.device;
-    const c = this.chain;
-    ctx.report.pops++;
-    const wasBroken = d.broken !== undefined;
-    const r = guarded(ctx, this.arena, 'pop', [this.usedRange], () => d.pop(c));
-    if (!r.ok) {
-      if (wasBroken) finding(ctx, 'violation', 'pop on a broken queue threw instead of returning false');
-      this.breakAndReset(r.error);
-      return;
-    }
-    if (!r.value) {
-      if (this.clean && this.expected.length > this.unpublished) finding(ctx, 'violation', `a published well-formed chain (head ${this.expected[0]!.head}) was not popped`);
-      return;
-    }
-    ctx.report.chains++;
-    if (wasBroken) finding(ctx, 'violation', 'a broken queue returned a chain');
-    const segs = checkPoppedChain(ctx, this.arena, c, { maxSegs: this.maxSegs, size: this.size, held: this.held, naming: NAMING });
-    if (this.clean) {
-      const e = this.expected.shift();
-      checkCleanPop(ctx, c, segs, e === undefined ? undefined : { id: e.head, segs: e.segs }, NAMING);
-    }
-    this.held.set(c.head, { writable: c.writableBytes, segs });
-    this.heldOrder.push(c.head);
-  }
-
-  complete(): void {
-    if (this.heldOrder.length === 0) return;
-    const k = this.inOrder ? 0 : this.rng.int(this.heldOrder.length);
-    const id = this.heldOrder[k]!;
-    const h = this.held.get(id)!;
-    const len = this.rng.chance(0.3) ? h.writable : this.rng.int(h.writable + 1);
-    // The device fills the writable segments (its own work, not checked by the diff).
-    let left = len;
-    for (const s of h.segs) {
-      if (!s.write || left === 0) continue;
-      const n = Math.min(s.len, left);
-      // A hostile driver may point a buffer at the used ring itself; the payload then overwrites used entries.
-      if (s.addr < this.usedRange.end && s.addr + n > this.usedRange.start) this.usedScribbled = true;
-      this.mem.fill(s.addr, n, this.rng.int(256));
-      left -= n;
-    }
-    const r = guarded(this.ctx, this.arena, 'pushUsed', [this.usedRange], () => this.device.pushUsed(id, len));
-    if (!r.ok) {
-      finding(this.ctx, 'violation', `pushUsed(${id}, ${len}) of a held chain failed: ${r.error.message}`);
-      return;
-    }
-    this.heldOrder.splice(k, 1);
-    this.held.delete(id);
-    this.pushed.push({ id, len });
-  }
-
   publish(): void {
     const d = this.device;
     const old = d.usedIdx;
@@ -515,57 +360,10 @@ class SplitCase {
     for (const p of this.pushed) this.driverReclaim(p.id);
     this.pushed = [];
   }
-
-  misuse(): void {
-    // The secure side's own code asking to return a buffer it does not hold: refused, nothing written.
-    const rng = this.rng;
-    let id: number;
-    let len = 0;
-    const heldIds = [...this.held.keys()];
-    if (heldIds.length > 0 && rng.chance(0.5)) {
-      id = rng.pick(heldIds);
-      len = this.held.get(id)!.writable + rng.range(1, 1000);
-    } else {
-      id = rng.pick([rng.int(this.size), this.size, -1, 0.5, Number.NaN, 0xffff_ffff]);
-      if (this.held.has(id)) return;
-    }
-    const r = guarded(this.ctx, this.arena, 'pushUsed (not held)', [], () => this.device.pushUsed(id, len), false);
-    if (!r.ok) this.ctx.report.refused++;
-    if (r.ok) finding(this.ctx, 'violation', `pushUsed(${id}, ${len}) of a buffer the device does not hold was accepted`);
-  }
-
-  notify(): void {
-    const d = this.device;
-    const which = this.rng.int(3);
-    const r = guarded(this.ctx, this.arena, 'notification call', [this.usedRange], () =>
-      which === 0 ? d.pending() : which === 1 ? (d.disableNotifications(), 0) : d.enableNotifications() ? 1 : 0,
-    );
-    if (r.ok && which === 0 && this.clean && r.value !== this.expected.length - this.unpublished) {
-      finding(this.ctx, 'violation', `pending() = ${String(r.value)} but ${this.expected.length - this.unpublished} chains were published`);
-    }
-  }
 }
 
 function at16(descAddr: number): number {
   return descAddr + 12;
 }
 
-
-export const splitTarget: FuzzTarget = {
-  name: 'split',
-  run(rng: Prng, ctx: FuzzContext, steps: number): void {
-    const c = new SplitCase(rng, ctx);
-    const mutateP = rng.pick([0.02, 0.08, 0.2]);
-    for (let s = 0; s < steps; s++) {
-      ctx.step = s;
-      const x = rng.u32() / 0x1_0000_0000;
-      if (x < mutateP) c.mutate();
-      else if (x < 0.35) c.offer(rng.chance(0.9)) ?? c.pop();
-      else if (x < 0.65) c.pop();
-      else if (x < 0.82) c.complete();
-      else if (x < 0.92) c.publish();
-      else if (x < 0.95) c.misuse();
-      else c.notify();
-    }
-  },
-};
+export const splitTarget: FuzzTarget = queueTarget('split', (rng, ctx) => new SplitCase(rng, ctx));

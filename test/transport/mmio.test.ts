@@ -129,4 +129,30 @@ describe('virtio-mmio window transport', () => {
     }
     expect(rt2.state).toBe('live');
   });
+
+  it('a live driver that sees DEVICE_NEEDS_RESET resets its driver and waits in needs-reset until started again', async () => {
+    const r = rig();
+    r.rt.start();
+    await r.pump();
+    expect(r.rt.state).toBe('live');
+    r.dev.a!.needsReset('device gave up');
+    await r.pump(4);
+    expect(r.rt.state).toBe('needs-reset');
+    expect(r.rt.live).toBe(false);
+    expect(r.rt.lastError?.code).toBe(TransportErrorCode.NEEDS_RESET);
+    expect(r.drv.resets).toBe(1);
+    r.rt.start();
+    await r.pump();
+    expect(r.rt.state).toBe('live');
+    // a (re)start resets the driver before the new handshake, from needs-reset too
+    expect(r.drv.resets).toBe(2);
+  });
+
+  it('refuses a driver of another device type (BAD_ARGUMENT naming both types)', () => {
+    const memory = new PhysicalMemory([{ name: 'ipc', base: BASE, size: 0x8000 }]);
+    const drv = new EchoDriver();
+    expect(() => new MmioDriverTransport({ memory, placement: { ...placement, deviceType: ECHO_ID + 1 }, driver: drv, kick: () => {} })).toThrow(
+      expect.objectContaining({ code: TransportErrorCode.BAD_ARGUMENT, message: expect.stringContaining(`driver for type ${ECHO_ID} given a window of type ${ECHO_ID + 1}`) }),
+    );
+  });
 });

@@ -263,4 +263,12 @@ describe('resource-table transport handshake', () => {
     expect(r.drvs[0]!.resets).toBe(1);
     expect(r.dt[0]!.lastError?.code).toBe(TransportErrorCode.NEEDS_RESET);
   });
+
+  it('refuses a driver of another device type (BAD_ARGUMENT naming both types)', () => {
+    const r = rig(1);
+    const v = r.plan.vdevs[0]!;
+    expect(() => new RscTableDriverTransport({ memory: r.memory, vdev: { ...v, deviceType: v.deviceType + 1 }, driver: new EchoDriver(), kick: () => {} })).toThrow(
+      expect.objectContaining({ code: TransportErrorCode.BAD_ARGUMENT, message: expect.stringContaining(`driver for type ${v.deviceType} given a vdev of type ${v.deviceType + 1}`) }),
+    );
+  });
 });

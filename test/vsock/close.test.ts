@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { LoopbackTransport } from '../../src/transport/loopback.js';
 import { RawVsockDriver } from '../../src/fuzz/vsock-driver.js';
-import { SocketState, VsockDevice, VsockOp, VSOCK_SHUTDOWN_BOTH, VSOCK_SHUTDOWN_SEND, type VsockHeader, type VsockSocket } from '../../src/vsock/index.js';
-import { makePair, run } from './helpers.js';
+import { SocketState, VsockDevice, VsockOp, VSOCK_SHUTDOWN_BOTH, VSOCK_SHUTDOWN_SEND, type VsockSocket } from '../../src/vsock/index.js';
+import { guestHeader, makePair, run } from './helpers.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -19,7 +19,7 @@ async function closingRig(closeTimeoutMs?: number) {
   const lb = new LoopbackTransport(driver, device);
   let sock: VsockSocket | undefined;
   device.createServer((s) => (sock = s)).listen(1000);
-  const hdr = (o: Partial<VsockHeader> = {}): VsockHeader => ({ srcCid: 3, dstCid: 2, srcPort: 5000, dstPort: 1000, len: 0, type: 1, op: VsockOp.REQUEST, flags: 0, bufAlloc: 65536, fwdCnt: 0, ...o });
+  const hdr = guestHeader;
   driver.send(hdr());
   lb.settle();
   let closed = false;

@@ -1,7 +1,7 @@
 /** Driver and device wired over the loopback transport, and a way to let them (and Node's stream ticks) run. */
 import { LoopbackTransport } from '../../src/transport/loopback.js';
 import { VirtioFeature, bit } from '../../src/virtio/index.js';
-import { VsockDevice, VsockDriver, type VsockDeviceOptions, type VsockDriverOptions } from '../../src/vsock/index.js';
+import { VsockDevice, VsockDriver, VsockOp, type VsockDeviceOptions, type VsockDriverOptions, type VsockHeader } from '../../src/vsock/index.js';
 
 export interface Pair {
   readonly lb: LoopbackTransport;
@@ -42,3 +42,21 @@ export function pattern(seed: number, offset: number, len: number): Buffer {
   for (let i = 0; i < len; i++) b[i] = (seed * 131 + (offset + i) * 7 + ((offset + i) >>> 8)) & 0xff;
   return b;
 }
+
+/**
+ * A header from the guest (CID 3, port 5000) to the host (CID 2, port 1000): a STREAM REQUEST with a 64 KiB window
+ * unless `o` says otherwise.
+ */
+export const guestHeader = (o: Partial<VsockHeader> = {}): VsockHeader => ({
+  srcCid: 3,
+  dstCid: 2,
+  srcPort: 5000,
+  dstPort: 1000,
+  len: 0,
+  type: 1,
+  op: VsockOp.REQUEST,
+  flags: 0,
+  bufAlloc: 65536,
+  fwdCnt: 0,
+  ...o,
+});

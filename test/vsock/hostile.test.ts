@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { LoopbackTransport } from '../../src/transport/loopback.js';
 import { isVirtioError, VirtioErrorCode } from '../../src/virtio/index.js';
 import { RawVsockDriver } from '../../src/fuzz/vsock-driver.js';
-import { VsockDevice, VsockErrorCode, VsockOp, type VsockDeviceOptions, type VsockHeader, type VsockSocket } from '../../src/vsock/index.js';
+import { VsockDevice, VsockErrorCode, VsockOp, type VsockDeviceOptions, type VsockSocket } from '../../src/vsock/index.js';
+import { guestHeader } from './helpers.js';
 
 function rig(opts: VsockDeviceOptions = {}, raw: ConstructorParameters<typeof RawVsockDriver>[0] = {}) {
   const device = new VsockDevice(opts);
@@ -25,19 +26,7 @@ function rig(opts: VsockDeviceOptions = {}, raw: ConstructorParameters<typeof Ra
   return { device, driver, lb, accepted, errors };
 }
 
-const hdr = (o: Partial<VsockHeader> = {}): VsockHeader => ({
-  srcCid: 3,
-  dstCid: 2,
-  srcPort: 5000,
-  dstPort: 1000,
-  len: 0,
-  type: 1,
-  op: VsockOp.REQUEST,
-  flags: 0,
-  bufAlloc: 65536,
-  fwdCnt: 0,
-  ...o,
-});
+const hdr = guestHeader;
 
 const ops = (d: RawVsockDriver) => d.received.map((p) => p.h.op);
 const flush = () => new Promise<void>((r) => setImmediate(r));

@@ -19,6 +19,7 @@ import { splitLegacyLayout } from '../../virtio/split/layout.js';
 import type { DriverQueue, VirtioDriver } from '../../virtio/device.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import { badQueueSize, checkConfigAccess, driverQueue, unofferedFeatures } from '../driver-setup.js';
+import { DriverTransportState } from '../driver-state.js';
 import { MmioOp, MmioWin } from './window.js';
 import type { MmioPlacement } from './device.js';
 
@@ -32,54 +33,34 @@ export interface MmioDriverTransportOptions {
 type State = 'idle' | 'probing' | 'live' | 'failed' | 'needs-reset';
 const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
 
-export class MmioDriverTransport {
+export class MmioDriverTransport extends DriverTransportState<State> {
   readonly stats = { accesses: 0, kicks: 0, interrupts: 0 };
-  lastError: TransportError | undefined;
-  private st: State = 'idle';
   private readonly memory: PhysicalMemory;
   private readonly p: MmioPlacement;
-  private readonly driver: VirtioDriver;
   private readonly kickFn: (id: number) => void;
   private readonly w32: Int32Array;
   private readonly wOff: number;
   private seq = 0;
   private pending: ((v: number) => void) | undefined;
   private tail: Promise<number> = Promise.resolve(0);
-  private features = 0n;
   /** The device's config space as last read (§2.5.1: a generation-consistent snapshot), refreshed on config interrupts. */
   private config: Uint8Array = new Uint8Array(0);
   private refreshing = false;
 
   constructor(o: MmioDriverTransportOptions) {
-    if (o.driver.deviceType !== o.placement.deviceType) throw new TransportError(TransportErrorCode.BAD_ARGUMENT, `driver for type ${o.driver.deviceType} given a window of type ${o.placement.deviceType}`);
+    super(o.driver, o.placement.deviceType, 'window', 'idle');
     const r = o.memory.findRegion(o.placement.base, 64);
     if (r === undefined || o.placement.base % 8 !== 0) throw new TransportError(TransportErrorCode.BAD_LAYOUT, `mmio window at 0x${o.placement.base.toString(16)} is outside memory`);
     this.memory = o.memory;
     this.p = o.placement;
-    this.driver = o.driver;
     this.kickFn = o.kick;
     this.w32 = new Int32Array(r.buffer, r.byteOffset, Math.floor(r.size / 4));
     this.wOff = (o.placement.base - r.base) / 4;
     this.seq = Atomics.load(this.w32, this.wOff + MmioWin.REQ_SEQ / 4);
   }
 
-  /** Notifications this end sent to the other side (used-buffer / available-buffer, handshake kicks included). */
-  get notificationsSent(): number {
-    return this.stats.kicks;
-  }
-
-  get state(): State {
-    return this.st;
-  }
-  get live(): boolean {
-    return this.st === 'live';
-  }
-  get negotiatedFeatures(): bigint {
-    return this.features;
-  }
-
   start(): void {
-    if (this.st === 'live' || this.st === 'needs-reset') this.driver.reset();
+    this.stopDriver();
     this.st = 'probing';
     this.lastError = undefined;
     this.bringUp().catch((e: unknown) => {
@@ -98,12 +79,7 @@ export class MmioDriverTransport {
       n++;
     }
     if (this.st === 'live') {
-      if ((Atomics.load(this.w32, this.wOff + MmioWin.STATUS / 4) & DeviceStatus.DEVICE_NEEDS_RESET) !== 0) {
-        this.st = 'needs-reset';
-        this.lastError = new TransportError(TransportErrorCode.NEEDS_RESET, `mmio device ${this.p.index} set DEVICE_NEEDS_RESET`);
-        this.driver.reset();
-        return n + 1;
-      }
+      if (this.deviceNeedsReset(Atomics.load(this.w32, this.wOff + MmioWin.STATUS / 4), `mmio device ${this.p.index} set DEVICE_NEEDS_RESET`)) return n + 1;
       const irq = Atomics.exchange(this.w32, this.wOff + MmioWin.IRQ / 4, 0);
       if ((irq & 2) !== 0 && !this.refreshing) {
         this.refreshing = true;
@@ -112,8 +88,7 @@ export class MmioDriverTransport {
           () => (this.refreshing = false),
         );
       }
-      this.stats.interrupts++;
-      n += this.driver.interrupt();
+      n += this.interruptDriver();
     }
     return n;
   }

@@ -19,6 +19,7 @@ import { splitLegacyLayout } from '../../virtio/split/layout.js';
 import type { DriverQueue, VirtioDriver } from '../../virtio/device.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import { badQueueSize, checkConfigAccess, driverQueue, unofferedFeatures } from '../driver-setup.js';
+import { DriverTransportState } from '../driver-state.js';
 import { RSC_VRING_SIZE, RSC_VDEV_SIZE } from './codec.js';
 import { RSC_VDEV_ACK_OFFSET, SharedByte } from './status-byte.js';
 import { RSC_VDEV_GFEATURES_OFFSET, readDeviceFeatures } from './handshake.js';
@@ -47,55 +48,32 @@ export interface RscDriverStats {
 const ACK_DRIVER = DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER;
 const VERSION_1 = bit(VirtioFeature.VERSION_1);
 
-export class RscTableDriverTransport {
+export class RscTableDriverTransport extends DriverTransportState<RscDriverState> {
   readonly stats: RscDriverStats = { starts: 0, kicks: 0, interrupts: 0 };
-  /** Why the handshake failed, when it did. */
-  lastError: TransportError | undefined;
-  private st: RscDriverState = 'idle';
   private readonly memory: PhysicalMemory;
   private readonly vdev: VdevPlacement;
-  private readonly driver: VirtioDriver;
   private readonly status: SharedByte;
   private readonly ack: SharedByte;
   private readonly kickFn: (notifyid: number) => void;
   private readonly awaitAck: boolean;
-  private features = 0n;
   private queues: DriverQueue[] = [];
 
   constructor(o: RscDriverTransportOptions) {
-    if (o.driver.deviceType !== o.vdev.deviceType) {
-      throw new TransportError(TransportErrorCode.BAD_ARGUMENT, `driver for type ${o.driver.deviceType} given a vdev of type ${o.vdev.deviceType}`);
-    }
+    super(o.driver, o.vdev.deviceType, 'vdev', 'idle');
     if (o.driver.poolBytes > o.vdev.pool.size) {
       throw new TransportError(TransportErrorCode.BAD_LAYOUT, `driver needs a pool of ${o.driver.poolBytes} bytes, the plan has ${o.vdev.pool.size}`);
     }
     this.memory = o.memory;
     this.vdev = o.vdev;
-    this.driver = o.driver;
     this.kickFn = o.kick;
     this.awaitAck = o.awaitAck ?? true;
     this.status = new SharedByte(o.memory, o.vdev.statusAddr, 'vdev status byte');
     this.ack = new SharedByte(o.memory, o.vdev.entry + RSC_VDEV_ACK_OFFSET, 'vdev ack byte');
   }
 
-  /** Notifications this end sent to the other side (used-buffer / available-buffer, handshake kicks included). */
-  get notificationsSent(): number {
-    return this.stats.kicks;
-  }
-
-  get state(): RscDriverState {
-    return this.st;
-  }
-  get live(): boolean {
-    return this.st === 'live';
-  }
-  get negotiatedFeatures(): bigint {
-    return this.features;
-  }
-
   /** (Re)starts the handshake from a device reset. */
   start(): void {
-    if (this.st === 'live' || this.st === 'needs-reset') this.driver.reset();
+    this.stopDriver();
     this.stats.starts++;
     this.lastError = undefined;
     this.queues = [];
@@ -106,7 +84,7 @@ export class RscTableDriverTransport {
 
   /** Resets the device and stays down (status 0). */
   stop(): void {
-    if (this.st === 'live' || this.st === 'needs-reset') this.driver.reset();
+    this.stopDriver();
     this.status.store(0);
     this.st = 'idle';
     this.kick();
@@ -126,16 +104,9 @@ export class RscTableDriverTransport {
         return this.afterFeaturesOk();
       case 'needs-reset':
         return 0;
-      case 'live': {
-        if ((this.status.load() & DeviceStatus.DEVICE_NEEDS_RESET) !== 0) {
-          this.st = 'needs-reset';
-          this.lastError = new TransportError(TransportErrorCode.NEEDS_RESET, `vdev ${this.vdev.index}: the device set DEVICE_NEEDS_RESET`);
-          this.driver.reset();
-          return 1;
-        }
-        this.stats.interrupts++;
-        return this.driver.interrupt();
-      }
+      case 'live':
+        if (this.deviceNeedsReset(this.status.load(), `vdev ${this.vdev.index}: the device set DEVICE_NEEDS_RESET`)) return 1;
+        return this.interruptDriver();
     }
   }
 
