@@ -3,7 +3,7 @@
  * arm/disarm pair of its notification scheme); the loops add the wait policy (multi-core) or the core token
  * (single-core), the warm-up cut and the timing, so every shared-memory contender waits in exactly the same way.
  */
-import { CoreToken, Doorbell, Waiter } from '../sync/index.js';
+import { CoreToken, Doorbell, runQueueNs, Waiter } from '../sync/index.js';
 import { threadCpuNs } from './cpu.js';
 import type { CoreMode, WaitPolicy } from './types.js';
 
@@ -42,7 +42,7 @@ export interface LoopResult {
   /** Times the side slept (Atomics.wait on its doorbell) in the whole run. */
   readonly sleeps?: number;
   /** Multi-core: idle episodes ended while spinning / by a sleep, and the spin budget at the end (µs). */
-  readonly spin?: { readonly spinHits: number; readonly spinMisses: number; readonly spinBudgetUs: number };
+  readonly spin?: { readonly spinHits: number; readonly spinMisses: number; readonly spinBudgetUs: number; readonly crowdedSpells: number; readonly runQueuePct: number };
   readonly messages: number;
   readonly elapsedNs: number;
   readonly cpuNs: number;
@@ -52,10 +52,12 @@ export interface LoopResult {
 export function driveSide(side: Side, o: LoopOptions): LoopResult {
   let t0 = -1;
   let c0 = 0;
+  let q0 = 0;
   let p0 = 0;
   const mark = (): void => {
     p0 = side.progress;
     c0 = threadCpuNs();
+    q0 = runQueueNs();
     t0 = performance.now();
   };
   if (o.warmup <= 0) mark();
@@ -89,11 +91,14 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
       }
       waiter.idle(seen, arm, disarm);
     }
-    spin = { spinHits: waiter.spinHits, spinMisses: waiter.spinMisses, spinBudgetUs: Math.round(waiter.budget.ms * 1000) };
+    spin = { spinHits: waiter.spinHits, spinMisses: waiter.spinMisses, spinBudgetUs: Math.round(waiter.budget.ms * 1000), crowdedSpells: waiter.crowdedSpells, runQueuePct: -1 };
   }
   const t1 = performance.now();
   const c1 = threadCpuNs();
+  const q1 = runQueueNs();
   if (t0 < 0) mark();
+  // the share of the measured time this side waited for a CPU (a crowded machine; -1 unknown)
+  if (spin && q0 >= 0 && q1 >= 0) spin = { ...spin, runQueuePct: Math.round((100 * (q1 - q0)) / ((t1 - t0) * 1e6)) };
   return { messages: side.progress - p0, elapsedNs: (t1 - t0) * 1e6, cpuNs: c1 - c0, sleeps: o.bell.sleeps, ...(spin ? { spin } : {}) };
 }
 

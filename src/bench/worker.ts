@@ -5,6 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadContender } from './contenders/index.js';
 import { installCopyBytes } from '../virtio/copy.js';
+import { installRunQueueProbe } from '../sync/run-queue.js';
+import { threadRunQueueProbe } from '../host/run-queue.js';
 import { nativeCopyBytes } from '../host/native-copy.js';
 import type { TrialSpec } from './types.js';
 
@@ -25,6 +27,7 @@ function fail(e: unknown): void {
 
 // the product's payload copies (virtio/copy.ts) as the partitions run them: the addon's memmove when it is built
 installCopyBytes(nativeCopyBytes());
+installRunQueueProbe(threadRunQueueProbe()); // the peer-aware waiter's load signal (sync/run-queue.ts)
 
 try {
   const c = await loadContender(data.contender);

@@ -12,6 +12,8 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
 import { installCopyBytes } from '../virtio/copy.js';
+import { installRunQueueProbe } from '../sync/run-queue.js';
+import { threadRunQueueProbe } from '../host/run-queue.js';
 import { nativeCopyBytes } from '../host/native-copy.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
@@ -107,6 +109,7 @@ function setThreadNiceness(n: number): string | undefined {
 async function boot(): Promise<void> {
   installTracer(d.trace);
   installCopyBytes(nativeCopyBytes()); // payload copies at memmove speed when the addon is there (virtio/copy.ts)
+  installRunQueueProbe(threadRunQueueProbe()); // the peer-aware waiter's load signal (sync/run-queue.ts)
   const gc = new GcWatch();
   const niceError = d.world === 'secure' && d.rt?.niceness !== undefined ? setThreadNiceness(d.rt.niceness) : undefined;
   const memory = new PhysicalMemory(d.regions);

@@ -9,3 +9,4 @@ export * from './policy.js';
 export * from './spin-budget.js';
 export * from './waiter.js';
 export * from './core-token.js';
+export * from './run-queue.js';

@@ -5,7 +5,8 @@
  *   poll             never sleep (costs a core)
  *   peer-aware       spin-then-block that stops spinning at once while the peer sleeps (its doorbell's sleeper
  *                    count is non-zero): a sleeping peer produces nothing, so spinning for it only takes CPU from
- *                    whoever else needs it. Without a known peer doorbell it is spin-then-block.
+ *                    whoever else needs it. Without a known peer doorbell it is spin-then-block. On a crowded
+ *                    machine (the thread keeps waiting for a CPU: ./run-queue.ts) it is block (./waiter.ts).
  */
 export type WaitPolicy = 'block' | 'spin-then-block' | 'poll' | 'peer-aware';
 export const WAIT_POLICIES: readonly WaitPolicy[] = ['block', 'spin-then-block', 'poll', 'peer-aware'];
