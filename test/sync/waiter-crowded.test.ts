@@ -4,17 +4,25 @@ import { threadRunQueueProbe } from '../../src/host/run-queue.js';
 
 /**
  * A thread that waits for a CPU `share` of the wall time, as the kernel would count it: the probe's value grows with
- * the same clock the waiter reads, so the fraction the waiter computes is `share` whatever the machine does.
+ * the same clock the waiter reads, so the fraction the waiter computes is the share whatever the machine does. A
+ * change of share is integrated at the moment it is made (a descheduled test thread must not smear one share over
+ * the next).
  */
-function fakeRunQueue(share: () => number): void {
+function fakeRunQueue(initial: number): (share: number) => void {
   let ns = 0;
   let at = performance.now();
-  installRunQueueProbe(() => {
+  let share = initial;
+  const advance = (): number => {
     const now = performance.now();
-    ns += (now - at) * 1e6 * share();
+    ns += (now - at) * 1e6 * share;
     at = now;
     return ns;
-  });
+  };
+  installRunQueueProbe(advance);
+  return (next) => {
+    advance();
+    share = next;
+  };
 }
 
 /** Idle passes for `ms` of wall time; arm() reports pending work, so the waiter never actually sleeps. */
@@ -59,7 +67,7 @@ describe('peer-aware waiter on a crowded machine (run-queue wait)', () => {
   });
 
   it('sleeps as soon as idle once its thread waited for a CPU above the threshold for CROWDED_WINDOWS checks in a row', () => {
-    fakeRunQueue(() => 0.5);
+    fakeRunQueue(0.5);
     const { w, bell } = waiter();
     expect(sleepsAtOnce(w, bell)).toBe(false); // spins at first
     const t0 = performance.now();
@@ -71,32 +79,30 @@ describe('peer-aware waiter on a crowded machine (run-queue wait)', () => {
   });
 
   it('spins again after one check below the leave threshold', () => {
-    let share = 0.5;
-    fakeRunQueue(() => share);
+    const setShare = fakeRunQueue(0.5);
     const { w, bell } = waiter();
     idleUntil(w, bell, () => w.crowded);
     expect(w.crowded).toBe(true);
-    share = 0;
+    setShare(0);
     idleUntil(w, bell, () => !w.crowded);
     expect(w.crowded).toBe(false);
     expect(sleepsAtOnce(w, bell)).toBe(false);
   });
 
   it('a burst shorter than CROWDED_WINDOWS checks (a JIT thread, another time slice) leaves it spinning', () => {
-    let share = 0.5;
-    fakeRunQueue(() => share);
+    const setShare = fakeRunQueue(0.5);
     const { w, bell } = waiter();
     idleFor(w, bell, (CROWDED_WINDOWS - 3) * LOAD_CHECK_MS);
-    share = 0;
+    setShare(0);
     idleFor(w, bell, windows(3));
-    share = 0.5;
+    setShare(0.5);
     idleFor(w, bell, (CROWDED_WINDOWS - 3) * LOAD_CHECK_MS);
     expect(w.crowded).toBe(false);
     expect(w.crowdedSpells).toBe(0);
   });
 
   it('a quiet thread (no run-queue wait) is never crowded', () => {
-    fakeRunQueue(() => 0);
+    fakeRunQueue(0);
     const { w, bell } = waiter();
     idleFor(w, bell, windows(CROWDED_WINDOWS + 2));
     expect(w.crowded).toBe(false);
@@ -104,7 +110,7 @@ describe('peer-aware waiter on a crowded machine (run-queue wait)', () => {
   });
 
   it('spin-then-block and poll keep their definition: the load signal is not consulted', () => {
-    fakeRunQueue(() => 0.9);
+    fakeRunQueue(0.9);
     for (const policy of ['spin-then-block', 'poll'] as const) {
       const { w, bell } = waiter(policy);
       idleFor(w, bell, windows(CROWDED_WINDOWS + 2));
