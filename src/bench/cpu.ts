@@ -1,29 +1,30 @@
 /**
  * CPU time of the calling thread. Spinning costs cores, so every side reports its own CPU time next to wall time.
  *
- * Linux: /proc/thread-self/schedstat (first field: ns on CPU) resolves to the calling thread, workers included.
+ * Linux: /proc/thread-self/schedstat (src/host/schedstat.ts) resolves to the calling thread, workers included.
  * Elsewhere: process.cpuUsage(), which counts the whole process (reported as such).
  */
-import { readFileSync } from 'node:fs';
+import { readThreadSchedstat } from '../host/schedstat.js';
 
 let perThread: boolean | undefined;
 
-export function threadCpuNs(): number {
+/** This thread's CPU time and run-queue wait (ns; -1 unknown) from one read. */
+export function threadTimes(): { readonly cpuNs: number; readonly runQueueNs: number } {
   if (perThread !== false) {
-    try {
-      const text = readFileSync('/proc/thread-self/schedstat', 'latin1');
-      perThread = true;
-      return Number(text.slice(0, text.indexOf(' ')));
-    } catch {
-      perThread = false;
-    }
+    const s = readThreadSchedstat();
+    perThread = s !== undefined;
+    if (s !== undefined) return s;
   }
   const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
+  return { cpuNs: (u.user + u.system) * 1000, runQueueNs: -1 };
+}
+
+export function threadCpuNs(): number {
+  return threadTimes().cpuNs;
 }
 
 /** Whether threadCpuNs() measures the calling thread only (false: the whole process). */
 export function cpuIsPerThread(): boolean {
-  if (perThread === undefined) threadCpuNs();
+  if (perThread === undefined) threadTimes();
   return perThread === true;
 }

@@ -3,8 +3,8 @@
  * arm/disarm pair of its notification scheme); the loops add the wait policy (multi-core) or the core token
  * (single-core), the warm-up cut and the timing, so every shared-memory contender waits in exactly the same way.
  */
-import { CoreToken, Doorbell, runQueueNs, Waiter } from '../sync/index.js';
-import { threadCpuNs } from './cpu.js';
+import { CoreToken, Doorbell, Waiter } from '../sync/index.js';
+import { threadCpuNs, threadTimes } from './cpu.js';
 import type { CoreMode, WaitPolicy } from './types.js';
 
 export interface Side {
@@ -56,12 +56,11 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
   let p0 = 0;
   const mark = (): void => {
     p0 = side.progress;
-    c0 = threadCpuNs();
-    q0 = runQueueNs();
+    ({ cpuNs: c0, runQueueNs: q0 } = threadTimes());
     t0 = performance.now();
   };
   if (o.warmup <= 0) mark();
-  let spin: LoopResult['spin'];
+  let waiter: Waiter | undefined;
   if (o.mode === 'single-core') {
     const token = o.token!;
     token.acquire();
@@ -79,26 +78,34 @@ export function driveSide(side: Side, o: LoopOptions): LoopResult {
     token.finish();
   } else {
     const bell = o.bell;
-    const waiter = new Waiter(bell, o.policy, o.peer !== undefined ? { peer: o.peer } : {});
+    const w = new Waiter(bell, o.policy, o.peer !== undefined ? { peer: o.peer } : {});
+    waiter = w;
     const arm = (): boolean => side.arm();
     const disarm = (): void => side.disarm();
     while (side.progress < o.total) {
       const seen = bell.seq();
       if (side.work()) {
-        waiter.progressed();
+        w.progressed();
         if (t0 < 0 && side.progress >= o.warmup) mark();
         continue;
       }
-      waiter.idle(seen, arm, disarm);
+      w.idle(seen, arm, disarm);
     }
-    spin = { spinHits: waiter.spinHits, spinMisses: waiter.spinMisses, spinBudgetUs: Math.round(waiter.budget.ms * 1000), crowdedSpells: waiter.crowdedSpells, runQueuePct: -1 };
   }
   const t1 = performance.now();
-  const c1 = threadCpuNs();
-  const q1 = runQueueNs();
+  const { cpuNs: c1, runQueueNs: q1 } = threadTimes();
   if (t0 < 0) mark();
-  // the share of the measured time this side waited for a CPU (a crowded machine; -1 unknown)
-  if (spin && q0 >= 0 && q1 >= 0) spin = { ...spin, runQueuePct: Math.round((100 * (q1 - q0)) / ((t1 - t0) * 1e6)) };
+  const spin: LoopResult['spin'] =
+    waiter === undefined
+      ? undefined
+      : {
+          spinHits: waiter.spinHits,
+          spinMisses: waiter.spinMisses,
+          spinBudgetUs: Math.round(waiter.budget.ms * 1000),
+          crowdedSpells: waiter.crowdedSpells,
+          // the share of the measured time this side waited for a CPU (a crowded machine; -1 unknown)
+          runQueuePct: q0 >= 0 && q1 >= 0 ? Math.round((100 * (q1 - q0)) / ((t1 - t0) * 1e6)) : -1,
+        };
   return { messages: side.progress - p0, elapsedNs: (t1 - t0) * 1e6, cpuNs: c1 - c0, sleeps: o.bell.sleeps, ...(spin ? { spin } : {}) };
 }
 

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadContender } from './contenders/index.js';
 import { installCopyBytes } from '../virtio/copy.js';
 import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/run-queue.js';
+import { threadRunQueueProbe } from '../host/schedstat.js';
 import { nativeCopyBytes } from '../host/native-copy.js';
 import type { TrialSpec } from './types.js';
 

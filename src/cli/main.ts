@@ -12,7 +12,7 @@ import { registerCommands } from './commands/index.js';
 import { installSignalHandlers } from './signals.js';
 import { installCopyBytes } from '../virtio/copy.js';
 import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/run-queue.js';
+import { threadRunQueueProbe } from '../host/schedstat.js';
 import { nativeCopyBytes } from '../host/native-copy.js';
 
 /** The package version, read from the package.json above this file (src/cli or dist/src/cli). */

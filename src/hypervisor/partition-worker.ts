@@ -13,7 +13,7 @@ import { setPriority } from 'node:os';
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
 import { installCopyBytes } from '../virtio/copy.js';
 import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/run-queue.js';
+import { threadRunQueueProbe } from '../host/schedstat.js';
 import { nativeCopyBytes } from '../host/native-copy.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';

@@ -18,7 +18,7 @@
 import type { PhysicalMemory } from '../virtio/memory.js';
 import { installCopyBytes } from '../virtio/copy.js';
 import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/run-queue.js';
+import { threadRunQueueProbe } from '../host/schedstat.js';
 import { nativeCopyBytes } from '../host/native-copy.js';
 import { RpmsgHost, RpmsgRemote, type RpmsgCore, type NameServiceEvent } from '../rpmsg/index.js';
 import type { Endpoint } from '../rpmsg/index.js';

@@ -8,7 +8,7 @@
  * does meanwhile.
  *
  * This layer imports nothing of ours and reads no files: an entry point installs a probe once per thread
- * (`installRunQueueProbe(threadRunQueueProbe())`, src/host/run-queue.ts), as it installs the bulk copy. Without one
+ * (`installRunQueueProbe(threadRunQueueProbe())`, src/host/schedstat.ts), as it installs the bulk copy. Without one
  * the waiter never sees the machine as crowded.
  */
 

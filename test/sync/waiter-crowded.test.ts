@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CROWDED_WINDOWS, Doorbell, installRunQueueProbe, LOAD_CHECK_MS, Waiter, type WaitPolicy } from '../../src/sync/index.js';
-import { threadRunQueueProbe } from '../../src/host/run-queue.js';
+import { threadRunQueueProbe } from '../../src/host/schedstat.js';
 
 /**
  * A thread that waits for a CPU `share` of the wall time, as the kernel would count it: the probe's value grows with
