@@ -4,10 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadContender } from './contenders/index.js';
-import { installCopyBytes } from '../virtio/copy.js';
-import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/schedstat.js';
-import { nativeCopyBytes } from '../host/native-copy.js';
+import { installThreadHooks } from '../transport/thread-hooks.js';
 import type { TrialSpec } from './types.js';
 
 interface Data {
@@ -25,9 +22,7 @@ function fail(e: unknown): void {
   port.postMessage({ type: 'error', code: typeof err?.code === 'string' ? err.code : 'ERROR', message: String(err?.message ?? e) });
 }
 
-// the product's payload copies (virtio/copy.ts) as the partitions run them: the addon's memmove when it is built
-installCopyBytes(nativeCopyBytes());
-installRunQueueProbe(threadRunQueueProbe()); // the peer-aware waiter's load signal (sync/run-queue.ts)
+installThreadHooks(); // this thread's payload copy and load signal (transport/thread-hooks.ts)
 
 try {
   const c = await loadContender(data.contender);

@@ -10,10 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, CliErrorCode } from './errors.js';
 import { registerCommands } from './commands/index.js';
 import { installSignalHandlers } from './signals.js';
-import { installCopyBytes } from '../virtio/copy.js';
-import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/schedstat.js';
-import { nativeCopyBytes } from '../host/native-copy.js';
+import { installThreadHooks } from '../transport/thread-hooks.js';
 
 /** The package version, read from the package.json above this file (src/cli or dist/src/cli). */
 export function packageVersion(): string {
@@ -50,9 +47,7 @@ function codeOf(e: unknown): string {
 }
 
 export async function runCli(argv: readonly string[]): Promise<number> {
-  // this thread's payload copies (in-process devices, vhost-user back-ends) at memmove speed when the addon is built
-  installCopyBytes(nativeCopyBytes());
-  installRunQueueProbe(threadRunQueueProbe()); // the peer-aware waiter's load signal (sync/run-queue.ts)
+  installThreadHooks(); // this thread's payload copy and load signal (transport/thread-hooks.ts)
   const program = new Command();
   program
     .name('tz-virtio')

@@ -1,8 +1,8 @@
 /**
  * The addon's bulk copy (native/shm.cc `copyBytes`, a bounds-checked memmove) for src/virtio/copy.ts.
  *
- * The host layer may not import src/virtio, so this module only hands the function out; an entry point installs it:
- * `installCopyBytes(nativeCopyBytes())` (see copy.ts for why and where). undefined, and so TypedArray.set
+ * The host layer may not import src/virtio, so this module only hands the function out; an entry point installs it
+ * (src/transport/thread-hooks.ts; see copy.ts for why). undefined, and so TypedArray.set
  * everywhere, when the addon is absent, of an ABI older than 4, or disabled: TZ_VIRTIO_NO_NATIVE_COPY=1 turns off
  * this copy only, TZ_VIRTIO_NO_NATIVE the whole addon.
  */

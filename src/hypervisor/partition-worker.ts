@@ -11,10 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { PhysicalMemory, type RegionSpec } from '../virtio/memory.js';
-import { installCopyBytes } from '../virtio/copy.js';
-import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/schedstat.js';
-import { nativeCopyBytes } from '../host/native-copy.js';
+import { installThreadHooks } from '../transport/thread-hooks.js';
 import type { RpmsgLayout } from '../rpmsg/index.js';
 import { GuestRuntime, type MainOutcome } from '../guest/runtime.js';
 import { GuestRpmsg } from '../guest/rpmsg.js';
@@ -108,8 +105,7 @@ function setThreadNiceness(n: number): string | undefined {
 
 async function boot(): Promise<void> {
   installTracer(d.trace);
-  installCopyBytes(nativeCopyBytes()); // payload copies at memmove speed when the addon is there (virtio/copy.ts)
-  installRunQueueProbe(threadRunQueueProbe()); // the peer-aware waiter's load signal (sync/run-queue.ts)
+  installThreadHooks(); // this thread's payload copy and load signal (transport/thread-hooks.ts)
   const gc = new GcWatch();
   const niceError = d.world === 'secure' && d.rt?.niceness !== undefined ? setThreadNiceness(d.rt.niceness) : undefined;
   const memory = new PhysicalMemory(d.regions);

@@ -16,10 +16,7 @@
  * millisecond), then attach.
  */
 import type { PhysicalMemory } from '../virtio/memory.js';
-import { installCopyBytes } from '../virtio/copy.js';
-import { installRunQueueProbe } from '../sync/run-queue.js';
-import { threadRunQueueProbe } from '../host/schedstat.js';
-import { nativeCopyBytes } from '../host/native-copy.js';
+import { installThreadHooks } from '../transport/thread-hooks.js';
 import { RpmsgHost, RpmsgRemote, type RpmsgCore, type NameServiceEvent } from '../rpmsg/index.js';
 import type { Endpoint } from '../rpmsg/index.js';
 import { mapSharedFile } from '../host/shm.js';
@@ -178,8 +175,7 @@ export class OpenAmpSession {
     }
     const socketRole: KickRole = o.socketRole ?? (o.role === 'remote' ? 'server' : 'client');
     const sab = mapSharedFile(shmPath, { size });
-    installCopyBytes(nativeCopyBytes()); // this thread's payload copies at memmove speed (virtio/copy.ts)
-    installRunQueueProbe(threadRunQueueProbe()); // the peer-aware waiter's load signal (sync/run-queue.ts)
+    installThreadHooks(); // this thread's payload copy and load signal (transport/thread-hooks.ts)
     const memory = fileMemory(sab);
     if (socketRole === 'server' && (o.writeTable ?? true)) {
       // As platform_device_setup_resource_table: the table (status 0, gfeatures 0) at offset 0.

@@ -8,7 +8,7 @@
  * does meanwhile.
  *
  * This layer imports nothing of ours and reads no files: an entry point installs a probe once per thread
- * (`installRunQueueProbe(threadRunQueueProbe())`, src/host/schedstat.ts), as it installs the bulk copy. Without one
+ * (src/transport/thread-hooks.ts, with src/host/schedstat.ts's reader), as it installs the bulk copy. Without one
  * the waiter never sees the machine as crowded.
  */
 

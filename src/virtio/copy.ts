@@ -9,9 +9,9 @@
  * How it reaches this layer: src/virtio imports nothing of ours but src/errors, and the devices (rpmsg, vsock,
  * console) may not import the platform (src/host). So the lowest layer owns "copy bytes" with a default that needs
  * nothing (TypedArray.set), and `installCopyBytes` is the one installation point: the entry points of a thread or
- * process (CLI, partition and bench workers, partition processes, the OpenAMP session) call
- * `installCopyBytes(nativeCopyBytes())` once (src/host/native-copy.ts loads the addon, or returns undefined when it
- * is absent or disabled with TZ_VIRTIO_NO_NATIVE_COPY=1). A module-level slot per thread (each worker has its own
+ * process (CLI, partition and bench workers, partition processes, the OpenAMP session) install it once through
+ * src/transport/thread-hooks.ts: `installCopyBytes(nativeCopyBytes())` (src/host/native-copy.ts loads the addon, or
+ * returns undefined when it is absent or disabled with TZ_VIRTIO_NO_NATIVE_COPY=1). A module-level slot per thread (each worker has its own
  * module instance, so each installs for itself), set once at start-up: the hot path reads one variable.
  *
  * Ordering: a payload in shared memory is published by its writer with an Atomics store of a ring index (or flag)
