@@ -94,34 +94,27 @@ export class DescriptorChain {
    * returns the bytes copied. Segment boundaries mean nothing (§2.6.4: no framing may be assumed).
    */
   gather(memory: PhysicalMemory, offset: number, dst: Uint8Array, dstOff: number, len: number): number {
-    let skip = offset;
-    let done = 0;
-    for (let i = 0; i < this.readable && done < len; i++) {
-      const segLen = this.len[i]!;
-      if (skip >= segLen) {
-        skip -= segLen;
-        continue;
-      }
-      const n = Math.min(segLen - skip, len - done);
-      memory.readBytes(this.addr[i]! + skip, dst, dstOff + done, n);
-      done += n;
-      skip = 0;
-    }
-    return done;
+    return this.copySegments(memory, 0, this.readable, offset, dst, dstOff, len, false);
   }
 
   /** Copies src[srcOff, srcOff+len) into the writable part, starting `offset` bytes into it; returns the bytes written. */
   scatter(memory: PhysicalMemory, offset: number, src: Uint8Array, srcOff: number, len: number): number {
+    return this.copySegments(memory, this.readable, this.count, offset, src, srcOff, len, true);
+  }
+
+  /** The one segment walk of gather/scatter: segments [first, end), `offset` bytes in, `toMemory` = scatter. */
+  private copySegments(memory: PhysicalMemory, first: number, end: number, offset: number, buf: Uint8Array, bufOff: number, len: number, toMemory: boolean): number {
     let skip = offset;
     let done = 0;
-    for (let i = this.readable; i < this.count && done < len; i++) {
+    for (let i = first; i < end && done < len; i++) {
       const segLen = this.len[i]!;
       if (skip >= segLen) {
         skip -= segLen;
         continue;
       }
       const n = Math.min(segLen - skip, len - done);
-      memory.writeBytes(this.addr[i]! + skip, src, srcOff + done, n);
+      if (toMemory) memory.writeBytes(this.addr[i]! + skip, buf, bufOff + done, n);
+      else memory.readBytes(this.addr[i]! + skip, buf, bufOff + done, n);
       done += n;
       skip = 0;
     }
