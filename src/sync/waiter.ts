@@ -169,7 +169,8 @@ export class Waiter {
         this.spinHits++;
         return true;
       }
-      if ((n & 63) === 0 || (n === 1 && aware)) {
+      if (n === 1 && aware && this.stillCrowded(t0)) break;
+      if ((n & 63) === 0) {
         const now = performance.now();
         if (now >= until || (aware && this.stillCrowded(now))) break;
         if (peer !== undefined && this.peerAsleep(now)) {
