@@ -43,6 +43,18 @@ export interface Endpoints {
   notifications(): number;
 }
 
+/**
+ * The "want" word protocol of the peers' notification schemes (the moral equivalent of VIRTIO notification
+ * suppression): a side about to sleep sets its word; the other side, after publishing work, notifies only when the
+ * word is set, and clears it (one notification per sleep).
+ */
+export function notifyIfWanted(ctl: Int32Array, word: number, ep: Endpoints): void {
+  if (Atomics.load(ctl, word) !== 0) {
+    Atomics.store(ctl, word, 0);
+    ep.notify();
+  }
+}
+
 export function endpoints(ctl: Int32Array, role: 'sender' | 'receiver', mode: CoreMode): Endpoints {
   const sender = role === 'sender';
   const mine = sender ? CTL_SENDER_BELL : CTL_RECEIVER_BELL;

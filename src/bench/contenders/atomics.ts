@@ -4,19 +4,12 @@
  */
 import { report, type Contender, type RoleInstance } from '../contender.js';
 import { driveRttClient, driveSide, type RttClient, type Side } from '../side.js';
-import { CTL_FREE, endpoints, newControl, type Endpoints } from '../shared.js';
+import { CTL_FREE, endpoints, newControl, notifyIfWanted, type Endpoints } from '../shared.js';
 
 const PING = CTL_FREE;
 const PONG = CTL_FREE + 1;
 const SERVER_WANT = CTL_FREE + 2;
 const CLIENT_WANT = CTL_FREE + 3;
-
-function notifyIfWanted(ctl: Int32Array, word: number, ep: Endpoints): void {
-  if (Atomics.load(ctl, word) !== 0) {
-    Atomics.store(ctl, word, 0);
-    ep.notify();
-  }
-}
 
 class Client implements RttClient {
   private expect = 0;

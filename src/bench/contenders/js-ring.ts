@@ -16,7 +16,7 @@
 import { report, type Contender, type RoleInstance } from '../contender.js';
 import { verifyFailed } from '../errors.js';
 import { driveSide, type Side } from '../side.js';
-import { appBuffer, checkStamp, endpoints, newControl, stamp, type Endpoints } from '../shared.js';
+import { appBuffer, checkStamp, endpoints, newControl, notifyIfWanted, stamp, type Endpoints } from '../shared.js';
 import type { TrialSpec } from '../types.js';
 
 const NAME = 'js-ring';
@@ -58,10 +58,7 @@ class Producer implements Side {
       this.slots.set(this.app.u8, (i % window) * step);
       this.sent = i + 1;
       Atomics.store(idx, W_SENT, i + 1);
-      if (Atomics.load(idx, W_RX_WANT) !== 0) {
-        Atomics.store(idx, W_RX_WANT, 0);
-        this.ep.notify();
-      }
+      notifyIfWanted(idx, W_RX_WANT, this.ep);
       moved = true;
     }
     return moved;
@@ -106,10 +103,7 @@ class Consumer implements Side {
       recv++;
       this.progress = this.verified = recv;
       Atomics.store(idx, W_ACKED, recv);
-      if (Atomics.load(idx, W_TX_WANT) !== 0) {
-        Atomics.store(idx, W_TX_WANT, 0);
-        this.ep.notify();
-      }
+      notifyIfWanted(idx, W_TX_WANT, this.ep);
     }
     return true;
   }

@@ -8,7 +8,7 @@ import { RingBuffer } from 'ringbuf.js';
 import { report, type Contender, type RoleInstance } from '../contender.js';
 import { verifyFailed } from '../errors.js';
 import { driveRttClient, driveSide, type RttClient, type Side } from '../side.js';
-import { appBuffer, checkStamp, CTL_ACK, CTL_FREE, endpoints, newControl, stamp, type Endpoints } from '../shared.js';
+import { appBuffer, checkStamp, CTL_ACK, CTL_FREE, endpoints, newControl, notifyIfWanted, stamp, type Endpoints } from '../shared.js';
 import type { CoreMode, TrialSpec } from '../types.js';
 
 const NAME = 'ringbuf.js';
@@ -50,13 +50,6 @@ function pushFrame(rb: RingBuffer, hdr: Uint8Array, payload: Uint8Array): boolea
   return true;
 }
 
-function wantThenNotify(ctl: Int32Array, word: number, ep: Endpoints): void {
-  if (Atomics.load(ctl, word) !== 0) {
-    Atomics.store(ctl, word, 0);
-    ep.notify();
-  }
-}
-
 class Sender implements Side {
   progress = 0;
   verified = 0;
@@ -86,7 +79,7 @@ class Sender implements Side {
       if (!pushFrame(this.rb, this.hdr, this.app.u8)) break;
       this.sent++;
       moved = true;
-      wantThenNotify(this.ctl, W_RX_WANT, this.ep);
+      notifyIfWanted(this.ctl, W_RX_WANT, this.ep);
     }
     return moved;
   }
@@ -127,7 +120,7 @@ class Receiver implements Side {
       this.verified++;
       moved = true;
       Atomics.store(this.ctl, CTL_ACK, this.progress);
-      wantThenNotify(this.ctl, W_TX_WANT, this.ep);
+      notifyIfWanted(this.ctl, W_TX_WANT, this.ep);
     }
     return moved;
   }
@@ -167,7 +160,7 @@ class Client implements RttClient {
     this.seq = seq;
     stamp(this.app.u32, 0, this.size, seq);
     pushFrame(this.req, this.hdr, this.app.u8);
-    wantThenNotify(this.ctl, W_RX_WANT, this.ep);
+    notifyIfWanted(this.ctl, W_RX_WANT, this.ep);
   }
   poll(): boolean {
     if (!this.reader.read()) return false;
@@ -207,7 +200,7 @@ class Server implements Side {
     this.progress++;
     this.verified++;
     pushFrame(this.resp, this.hdr, this.reader.dst);
-    wantThenNotify(this.ctl, W_TX_WANT, this.ep);
+    notifyIfWanted(this.ctl, W_TX_WANT, this.ep);
     return true;
   }
   arm(): boolean {
